@@ -1,0 +1,19 @@
+"""INR architectures, their one batched evaluation, and batched fitting."""
+
+from dws_edit.inr.evaluate import evaluate
+from dws_edit.inr.fit import FitResult, fit, fit_images, psnr_from_mse
+from dws_edit.inr.siren import field_spec, grid_coords, image_spec, init_siren, sdf_spec, sine_spec
+
+__all__ = [
+    "FitResult",
+    "evaluate",
+    "field_spec",
+    "fit",
+    "fit_images",
+    "grid_coords",
+    "image_spec",
+    "init_siren",
+    "psnr_from_mse",
+    "sdf_spec",
+    "sine_spec",
+]

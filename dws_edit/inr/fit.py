@@ -1,0 +1,136 @@
+"""Batched fitting: thousands of INRs at once, one Adam state each, per-INR early stop."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from dws_edit.inr.evaluate import evaluate
+from dws_edit.inr.siren import grid_coords, image_spec, init_siren
+from dws_edit.weights import NetworkSpec, WeightSpace
+
+
+@dataclass
+class FitResult:
+    ws: WeightSpace  # the fitted INRs, in input order
+    mse: Tensor  # [N] final mean squared error of each INR (at the weights returned)
+    steps: Tensor  # [N] steps each INR took (early stop, or max_steps)
+
+
+def psnr_from_mse(mse: Tensor, peak: float = 1.0) -> Tensor:
+    return 10 * torch.log10(peak**2 / mse.clamp_min(1e-12))
+
+
+def fit(
+    spec: NetworkSpec,
+    coords: Tensor,
+    targets: Tensor,
+    target_mse: float = 0.0,
+    max_steps: int = 1000,
+    lr: float = 2e-3,
+    seed: int = 0,
+    init: WeightSpace | None = None,
+    chunk: int = 256,
+    progress=None,
+) -> FitResult:
+    """Fit one INR per target: ``targets`` [N, M, dL] at ``coords`` [M, d0] (shared) or [N, M, d0].
+
+    Adam on the mean squared error of each INR separately; an INR stops (and keeps the weights that
+    reached it) once its MSE is at most ``target_mse``. ``init`` (B = 1 or N) replaces the SIREN
+    initialisation, e.g. a shared initialisation for the whole zoo. ``chunk`` INRs train at once;
+    ``progress(n_done)`` is called as INRs finish.
+    """
+    n = targets.shape[0]
+    if targets.dim() != 3 or targets.shape[-1] != spec.layer_sizes[-1]:
+        raise ValueError(f"targets of shape {tuple(targets.shape)}: expected [N, M, {spec.layer_sizes[-1]}]")
+    g = torch.Generator().manual_seed(seed)
+    start = init_siren(spec, n, g) if init is None else init
+    if start.batch_size == 1 and n > 1:
+        start = start.map(lambda t: t.expand(n, *t.shape[1:]).clone())
+    outs, mses, steps = [], [], []
+    for lo in range(0, n, chunk):
+        hi = min(n, lo + chunk)
+        c = coords if coords.dim() == 2 else coords[lo:hi]
+        r = _fit_chunk(start[lo:hi], c, targets[lo:hi], target_mse, max_steps, lr, progress)
+        outs.append(r.ws)
+        mses.append(r.mse)
+        steps.append(r.steps)
+    return FitResult(WeightSpace.cat(outs), torch.cat(mses), torch.cat(steps))
+
+
+def _fit_chunk(start, coords, targets, target_mse, max_steps, lr, progress) -> FitResult:
+    n = start.batch_size
+    spec = start.spec
+    params = [t.detach().clone().requires_grad_(True) for t in start.tensors()]
+    exp_avg = [torch.zeros_like(p) for p in params]
+    exp_sq = [torch.zeros_like(p) for p in params]
+    beta1, beta2, eps = 0.9, 0.999, 1e-8
+    final = [t.detach().clone() for t in start.tensors()]
+    final_mse = torch.full((n,), math.inf)
+    final_steps = torch.full((n,), max_steps, dtype=torch.long)
+    active = torch.arange(n)  # which INRs the working tensors hold
+    shared = coords.dim() == 2
+    for step in range(max_steps + 1):
+        ws = WeightSpace(spec, tuple(params[0::2]), tuple(params[1::2]))
+        pred = evaluate(ws, coords if shared else coords[active])
+        mse = (pred - targets[active]).square().mean(dim=(1, 2))
+        done = (mse.detach() <= target_mse) if step < max_steps else torch.ones_like(mse, dtype=torch.bool)
+        grads = None if done.all() else torch.autograd.grad(mse.sum(), params)  # each INR: its own MSE gradient
+        if done.any():  # keep the weights that reached the target (before this step's update)
+            idx = active[done]
+            for f, p in zip(final, params):
+                f[idx] = p.detach()[done]
+            final_mse[idx] = mse.detach()[done]
+            final_steps[idx] = step
+            if progress:
+                progress(int(done.sum()))
+            keep = ~done
+            if not keep.any():
+                break
+            active = active[keep]
+            params = [p.detach()[keep].requires_grad_(True) for p in params]
+            grads = [gr[keep] for gr in grads]
+            exp_avg = [m[keep] for m in exp_avg]
+            exp_sq = [v[keep] for v in exp_sq]
+        with torch.no_grad():
+            t = step + 1
+            torch._foreach_mul_(exp_avg, beta1)
+            torch._foreach_add_(exp_avg, grads, alpha=1 - beta1)
+            torch._foreach_mul_(exp_sq, beta2)
+            torch._foreach_addcmul_(exp_sq, grads, grads, value=1 - beta2)
+            denom = torch._foreach_sqrt(exp_sq)
+            torch._foreach_div_(denom, math.sqrt(1 - beta2**t))
+            torch._foreach_add_(denom, eps)
+            torch._foreach_addcdiv_(params, exp_avg, denom, value=-lr / (1 - beta1**t))
+    ws = WeightSpace(spec, tuple(final[0::2]), tuple(final[1::2]))
+    return FitResult(ws, final_mse, final_steps)
+
+
+def fit_images(
+    images: Tensor,
+    spec: NetworkSpec | None = None,
+    target_psnr: float = 40.0,
+    max_steps: int = 1000,
+    seed: int = 0,
+    lr: float = 5e-3,
+    progress=None,
+) -> tuple[WeightSpace, Tensor]:
+    """Fit one SIREN per image. ``images``: [N, H, W] or [N, C, H, W], values in [0, 1], on the
+    [-1, 1]^2 grid. Returns ``(ws, psnr)``: the fitted WeightSpace and each INR's PSNR in dB."""
+    if images.dim() == 3:
+        images = images[:, None]
+    if images.dim() != 4:
+        raise ValueError(f"images of shape {tuple(images.shape)}: expected [N, H, W] or [N, C, H, W]")
+    if not torch.isfinite(images).all() or images.min() < 0 or images.max() > 1:
+        raise ValueError("image values must be finite and in [0, 1]")
+    n, c, h, w = images.shape
+    spec = spec or image_spec(channels=c)
+    if spec.layer_sizes[0] != 2 or spec.layer_sizes[-1] != c:
+        raise ValueError(f"spec {spec.layer_sizes} does not map (x, y) to {c} channel(s)")
+    targets = images.float().permute(0, 2, 3, 1).reshape(n, h * w, c)
+    target_mse = 10 ** (-target_psnr / 10)
+    result = fit(spec, grid_coords(h, w), targets, target_mse, max_steps, lr, seed, progress=progress)
+    return result.ws, psnr_from_mse(result.mse)

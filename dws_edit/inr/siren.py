@@ -1,0 +1,54 @@
+"""SIREN architectures of the INR families, and their initialisation.
+
+The image variant is the one the anchors (DWSNets, NFN, Neural Graphs) use: 2 -> 32 -> 32 -> 1,
+``sin(30 x)`` activations, output offset +0.5, biases initialised to zero, coordinates on the pixel
+grid in [-1, 1]^2. The other families keep two hidden layers of 32 so that their weight spaces stay
+as small as the images' (about 1.2k parameters): an edit model trains on thousands of them on a CPU.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from dws_edit.weights import NetworkSpec, WeightSpace
+
+
+def image_spec(channels: int = 1, hidden: tuple[int, ...] = (32, 32), w0: float = 30.0) -> NetworkSpec:
+    """Image INR: (x, y) in [-1, 1]^2 -> intensity (or RGB) in [0, 1]."""
+    return NetworkSpec((2, *hidden, channels), activation="sine", w0=w0, output_offset=0.5)
+
+
+def sine_spec(hidden: tuple[int, ...] = (32, 32), w0: float = 30.0) -> NetworkSpec:
+    """Sine-wave INR: x in [-pi, pi) -> a sin(b x)."""
+    return NetworkSpec((1, *hidden, 1), activation="sine", w0=w0, output_offset=0.0)
+
+
+def sdf_spec(hidden: tuple[int, ...] = (32, 32), w0: float = 8.0) -> NetworkSpec:
+    """3-D signed distance INR: (x, y, z) in [-1, 1]^3 -> signed distance (negative inside)."""
+    return NetworkSpec((3, *hidden, 1), activation="sine", w0=w0, output_offset=0.0)
+
+
+def field_spec(hidden: tuple[int, ...] = (32, 32), w0: float = 8.0) -> NetworkSpec:
+    """NeRF-like field INR: (x, y, z) -> (density logit, r, g, b), view-independent."""
+    return NetworkSpec((3, *hidden, 4), activation="sine", w0=w0, output_offset=0.0)
+
+
+def init_siren(spec: NetworkSpec, batch: int, generator: torch.Generator | None = None) -> WeightSpace:
+    """SIREN initialisation (Sitzmann et al.): first layer U(-1/d0, 1/d0), later layers
+    U(-sqrt(6/n)/w0, sqrt(6/n)/w0); biases zero, as the anchors' image INRs."""
+    weights = []
+    for i, (o, n) in enumerate(spec.weight_shapes):
+        bound = 1.0 / n if i == 0 else math.sqrt(6.0 / n) / (spec.w0 if spec.activation == "sine" else 1.0)
+        weights.append((torch.rand(batch, 1, o, n, generator=generator) * 2 - 1) * bound)
+    biases = [torch.zeros(batch, 1, o) for (o,) in spec.bias_shapes]
+    return WeightSpace(spec, tuple(weights), tuple(biases))
+
+
+def grid_coords(height: int, width: int) -> torch.Tensor:
+    """Pixel-centre coordinates on [-1, 1]^2 as [H*W, 2] in (x, y) order, row-major like the image."""
+    ys = torch.linspace(-1, 1, height)
+    xs = torch.linspace(-1, 1, width)
+    yy, xx = torch.meshgrid(ys, xs, indexing="ij")
+    return torch.stack([xx.reshape(-1), yy.reshape(-1)], dim=-1)

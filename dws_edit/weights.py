@@ -1,0 +1,464 @@
+"""The weight space of an MLP: its shape (``NetworkSpec``) and a batch of its points (``WeightSpace``).
+
+Layout follows PyTorch's ``nn.Linear``: ``weights[i]`` is ``[B, C, d_{i+1}, d_i]`` and ``biases[i]`` is
+``[B, C, d_{i+1}]``, where B is the batch of networks and C the feature channels (1 for raw weights).
+The symmetry group permutes the neurons of every hidden layer independently; the input features
+(layer 0) and output features (layer L) are never permuted.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, fields
+
+import torch
+from torch import Tensor, nn
+
+ACTIVATIONS = ("sine", "relu", "identity")
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """Shape and function of an MLP: ``layer_sizes = (d0, d1, ..., dL)`` plus how it is evaluated.
+
+    ``activation`` is applied after every layer but the last; for ``"sine"`` it is ``sin(w0 * x)``
+    (a SIREN). ``output_offset`` is added to the last layer's output.
+    """
+
+    layer_sizes: tuple[int, ...]
+    activation: str = "sine"
+    w0: float = 30.0
+    output_offset: float = 0.0
+
+    def __post_init__(self) -> None:
+        sizes = tuple(int(d) for d in self.layer_sizes)
+        if len(sizes) < 2 or any(d < 1 for d in sizes):
+            raise ValueError(
+                f"NetworkSpec.layer_sizes must hold at least two positive sizes (d0, ..., dL); got {self.layer_sizes!r}"
+            )
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"NetworkSpec.activation {self.activation!r} is not one of {ACTIVATIONS}")
+        object.__setattr__(self, "layer_sizes", sizes)
+
+    @property
+    def num_layers(self) -> int:
+        return len(self.layer_sizes) - 1
+
+    @property
+    def weight_shapes(self) -> tuple[tuple[int, int], ...]:
+        s = self.layer_sizes
+        return tuple((s[i + 1], s[i]) for i in range(self.num_layers))
+
+    @property
+    def bias_shapes(self) -> tuple[tuple[int], ...]:
+        return tuple((d,) for d in self.layer_sizes[1:])
+
+    @property
+    def hidden_sizes(self) -> tuple[int, ...]:
+        return self.layer_sizes[1:-1]
+
+    @property
+    def num_params(self) -> int:
+        return sum(o * i + o for o, i in self.weight_shapes)
+
+    def same_shape(self, other: NetworkSpec) -> bool:
+        return self.layer_sizes == other.layer_sizes
+
+    def to_dict(self) -> dict:
+        return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> NetworkSpec:
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown NetworkSpec fields {sorted(unknown)}; accepted: {sorted(known)}")
+        return cls(**{k: tuple(v) if k == "layer_sizes" else v for k, v in data.items()})
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> NetworkSpec:
+        return cls.from_dict(json.loads(text))
+
+
+def _describe(t: Tensor) -> str:
+    return f"{tuple(t.shape)}"
+
+
+@dataclass(frozen=True)
+class WeightSpace:
+    """An immutable batch of MLP weights (or of features living on them), checked against its spec."""
+
+    spec: NetworkSpec
+    weights: tuple[Tensor, ...]
+    biases: tuple[Tensor, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "weights", tuple(self.weights))
+        object.__setattr__(self, "biases", tuple(self.biases))
+        L = self.spec.num_layers
+        if len(self.weights) != L or len(self.biases) != L:
+            raise ValueError(
+                f"spec {self.spec.layer_sizes} has {L} layers but got {len(self.weights)} weight and "
+                f"{len(self.biases)} bias tensors"
+            )
+        B, C = self.weights[0].shape[:2] if self.weights[0].dim() == 4 else (None, None)
+        for i, (w, b, (o, n)) in enumerate(zip(self.weights, self.biases, self.spec.weight_shapes)):
+            if w.dim() != 4 or tuple(w.shape[2:]) != (o, n) or (B, C) != tuple(w.shape[:2]):
+                raise ValueError(
+                    f"layer {i} weight has shape {_describe(w)}; spec {self.spec.layer_sizes} expects "
+                    f"[B, C, {o}, {n}] with B={B}, C={C} as in layer 0"
+                )
+            if b.dim() != 3 or tuple(b.shape) != (B, C, o):
+                raise ValueError(
+                    f"layer {i} bias has shape {_describe(b)}; spec {self.spec.layer_sizes} expects [{B}, {C}, {o}]"
+                )
+
+    # ------------------------------------------------------------------ basic facts
+    @property
+    def batch_size(self) -> int:
+        return self.weights[0].shape[0]
+
+    @property
+    def channels(self) -> int:
+        return self.weights[0].shape[1]
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.weights[0].dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.weights[0].device
+
+    def __len__(self) -> int:
+        return self.batch_size
+
+    def tensors(self) -> tuple[Tensor, ...]:
+        """All tensors in flat order: W_1, b_1, W_2, b_2, ..."""
+        return tuple(t for pair in zip(self.weights, self.biases) for t in pair)
+
+    def check_finite(self) -> WeightSpace:
+        """Raise ValueError naming the first tensor holding NaN or Inf; return self otherwise."""
+        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+            for name, t in (("weight", w), ("bias", b)):
+                bad = ~torch.isfinite(t)
+                if bad.any():
+                    n_nan = int(torch.isnan(t).sum())
+                    raise ValueError(
+                        f"layer {i} {name} {_describe(t)} holds {n_nan} NaN and {int(bad.sum()) - n_nan} Inf "
+                        "values; weights must be finite"
+                    )
+        return self
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_tensors(cls, spec: NetworkSpec, weights: Sequence[Tensor], biases: Sequence[Tensor]) -> WeightSpace:
+        """Build from user tensors, checking shapes and finiteness (the API boundary)."""
+        return cls(spec, tuple(weights), tuple(biases)).check_finite()
+
+    @classmethod
+    def zeros(cls, spec: NetworkSpec, batch: int = 1, channels: int = 1, **kw) -> WeightSpace:
+        ws = tuple(torch.zeros(batch, channels, o, n, **kw) for o, n in spec.weight_shapes)
+        bs = tuple(torch.zeros(batch, channels, o, **kw) for (o,) in spec.bias_shapes)
+        return cls(spec, ws, bs)
+
+    @classmethod
+    def randn(cls, spec: NetworkSpec, batch: int = 1, channels: int = 1, generator=None, **kw) -> WeightSpace:
+        ws = tuple(torch.randn(batch, channels, o, n, generator=generator, **kw) for o, n in spec.weight_shapes)
+        bs = tuple(torch.randn(batch, channels, o, generator=generator, **kw) for (o,) in spec.bias_shapes)
+        return cls(spec, ws, bs)
+
+    def flatten(self) -> Tensor:
+        """[B, C, P] in the order W_1 (row-major), b_1, W_2, b_2, ..."""
+        B, C = self.batch_size, self.channels
+        return torch.cat([t.reshape(B, C, -1) for t in self.tensors()], dim=-1)
+
+    @classmethod
+    def from_flat(cls, x: Tensor, spec: NetworkSpec, check: bool = True) -> WeightSpace:
+        """Inverse of ``flatten``; accepts [P], [B, P] or [B, C, P]. ``check``: reject NaN/Inf."""
+        if x.dim() == 1:
+            x = x[None, None]
+        elif x.dim() == 2:
+            x = x[:, None]
+        if x.dim() != 3 or x.shape[-1] != spec.num_params:
+            raise ValueError(
+                f"flat weights of shape {tuple(x.shape)} do not fit spec {spec.layer_sizes}: expected "
+                f"[..., {spec.num_params}] ([P], [B, P] or [B, C, P])"
+            )
+        B, C = x.shape[:2]
+        ws, bs, start = [], [], 0
+        for o, n in spec.weight_shapes:
+            ws.append(x[..., start : start + o * n].reshape(B, C, o, n))
+            start += o * n
+            bs.append(x[..., start : start + o])
+            start += o
+        out = cls(spec, tuple(ws), tuple(bs))
+        return out.check_finite() if check else out
+
+    @classmethod
+    def from_linears(cls, linears: Iterable[nn.Linear], spec: NetworkSpec | None = None) -> WeightSpace:
+        """One network from its ``nn.Linear`` layers (B = C = 1)."""
+        linears = list(linears)
+        if spec is None:
+            spec = NetworkSpec((linears[0].in_features, *[lin.out_features for lin in linears]))
+        if len(linears) != spec.num_layers:
+            raise ValueError(f"got {len(linears)} nn.Linear layers; spec {spec.layer_sizes} has {spec.num_layers}")
+        ws, bs = [], []
+        for i, lin in enumerate(linears):
+            if lin.bias is None:
+                raise ValueError(f"layer {i} nn.Linear has no bias; dws-edit networks have a bias in every layer")
+            ws.append(lin.weight.detach()[None, None])
+            bs.append(lin.bias.detach()[None, None])
+        return cls.from_tensors(spec, ws, bs)
+
+    def to_linears(self, index: int = 0) -> list[nn.Linear]:
+        """Network ``index`` of the batch (channel 0) as ``nn.Linear`` layers."""
+        out = []
+        for w, b in zip(self.weights, self.biases):
+            lin = nn.Linear(w.shape[-1], w.shape[-2], dtype=w.dtype, device=w.device)
+            with torch.no_grad():
+                lin.weight.copy_(w[index, 0])
+                lin.bias.copy_(b[index, 0])
+            out.append(lin)
+        return out
+
+    def to_state_dict(self, prefix: str = "layers") -> dict[str, Tensor]:
+        """``{prefix}.{i}.weight``: [B, C, o, n], ``{prefix}.{i}.bias``: [B, C, o]."""
+        sd = {}
+        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+            sd[f"{prefix}.{i}.weight"] = w
+            sd[f"{prefix}.{i}.bias"] = b
+        return sd
+
+    @classmethod
+    def from_state_dict(cls, sd: dict[str, Tensor], spec: NetworkSpec, prefix: str = "layers") -> WeightSpace:
+        """Accepts batched tensors ([B, C, o, n]) or those of one network ([o, n], as nn.Linear stores them)."""
+        ws, bs = [], []
+        for i in range(spec.num_layers):
+            for name, store, full_dim in (("weight", ws, 4), ("bias", bs, 3)):
+                key = f"{prefix}.{i}.{name}"
+                if key not in sd:
+                    raise ValueError(
+                        f"state dict lacks {key!r}; spec {spec.layer_sizes} needs {prefix}.0..{spec.num_layers - 1}"
+                    )
+                t = sd[key]
+                while t.dim() < full_dim:
+                    t = t[None]
+                store.append(t)
+        return cls.from_tensors(spec, ws, bs)
+
+    # ------------------------------------------------------------------ elementwise arithmetic
+    def map(self, fn: Callable[[Tensor], Tensor]) -> WeightSpace:
+        return WeightSpace(self.spec, tuple(fn(w) for w in self.weights), tuple(fn(b) for b in self.biases))
+
+    def zip_map(self, other: WeightSpace, fn: Callable[[Tensor, Tensor], Tensor]) -> WeightSpace:
+        if not self.spec.same_shape(other.spec):
+            raise ValueError(f"weight spaces of specs {self.spec.layer_sizes} and {other.spec.layer_sizes} differ")
+        return WeightSpace(
+            self.spec,
+            tuple(fn(a, b) for a, b in zip(self.weights, other.weights)),
+            tuple(fn(a, b) for a, b in zip(self.biases, other.biases)),
+        )
+
+    def _binary(self, other, fn):
+        if isinstance(other, WeightSpace):
+            return self.zip_map(other, fn)
+        return self.map(lambda t: fn(t, other))
+
+    def __add__(self, other):
+        return self._binary(other, torch.add)
+
+    __radd__ = __add__
+
+    def __sub__(self, other):
+        return self._binary(other, torch.sub)
+
+    def __rsub__(self, other):
+        return self.map(lambda t: other - t)
+
+    def __mul__(self, other):
+        return self._binary(other, torch.mul)
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, other):
+        return self._binary(other, torch.div)
+
+    def __neg__(self):
+        return self.map(torch.neg)
+
+    def to(self, *args, **kwargs) -> WeightSpace:
+        return self.map(lambda t: t.to(*args, **kwargs))
+
+    def detach(self) -> WeightSpace:
+        return self.map(Tensor.detach)
+
+    def __getitem__(self, index) -> WeightSpace:
+        """Select networks of the batch (an int keeps the batch axis)."""
+        if isinstance(index, int):
+            index = slice(index, index + 1 if index != -1 else None)
+        return self.map(lambda t: t[index])
+
+    @staticmethod
+    def cat(items: Sequence[WeightSpace], dim: int = 0) -> WeightSpace:
+        """Concatenate along the batch (dim=0) or the channel axis (dim=1)."""
+        spec = items[0].spec
+        for it in items[1:]:
+            if not spec.same_shape(it.spec):
+                raise ValueError(
+                    f"cannot concatenate weight spaces of specs {spec.layer_sizes} and {it.spec.layer_sizes}"
+                )
+        return WeightSpace(
+            spec,
+            tuple(torch.cat(ts, dim) for ts in zip(*[it.weights for it in items])),
+            tuple(torch.cat(ts, dim) for ts in zip(*[it.biases for it in items])),
+        )
+
+    def with_spec(self, spec: NetworkSpec) -> WeightSpace:
+        """Same tensors under a spec of the same shape (e.g. another w0 or output offset)."""
+        return WeightSpace(spec, self.weights, self.biases)
+
+    # ------------------------------------------------------------------ symmetry
+    def permute(self, perms: Sequence[Tensor]) -> WeightSpace:
+        """Apply one permutation per hidden layer: neuron ``perms[k][j]`` of hidden layer k+1 moves to j.
+
+        Each permutation is [d] (the same for the whole batch) or [B, d] (one per network).
+        """
+        hidden = self.spec.hidden_sizes
+        if len(perms) != len(hidden):
+            raise ValueError(f"need one permutation per hidden layer ({len(hidden)}), got {len(perms)}")
+        ws, bs = list(self.weights), list(self.biases)
+        for k, p in enumerate(perms):
+            if p.shape[-1] != hidden[k]:
+                raise ValueError(
+                    f"permutation {k} has length {p.shape[-1]}; hidden layer {k + 1} has {hidden[k]} neurons"
+                )
+            ws[k] = _take(ws[k], p, dim=2)
+            bs[k] = _take(bs[k], p, dim=2)
+            ws[k + 1] = _take(ws[k + 1], p, dim=3)
+        return WeightSpace(self.spec, tuple(ws), tuple(bs))
+
+    def random_permutations(self, generator: torch.Generator | None = None, per_network: bool = True) -> list[Tensor]:
+        B = self.batch_size if per_network else None
+        out = []
+        for d in self.spec.hidden_sizes:
+            if B is None:
+                out.append(torch.randperm(d, generator=generator))
+            else:
+                out.append(torch.argsort(torch.rand(B, d, generator=generator), dim=1))
+        return [p.to(self.device) for p in out]
+
+
+def _take(t: Tensor, perm: Tensor, dim: int) -> Tensor:
+    """Index ``t`` along ``dim`` by ``perm`` ([d] shared, or [B, d] per batch element)."""
+    if perm.dim() == 1:
+        return t.index_select(dim, perm)
+    shape = [perm.shape[0]] + [1] * (t.dim() - 1)
+    shape[dim] = perm.shape[1]
+    index = perm.reshape(shape).expand(*t.shape[:dim], perm.shape[1], *t.shape[dim + 1 :])
+    return torch.gather(t, dim, index)
+
+
+@dataclass(frozen=True)
+class WeightStats:
+    """Per-tensor mean and std (one scalar per tensor and channel) for normalising weights."""
+
+    weight_mean: tuple[Tensor, ...]
+    weight_std: tuple[Tensor, ...]
+    bias_mean: tuple[Tensor, ...]
+    bias_std: tuple[Tensor, ...]
+
+    @classmethod
+    def of(cls, ws: WeightSpace, eps: float = 1e-8) -> WeightStats:
+        def mean_std(t: Tensor) -> tuple[Tensor, Tensor]:
+            dims = [0] + list(range(2, t.dim()))
+            return t.mean(dims), t.std(dims).clamp_min(eps) if t[0, 0].numel() * t.shape[0] > 1 else torch.ones(
+                t.shape[1]
+            )
+
+        w = [mean_std(t) for t in ws.weights]
+        b = [mean_std(t) for t in ws.biases]
+        return cls(tuple(m for m, _ in w), tuple(s for _, s in w), tuple(m for m, _ in b), tuple(s for _, s in b))
+
+    @staticmethod
+    def _view(t: Tensor, ndim: int) -> Tensor:
+        return t.reshape(1, -1, *([1] * (ndim - 2)))
+
+    def normalize(self, ws: WeightSpace) -> WeightSpace:
+        v = self._view
+        return WeightSpace(
+            ws.spec,
+            tuple((w - v(m, 4)) / v(s, 4) for w, m, s in zip(ws.weights, self.weight_mean, self.weight_std)),
+            tuple((b - v(m, 3)) / v(s, 3) for b, m, s in zip(ws.biases, self.bias_mean, self.bias_std)),
+        )
+
+    def denormalize(self, ws: WeightSpace) -> WeightSpace:
+        v = self._view
+        return WeightSpace(
+            ws.spec,
+            tuple(w * v(s, 4) + v(m, 4) for w, m, s in zip(ws.weights, self.weight_mean, self.weight_std)),
+            tuple(b * v(s, 3) + v(m, 3) for b, m, s in zip(ws.biases, self.bias_mean, self.bias_std)),
+        )
+
+    def scale(self, ws: WeightSpace) -> WeightSpace:
+        """Multiply by the std only: turns a difference in normalised units into weight units."""
+        v = self._view
+        return WeightSpace(
+            ws.spec,
+            tuple(w * v(s, 4) for w, s in zip(ws.weights, self.weight_std)),
+            tuple(b * v(s, 3) for b, s in zip(ws.biases, self.bias_std)),
+        )
+
+    def to_tensors(self) -> dict[str, Tensor]:
+        out = {}
+        for name in ("weight_mean", "weight_std", "bias_mean", "bias_std"):
+            for i, t in enumerate(getattr(self, name)):
+                out[f"stats.{name}.{i}"] = t
+        return out
+
+    @classmethod
+    def from_tensors(cls, tensors: dict[str, Tensor], num_layers: int) -> WeightStats:
+        return cls(
+            *(
+                tuple(tensors[f"stats.{name}.{i}"] for i in range(num_layers))
+                for name in ("weight_mean", "weight_std", "bias_mean", "bias_std")
+            )
+        )
+
+
+def align_to_reference(ws: WeightSpace, reference: WeightSpace) -> WeightSpace:
+    """Permute every network's hidden neurons to best match ``reference`` (one network), layer by layer.
+
+    Weight matching: for hidden layer k, neurons are assigned by a linear assignment that maximises the
+    inner product of their incoming weights and bias (with the previous layer already aligned), plus
+    their outgoing weights when those reach the output layer. Used by the "MLP + alignment" baseline.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    spec = ws.spec
+    perms = [[] for _ in spec.hidden_sizes]
+    ref_w = [w[0].double() for w in reference.weights]  # [C, o, n]
+    ref_b = [b[0].double() for b in reference.biases]  # [C, o]
+    for n in range(ws.batch_size):
+        prev = None
+        for k in range(len(spec.hidden_sizes)):
+            w_in = ws.weights[k][n].double()
+            if prev is not None:
+                w_in = w_in.index_select(2, prev)
+            b_in = ws.biases[k][n].double()
+            w_out = ws.weights[k + 1][n].double()
+            # similarity [d, d]: rows = reference neurons, cols = this network's neurons
+            sim = torch.einsum("coi,cpi->op", ref_w[k], w_in) + torch.einsum("co,cp->op", ref_b[k], b_in)
+            if k + 1 == spec.num_layers - 1:  # outgoing weights reach the (unpermuted) output layer
+                sim = sim + torch.einsum("cjo,cjp->op", ref_w[k + 1], w_out)
+            _, cols = linear_sum_assignment(sim.cpu().numpy(), maximize=True)
+            prev = torch.as_tensor(cols, device=ws.device)
+            perms[k].append(prev)
+    return ws.permute([torch.stack(p) for p in perms]) if perms else ws
+
+
+__all__ = ["NetworkSpec", "WeightSpace", "WeightStats", "align_to_reference"]

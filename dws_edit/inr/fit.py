@@ -35,19 +35,20 @@ def fit(
     init: WeightSpace | None = None,
     chunk: int = 256,
     progress=None,
+    shared_init: bool = False,
 ) -> FitResult:
     """Fit one INR per target: ``targets`` [N, M, dL] at ``coords`` [M, d0] (shared) or [N, M, d0].
 
     Adam on the mean squared error of each INR separately; an INR stops (and keeps the weights that
     reached it) once its MSE is at most ``target_mse``. ``init`` (B = 1 or N) replaces the SIREN
-    initialisation, e.g. a shared initialisation for the whole zoo. ``chunk`` INRs train at once;
-    ``progress(n_done)`` is called as INRs finish.
+    initialisation; ``shared_init`` starts every INR from one seeded SIREN initialisation. ``chunk``
+    INRs train at once; ``progress(n_done)`` is called as INRs finish.
     """
     n = targets.shape[0]
     if targets.dim() != 3 or targets.shape[-1] != spec.layer_sizes[-1]:
         raise ValueError(f"targets of shape {tuple(targets.shape)}: expected [N, M, {spec.layer_sizes[-1]}]")
     g = torch.Generator().manual_seed(seed)
-    start = init_siren(spec, n, g) if init is None else init
+    start = init_siren(spec, 1 if shared_init else n, g) if init is None else init
     if start.batch_size == 1 and n > 1:
         start = start.map(lambda t: t.expand(n, *t.shape[1:]).clone())
     outs, mses, steps = [], [], []

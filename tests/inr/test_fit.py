@@ -1,0 +1,56 @@
+import pytest
+import torch
+
+from dws_edit.data.images import load_sklearn_digits
+from dws_edit.inr import evaluate, fit, fit_images, grid_coords, image_spec, psnr_from_mse, sine_spec
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_sklearn_digits()[0][:16]
+
+
+def test_fit_images_reaches_the_target_and_reports_true_psnr(digits):
+    ws, psnr = fit_images(digits, target_psnr=35.0, max_steps=400)
+    assert ws.batch_size == 16 and ws.spec == image_spec()
+    assert (psnr >= 35.0).all()
+    pred = evaluate(ws, grid_coords(8, 8)).reshape(16, 8, 8)
+    recomputed = psnr_from_mse((pred - digits).square().mean(dim=(1, 2)))
+    torch.testing.assert_close(recomputed, psnr, atol=1e-3, rtol=0)
+
+
+def test_early_stop_keeps_the_weights_that_reached_the_target(digits):
+    targets = digits.reshape(16, -1, 1)
+    result = fit(image_spec(), grid_coords(8, 8), targets, target_mse=10 ** (-3.0), max_steps=500)
+    assert (result.steps < 500).all() and (result.mse <= 1e-3).all()
+    # a looser target stops earlier than a tighter one
+    tight = fit(image_spec(), grid_coords(8, 8), targets, target_mse=10 ** (-3.5), max_steps=500)
+    assert (result.steps <= tight.steps).all() and (result.steps < tight.steps).any()
+
+
+def test_fitting_is_deterministic_and_can_share_its_initialisation(digits):
+    a, _ = fit_images(digits[:4], max_steps=20, seed=3)
+    b, _ = fit_images(digits[:4], max_steps=20, seed=3)
+    assert torch.equal(a.flatten(), b.flatten())
+    targets = digits[:4].reshape(4, -1, 1)
+    start = fit(image_spec(), grid_coords(8, 8), targets, max_steps=0, shared_init=True).ws.flatten()
+    assert torch.equal(start[0], start[3])
+    separate = fit(image_spec(), grid_coords(8, 8), targets, max_steps=0).ws.flatten()
+    assert not torch.equal(separate[0], separate[3])
+
+
+def test_per_inr_coordinates_and_other_specs():
+    x = torch.linspace(-3, 3, 200)
+    targets = torch.stack([torch.sin(x), 2 * torch.sin(3 * x)])[..., None]
+    coords = x[None, :, None].expand(2, -1, -1)
+    result = fit(sine_spec(), coords, targets, target_mse=1e-4, max_steps=1500)
+    assert (result.mse <= 1e-4).all()
+
+
+def test_bad_images_are_rejected():
+    with pytest.raises(ValueError, match=r"in \[0, 1\]"):
+        fit_images(torch.full((2, 8, 8), 2.0))
+    with pytest.raises(ValueError, match="expected"):
+        fit_images(torch.zeros(8, 8))
+    with pytest.raises(ValueError, match="does not map"):
+        fit_images(torch.zeros(2, 3, 8, 8), spec=image_spec(channels=1))

@@ -48,7 +48,7 @@ class FitOptions:
     shard_size: int = 1024
     max_steps: int = 1000
     lr: float = 5e-3
-    chunk: int = 256
+    chunk: int = 64
     """INRs trained at once."""
     shared_init: bool = False
     """Start every INR from the same seeded SIREN initialisation."""

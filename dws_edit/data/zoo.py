@@ -27,7 +27,7 @@ from safetensors.torch import save as st_save
 from torch import Tensor
 
 from dws_edit.data.sources import SPLITS, FitOptions
-from dws_edit.inr.fit import fit, psnr_from_mse
+from dws_edit.inr.fitting import fit, psnr_from_mse
 from dws_edit.records import atomic_write_bytes, atomic_write_json, run_record
 from dws_edit.weights import NetworkSpec, WeightSpace, WeightStats
 

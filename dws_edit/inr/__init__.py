@@ -1,7 +1,7 @@
 """INR architectures, their one batched evaluation, and batched fitting."""
 
 from dws_edit.inr.evaluate import evaluate
-from dws_edit.inr.fit import FitResult, fit, fit_images, psnr_from_mse
+from dws_edit.inr.fitting import FitResult, fit, fit_images, psnr_from_mse
 from dws_edit.inr.siren import field_spec, grid_coords, image_spec, init_siren, sdf_spec, sine_spec
 
 __all__ = [

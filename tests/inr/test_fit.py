@@ -54,3 +54,22 @@ def test_bad_images_are_rejected():
         fit_images(torch.zeros(8, 8))
     with pytest.raises(ValueError, match="does not map"):
         fit_images(torch.zeros(2, 3, 8, 8), spec=image_spec(channels=1))
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_written_out_gradients_match_autograd(shared):
+    from dws_edit.inr.fitting import mse_and_grads
+    from dws_edit.weights import NetworkSpec, WeightSpace
+
+    spec = NetworkSpec((2, 7, 5, 3), w0=4.0, output_offset=0.5)
+    ws = WeightSpace.randn(spec, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(0)) * 0.5
+    coords = torch.rand(4, 30, 2, dtype=torch.float64)
+    coords = coords[0] if shared else coords
+    targets = torch.rand(4, 30, 3, dtype=torch.float64)
+    mse, grads = mse_and_grads(spec, list(ws.tensors()), coords, targets)
+    leaves = [t.clone().requires_grad_(True) for t in ws.tensors()]
+    pred = evaluate(WeightSpace(spec, tuple(leaves[0::2]), tuple(leaves[1::2])), coords)
+    expected = (pred - targets).square().mean(dim=(1, 2))
+    torch.testing.assert_close(mse, expected.detach())
+    for got, want in zip(grads, torch.autograd.grad(expected.sum(), leaves)):
+        torch.testing.assert_close(got, want)

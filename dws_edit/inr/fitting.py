@@ -33,7 +33,7 @@ def fit(
     lr: float = 2e-3,
     seed: int = 0,
     init: WeightSpace | None = None,
-    chunk: int = 256,
+    chunk: int = 64,
     progress=None,
     shared_init: bool = False,
 ) -> FitResult:
@@ -65,7 +65,7 @@ def fit(
 def _fit_chunk(start, coords, targets, target_mse, max_steps, lr, progress) -> FitResult:
     n = start.batch_size
     spec = start.spec
-    params = [t.detach().clone().requires_grad_(True) for t in start.tensors()]
+    params = [t.detach().clone() for t in start.tensors()]
     exp_avg = [torch.zeros_like(p) for p in params]
     exp_sq = [torch.zeros_like(p) for p in params]
     beta1, beta2, eps = 0.9, 0.999, 1e-8
@@ -75,11 +75,8 @@ def _fit_chunk(start, coords, targets, target_mse, max_steps, lr, progress) -> F
     active = torch.arange(n)  # which INRs the working tensors hold
     shared = coords.dim() == 2
     for step in range(max_steps + 1):
-        ws = WeightSpace(spec, tuple(params[0::2]), tuple(params[1::2]))
-        pred = evaluate(ws, coords if shared else coords[active])
-        mse = (pred - targets[active]).square().mean(dim=(1, 2))
-        done = (mse.detach() <= target_mse) if step < max_steps else torch.ones_like(mse, dtype=torch.bool)
-        grads = None if done.all() else torch.autograd.grad(mse.sum(), params)  # each INR: its own MSE gradient
+        mse, grads = mse_and_grads(spec, params, coords if shared else coords[active], targets[active])
+        done = (mse <= target_mse) if step < max_steps else torch.ones_like(mse, dtype=torch.bool)
         if done.any():  # keep the weights that reached the target (before this step's update)
             idx = active[done]
             for f, p in zip(final, params):
@@ -92,7 +89,7 @@ def _fit_chunk(start, coords, targets, target_mse, max_steps, lr, progress) -> F
             if not keep.any():
                 break
             active = active[keep]
-            params = [p.detach()[keep].requires_grad_(True) for p in params]
+            params = [p[keep] for p in params]
             grads = [gr[keep] for gr in grads]
             exp_avg = [m[keep] for m in exp_avg]
             exp_sq = [v[keep] for v in exp_sq]
@@ -108,6 +105,51 @@ def _fit_chunk(start, coords, targets, target_mse, max_steps, lr, progress) -> F
             torch._foreach_addcdiv_(params, exp_avg, denom, value=-lr / (1 - beta1**t))
     ws = WeightSpace(spec, tuple(final[0::2]), tuple(final[1::2]))
     return FitResult(ws, final_mse, final_steps)
+
+
+def mse_and_grads(spec: NetworkSpec, params: list[Tensor], coords: Tensor, targets: Tensor):
+    """Each INR's mean squared error [B] and its gradient w.r.t. params (W_1, b_1, ...: [B, 1, ...]).
+
+    For sine networks the backward pass is written out: the activation's cosine is computed in place
+    over the pre-activation, and w0 is folded into the small matrices, which saves several full-size
+    passes per layer over autograd. Other activations use autograd.
+    """
+    if spec.activation != "sine":
+        leaves = [p.detach().requires_grad_(True) for p in params]
+        with torch.enable_grad():
+            pred = evaluate(WeightSpace(spec, tuple(leaves[0::2]), tuple(leaves[1::2])), coords)
+            mse = (pred - targets).square().mean(dim=(1, 2))
+            grads = torch.autograd.grad(mse.sum(), leaves)
+        return mse.detach(), list(grads)
+    w0, last = spec.w0, spec.num_layers - 1
+    weights = [p[:, 0] for p in params[0::2]]  # [B, o, n]
+    biases = [p[:, 0] for p in params[1::2]]  # [B, o]
+    B = weights[0].shape[0]
+    h = coords.expand(B, *coords.shape[-2:]) if coords.dim() == 2 else coords
+    inputs, cosines = [], []
+    with torch.no_grad():
+        for i, (w, b) in enumerate(zip(weights, biases)):
+            inputs.append(h)
+            scale = w0 if i < last else 1.0
+            z = torch.baddbmm(b[:, None, :], h, w.transpose(1, 2), beta=scale, alpha=scale)
+            if i < last:
+                h = torch.sin(z)
+                cosines.append(z.cos_())
+            else:
+                h = z
+        resid = h + spec.output_offset - targets
+        mse = resid.square().mean(dim=(1, 2))
+        g = resid.mul_(2.0 / (resid.shape[1] * resid.shape[2]))  # d(mse)/d(output), in place
+        grads: list[Tensor] = [None] * len(params)
+        for i in range(last, -1, -1):
+            scale = w0 if i < last else 1.0
+            if i < last:
+                g = g.mul_(cosines[i])  # d/dz of sin(z): z = w0 (h W^T + b) carries the w0 below
+            grads[2 * i] = (torch.bmm(g.transpose(1, 2), inputs[i]) * scale)[:, None]
+            grads[2 * i + 1] = (g.sum(1) * scale)[:, None]
+            if i > 0:
+                g = torch.bmm(g, weights[i] * scale)
+    return mse, grads
 
 
 def fit_images(

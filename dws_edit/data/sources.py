@@ -179,11 +179,14 @@ class ShapeSource(FitOptions):
     edited variants (a part removed, mirrored) can be generated later."""
 
     families: tuple[str, ...] = ("mug", "table", "chair", "car", "primitive")
-    per_family: int = 1000
-    points: int = 4096
+    per_family: int = 600
+    points: int = 2048
     """Sample points per shape (half of them near the surface)."""
     field: bool = False
-    target_rmse: float = 0.01
+    target_rmse: float | None = None
+    """Early stop; default 0.01 for SDFs, 0.05 for fields (density and RGB in [0, 1])."""
+    lr: float = 3e-3
+    max_steps: int = 300
     val_fraction: float = 0.1
     test_fraction: float = 0.1
 
@@ -225,7 +228,8 @@ class ShapeSource(FitOptions):
 
     @property
     def target_mse(self) -> float:
-        return self.target_rmse**2
+        rmse = self.target_rmse if self.target_rmse is not None else (0.05 if self.field else 0.01)
+        return rmse**2
 
     def describe(self) -> dict:
         return {"kind": "fields" if self.field else "sdf", "families": list(self.families), "points": self.points}
@@ -236,8 +240,10 @@ class MeshSource(FitOptions):
     """3-D SDF INRs of the watertight meshes (.obj/.ply/.stl/.glb/.gltf/.off) in a folder."""
 
     folder: Path = Path("meshes")
-    points: int = 4096
+    points: int = 2048
     target_rmse: float = 0.01
+    lr: float = 3e-3
+    max_steps: int = 300
 
     spec = property(lambda self: sdf_spec())
 

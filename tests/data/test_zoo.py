@@ -137,3 +137,38 @@ def test_sine_source_targets_and_split():
     split = src.splits()
     assert (split == 1).sum() == 5 and (split == 2).sum() == 5
     assert torch.equal(split, src.splits())  # fixed
+
+
+def test_mesh_folder_zoo(tmp_path):
+    import trimesh
+
+    from dws_edit.data.sources import MeshSource
+
+    meshes = tmp_path / "meshes"
+    meshes.mkdir()
+    trimesh.creation.icosphere(subdivisions=3, radius=0.5).export(meshes / "ball.obj")
+    trimesh.creation.box(extents=(0.8, 0.4, 0.6)).export(meshes / "brick.stl")
+    (meshes / "notes.txt").write_text("not a mesh")
+    out = tmp_path / "zoo"
+    fit_zoo(MeshSource(folder=meshes, out=out, points=512, max_steps=150), progress=False)
+    zoo = load_zoo(out, "all")
+    assert [m["file"] for m in zoo.meta] == ["ball.obj", "brick.stl"]
+    assert zoo.mse.sqrt().max() < 0.05
+    # the fitted ball's SDF: negative at the centre, positive at a corner
+    values = evaluate(zoo.ws[0], torch.tensor([[0.0, 0.0, 0.0], [0.9, 0.9, 0.9]]))[0, :, 0]
+    assert values[0] < 0 < values[1]
+
+
+def test_cli_errors_are_one_line(tmp_path):
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "dws_edit.cli", *args], capture_output=True, text=True)
+
+    out = run("fit", "images", "--dataset", "cifar10", "--out", str(tmp_path / "z"))
+    assert out.returncode == 2 and "needs --root" in out.stderr and "Traceback" not in out.stderr
+    out = run("fit", "images", "--dataset", "imagenet", "--out", str(tmp_path / "z"))
+    assert out.returncode == 2 and "unknown image dataset 'imagenet'; accepted:" in out.stderr
+    out = run("fit", "meshes", "--folder", str(tmp_path / "nowhere"), "--out", str(tmp_path / "z"))
+    assert out.returncode == 2 and "does not exist" in out.stderr and "Traceback" not in out.stderr
+    assert not (tmp_path / "z").exists()  # a failed start leaves nothing behind
+    out = run("fit", "bogus")
+    assert out.returncode == 2 and "unknown command 'bogus'; accepted: images, sines, shapes, meshes" in out.stderr

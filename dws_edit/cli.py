@@ -9,12 +9,14 @@ import tyro
 
 from dws_edit.bench import BENCHES
 from dws_edit.data.sources import SOURCES
+from dws_edit.data.zoo import ZooInfo
 from dws_edit.demo import Demo
 
 # command -> config class, or -> {subcommand: config class}
 COMMANDS: dict[str, type | dict[str, type]] = {
     "demo": Demo,
     "fit": SOURCES,
+    "zoo": {"info": ZooInfo},
     "bench": BENCHES,
 }
 

@@ -375,10 +375,10 @@ class WeightStats:
     @classmethod
     def of(cls, ws: WeightSpace, eps: float = 1e-8) -> WeightStats:
         def mean_std(t: Tensor) -> tuple[Tensor, Tensor]:
-            dims = [0] + list(range(2, t.dim()))
-            return t.mean(dims), t.std(dims).clamp_min(eps) if t[0, 0].numel() * t.shape[0] > 1 else torch.ones(
-                t.shape[1]
-            )
+            dims = [0] + list(range(2, t.dim()))  # over networks and entries: one value per channel
+            if t.numel() // t.shape[1] < 2:  # a single value per channel has no spread
+                return t.mean(dims), torch.ones(t.shape[1], dtype=t.dtype)
+            return t.mean(dims), t.std(dims).clamp_min(eps)
 
         w = [mean_std(t) for t in ws.weights]
         b = [mean_std(t) for t in ws.biases]

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
+import tyro
 from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
@@ -308,3 +309,38 @@ class ZooDataset(torch.utils.data.Dataset):
 
 def _whole(batch):
     return batch
+
+
+@dataclass
+class ZooInfo:
+    """Print the size, splits, fit quality and wall time of fitted zoos (from their manifests)."""
+
+    paths: tyro.conf.Positional[tuple[Path, ...]] = ()
+
+    def run(self) -> list[dict]:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title="zoos")
+        columns = ("zoo", "source", "spec", "INRs", "train/val/test", "quality", "reached", "MB", "fit wall time")
+        for col in columns:
+            table.add_column(col)
+        rows = []
+        for path in self.paths:
+            m = read_manifest(path)
+            s = m.get("summary") or zoo_summary(path)
+            src = m["source"]
+            name = src.get("dataset") or src["kind"]
+            if "mean_psnr_db" in s:
+                quality = f"PSNR {s['mean_psnr_db']:.2f} dB (min {s['min_psnr_db']:.2f})"
+            else:
+                quality = f"RMSE {s['mean_rmse']:.4f} (max {s['max_rmse']:.4f})"
+            wall = m.get("record", {}).get("wall_time_s")
+            table.add_row(
+                str(path), name, "->".join(map(str, m["spec"]["layer_sizes"])), f"{s['inrs']:,}",
+                f"{s['train_inrs']:,}/{s['val_inrs']:,}/{s['test_inrs']:,}", quality,
+                f"{100 * s['reached_target']:.1f}%", f"{s['bytes'] / 1e6:.0f}", f"{wall / 60:.1f} min" if wall else "-",
+            )  # fmt: skip
+            rows.append({"path": str(path), **s, "wall_time_s": wall})
+        Console(width=160).print(table)
+        return rows

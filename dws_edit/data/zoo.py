@@ -339,7 +339,7 @@ class ZooInfo:
             table.add_row(
                 str(path), name, "->".join(map(str, m["spec"]["layer_sizes"])), f"{s['inrs']:,}",
                 f"{s['train_inrs']:,}/{s['val_inrs']:,}/{s['test_inrs']:,}", quality,
-                f"{100 * s['reached_target']:.1f}%", f"{s['bytes'] / 1e6:.0f}", f"{wall / 60:.1f} min" if wall else "-",
+                f"{100 * s['reached_target']:.2f}%", f"{s['bytes'] / 1e6:.0f}", f"{wall / 60:.1f} min" if wall else "-",
             )  # fmt: skip
             rows.append({"path": str(path), **s, "wall_time_s": wall})
         Console(width=160).print(table)

@@ -132,21 +132,22 @@ class DWSLayer(nn.Module):
         self.cond = nn.ModuleDict()
         for out in self.slots:
             f_out = out_channels * out.fixed_size
-            terms, fan_in = [], 0
+            terms = []
             for size in range(len(out.hidden), -1, -1):
                 for keep in combinations(out.hidden, size):
                     inputs = [s for s in self.slots if set(keep) <= set(s.hidden)]
                     f_in = in_channels * sum(s.fixed_size for s in inputs)
                     terms.append((keep, inputs))
                     self.mix[self._key(out, keep)] = nn.Parameter(torch.empty(f_out, f_in))
-                    fan_in += f_in
             self.plan.append(terms)
             self.bias[out.name] = nn.Parameter(torch.zeros(f_out))
             if cond_dim:
                 self.cond[out.name] = nn.Linear(cond_dim, f_out)
-            bound = 1.0 / math.sqrt(fan_in)
+            # He-uniform per term (ReLU gain), the variance shared among the terms of this output
             for keep, _ in terms:
-                nn.init.uniform_(self.mix[self._key(out, keep)], -bound, bound)
+                w = self.mix[self._key(out, keep)]
+                bound = math.sqrt(6.0 / w.shape[1]) * math.sqrt(2.0 / len(terms))
+                nn.init.uniform_(w, -bound, bound)
 
     @staticmethod
     def _key(out: Slot, keep: tuple[int, ...]) -> str:

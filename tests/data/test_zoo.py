@@ -172,3 +172,22 @@ def test_cli_errors_are_one_line(tmp_path):
     assert not (tmp_path / "z").exists()  # a failed start leaves nothing behind
     out = run("fit", "bogus")
     assert out.returncode == 2 and "unknown command 'bogus'; accepted: images, sines, shapes, meshes" in out.stderr
+
+
+@pytest.mark.parametrize("field", [False, True])
+def test_shape_zoo_records_exact_shape_parameters(tmp_path, field):
+    from dws_edit.data.shapes import Shape
+    from dws_edit.data.sources import ShapeSource
+
+    source = ShapeSource(out=tmp_path / "zoo", field=field, per_family=2, points=256, max_steps=30, shard_size=4)
+    fit_zoo(source, progress=False)
+    zoo = load_zoo(source.out, "all")
+    assert len(zoo) == 10 and zoo.spec.layer_sizes[-1] == (4 if field else 1)
+    families = [m["family"] for m in zoo.meta]
+    assert torch.equal(zoo.labels, torch.tensor([source.families.index(f) for f in families]))
+    # the metadata rebuilds each INR's shape exactly, and its edited variants from it
+    points = torch.rand(64, 3) * 2 - 1
+    for i, meta in zip(zoo.index.tolist(), zoo.meta):
+        torch.testing.assert_close(Shape.from_dict(meta).sdf(points), source.shape(i).sdf(points))
+    mug = next(Shape.from_dict(m) for m in zoo.meta if m["family"] == "mug")
+    assert "handle" in mug.part_names and "handle" not in mug.without("handle").part_names

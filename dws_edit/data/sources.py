@@ -174,9 +174,10 @@ class SineSource(FitOptions):
 
 @dataclass
 class ShapeSource(FitOptions):
-    """3-D INRs of procedural shapes: signed distance (SIREN 3->32->32->1) or, with ``--field``, a
-    colored density field (3->32->32->4). Each item records its shape's parameters, so the exact
-    edited variants (a part removed, mirrored) can be generated later."""
+    """3-D INRs of procedural shapes: signed distances, or colored density fields with --field.
+
+    SDFs use SIREN 3->32->32->1, fields 3->32->32->4 (density, r, g, b). Each item records its shape's
+    parameters, so the exact edited variants (a part removed, mirrored) can be generated later."""
 
     families: tuple[str, ...] = ("mug", "table", "chair", "car", "primitive")
     per_family: int = 600
@@ -189,6 +190,13 @@ class ShapeSource(FitOptions):
     max_steps: int = 300
     val_fraction: float = 0.1
     test_fraction: float = 0.1
+
+    def __post_init__(self) -> None:
+        from dws_edit.data.shapes import FAMILIES
+
+        unknown = [f for f in self.families if f not in FAMILIES]
+        if unknown:
+            raise ValueError(f"unknown shape families {unknown}; accepted: {', '.join(FAMILIES)}")
 
     @property
     def spec(self) -> NetworkSpec:

@@ -169,6 +169,9 @@ def test_cli_errors_are_one_line(tmp_path):
     assert out.returncode == 2 and "unknown image dataset 'imagenet'; accepted:" in out.stderr
     out = run("fit", "meshes", "--folder", str(tmp_path / "nowhere"), "--out", str(tmp_path / "z"))
     assert out.returncode == 2 and "does not exist" in out.stderr and "Traceback" not in out.stderr
+    out = run("fit", "shapes", "--families", "mug", "teapot", "--out", str(tmp_path / "z"))
+    assert out.returncode == 2 and "unknown shape families ['teapot']; accepted: mug" in out.stderr
+    assert "Traceback" not in out.stderr
     assert not (tmp_path / "z").exists()  # a failed start leaves nothing behind
     out = run("fit", "bogus")
     assert out.returncode == 2 and "unknown command 'bogus'; accepted: images, sines, shapes, meshes" in out.stderr

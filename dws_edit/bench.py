@@ -215,11 +215,12 @@ class BenchFit:
 
 def fit_one_module_per_image(images, spec, target_psnr, max_steps, lr, seed) -> torch.Tensor:
     """The straightforward recipe: a fresh SIREN nn.Module and Adam per image, early stop at the target."""
-    from dws_edit.inr import grid_coords, init_siren
+    from dws_edit.inr import grid_coords, init_siren, psnr_from_mse
+    from dws_edit.inr.fitting import mse_from_psnr
 
     coords = grid_coords(*images.shape[-2:])
     init = init_siren(spec, len(images), torch.Generator().manual_seed(seed))
-    target_mse = 10 ** (-target_psnr / 10)
+    target_mse = mse_from_psnr(target_psnr)
     out = []
     for k, image in enumerate(images):
         linears = init[k].to_linears()
@@ -233,7 +234,7 @@ def fit_one_module_per_image(images, spec, target_psnr, max_steps, lr, seed) -> 
             opt.zero_grad()
             loss.backward()
             opt.step()
-        out.append(10 * torch.log10(1 / loss.detach()))
+        out.append(psnr_from_mse(loss.detach()))
     return torch.stack(out)
 
 

@@ -13,7 +13,8 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from dws_edit.inr.siren import field_spec, grid_coords, image_spec, sdf_spec, sine_spec
+from dws_edit.inr.fitting import image_targets, mse_from_psnr
+from dws_edit.inr.siren import field_spec, image_spec, sdf_spec, sine_spec
 from dws_edit.weights import NetworkSpec
 
 SPLITS = ("train", "val", "test")
@@ -123,14 +124,12 @@ class ImageSource(FitOptions):
     def batch(self, index: Tensor) -> Batch:
         x, y, _ = self._data()
         imgs = x[index]
-        if imgs.dim() == 3:
-            imgs = imgs[:, None]
-        n, c, h, w = imgs.shape
-        return Batch(grid_coords(h, w), imgs.permute(0, 2, 3, 1).reshape(n, h * w, c), y[index])
+        coords, targets = image_targets(imgs[:, None] if imgs.dim() == 3 else imgs)
+        return Batch(coords, targets, y[index])
 
     @property
     def target_mse(self) -> float:
-        return 10 ** (-self.target_psnr / 10)
+        return mse_from_psnr(self.target_psnr)
 
     def describe(self) -> dict:
         return {"kind": "images", "dataset": self.dataset, "root": str(self.root) if self.root else None}

@@ -112,9 +112,10 @@ def fit_zoo(source: FitOptions, progress: bool = True) -> dict:
             atomic_write_json(manifest_path, manifest)
 
     if not manifest["complete"]:
-        train = load_zoo(out, "train", check_complete=False)
-        atomic_write_bytes(out / STATS, st_save(WeightStats.of(train.ws).to_tensors()))
-        summary = zoo_summary(out)
+        every = load_zoo(out, "all", check_complete=False)
+        train = every.ws[every.split == SPLITS.index("train")]
+        atomic_write_bytes(out / STATS, st_save(WeightStats.of(train).to_tensors()))
+        summary = zoo_summary(every, out)
         manifest.update(complete=True, summary=summary, record=run_record(source.seed, started))
         atomic_write_json(manifest_path, manifest)
     return manifest
@@ -153,6 +154,7 @@ class ZooSplit:
     ws: WeightSpace
     labels: Tensor  # [n] long, or [n, k] float (e.g. sine parameters a, b)
     index: Tensor  # [n] item numbers in the source
+    split: Tensor  # [n] split codes: 0 train, 1 val, 2 test
     mse: Tensor  # [n] fit error of each INR
     meta: list[dict] | None  # per-item metadata (shape parameters), if the source has any
     spec: NetworkSpec
@@ -204,7 +206,8 @@ def load_zoo(
             stats = WeightStats.from_tensors(st_load((path / STATS).read_bytes()), zoo_spec.num_layers)
         except (SafetensorError, KeyError) as err:
             raise ValueError(f"{path / STATS} is corrupt ({err}); delete it and rerun the fit command") from None
-    return ZooSplit(ws, cat["label"], cat["index"], cat["mse"], metas if has_meta else None, zoo_spec, stats, manifest)
+    meta = metas if has_meta else None
+    return ZooSplit(ws, cat["label"], cat["index"], cat["split"], cat["mse"], meta, zoo_spec, stats, manifest)
 
 
 def _read_shard(file: Path, entry: dict, spec: NetworkSpec) -> tuple[dict[str, Tensor], list | None]:
@@ -239,14 +242,12 @@ def _metadata(data: bytes) -> dict:
     return header.get("__metadata__", {})
 
 
-def zoo_summary(path: str | Path) -> dict:
-    """Sizes and fit quality of a zoo, per split."""
-    every = load_zoo(path, "all", check_complete=False)
+def zoo_summary(every: ZooSplit, path: str | Path) -> dict:
+    """Sizes and fit quality of a zoo (``every``: its "all" split, loaded from ``path``), per split."""
     source = every.manifest["source"]
-    split_of = torch.cat([_split_codes(path, e) for e in every.manifest["shards"]])
     out = {"inrs": len(every), "params_per_inr": every.spec.num_params, "bytes": _zoo_bytes(path)}
     for k, name in enumerate(SPLITS):
-        out[f"{name}_inrs"] = int((split_of == k).sum())
+        out[f"{name}_inrs"] = int((every.split == k).sum())
     if source["kind"] == "images":
         psnr = psnr_from_mse(every.mse)
         out.update(mean_psnr_db=psnr.mean().item(), min_psnr_db=psnr.min().item(), reached_target=_reached(every))
@@ -256,16 +257,9 @@ def zoo_summary(path: str | Path) -> dict:
     return out
 
 
-def _split_codes(path, entry) -> Tensor:
-    return st_load(Path(path, entry["file"]).read_bytes())["split"]
-
-
 def _reached(zoo: ZooSplit) -> float:
-    """Fraction of INRs that stopped early (reached the target before max_steps)."""
-    target = zoo.manifest.get("target_mse")
-    if target is None:  # zoos written before the target was recorded: images with a PSNR target
-        target = 10 ** (-zoo.manifest["source"]["target_psnr"] / 10)
-    return (zoo.mse <= target * (1 + 1e-6)).float().mean().item()
+    """Fraction of INRs whose fit error is at most the zoo's target."""
+    return (zoo.mse <= zoo.manifest["target_mse"] * (1 + 1e-6)).float().mean().item()
 
 
 def _zoo_bytes(path) -> int:
@@ -328,7 +322,7 @@ class ZooInfo:
         rows = []
         for path in self.paths:
             m = read_manifest(path)
-            s = m.get("summary") or zoo_summary(path)
+            s = m.get("summary") or zoo_summary(load_zoo(path, "all", check_complete=False), path)
             src = m["source"]
             name = src.get("dataset") or src["kind"]
             if "mean_psnr_db" in s:

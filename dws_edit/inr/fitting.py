@@ -24,6 +24,16 @@ def psnr_from_mse(mse: Tensor, peak: float = 1.0) -> Tensor:
     return 10 * torch.log10(peak**2 / mse.clamp_min(1e-12))
 
 
+def mse_from_psnr(psnr: float, peak: float = 1.0) -> float:
+    return peak**2 * 10 ** (-psnr / 10)
+
+
+def image_targets(images: Tensor) -> tuple[Tensor, Tensor]:
+    """[N, C, H, W] images -> (pixel-grid coords [H*W, 2], targets [N, H*W, C]) for fitting."""
+    n, c, h, w = images.shape
+    return grid_coords(h, w), images.float().permute(0, 2, 3, 1).reshape(n, h * w, c)
+
+
 def fit(
     spec: NetworkSpec,
     coords: Tensor,
@@ -173,7 +183,6 @@ def fit_images(
     spec = spec or image_spec(channels=c)
     if spec.layer_sizes[0] != 2 or spec.layer_sizes[-1] != c:
         raise ValueError(f"spec {spec.layer_sizes} does not map (x, y) to {c} channel(s)")
-    targets = images.float().permute(0, 2, 3, 1).reshape(n, h * w, c)
-    target_mse = 10 ** (-target_psnr / 10)
-    result = fit(spec, grid_coords(h, w), targets, target_mse, max_steps, lr, seed, progress=progress)
+    coords, targets = image_targets(images)
+    result = fit(spec, coords, targets, mse_from_psnr(target_psnr), max_steps, lr, seed, progress=progress)
     return result.ws, psnr_from_mse(result.mse)

@@ -1,13 +1,40 @@
 """dws-edit: edit implicit neural representations directly in weight space.
 
-Public API: ``NetworkSpec``, ``WeightSpace``, ``WeightStats``, and the subpackages ``dws_edit.nn``
-(equivariant layers, models, baselines), ``dws_edit.inr`` (INR specs, evaluation, batched fitting) and
-``dws_edit.data`` (image, sine and 3-D sources; the zoo on disk).
+The public API, and nothing else:
+
+- INRs in and out: ``fit_image``, ``load_inr``, ``save_inr``, ``import_siren``;
+- editing: ``edit``, ``available_edits``; models: ``load_model``, ``available_models``;
+- types: ``NetworkSpec``, ``WeightSpace``, ``WeightStats``;
+- subpackages: ``dws_edit.nn`` (equivariant layers, models, baselines), ``dws_edit.inr`` (INR specs,
+  evaluation, batched fitting), ``dws_edit.data`` (sources and zoos), ``dws_edit.edits`` (each edit's
+  definition and the exact weight-space edits).
 """
 
-from dws_edit import data, inr, nn
+from dws_edit import data, edits, inr, nn
+from dws_edit.api import available_edits, edit, fit_image
+from dws_edit.checkpoints import available_models, load_model
+from dws_edit.inr.files import load_inr, read_inr, save_inr
+from dws_edit.inr.imports import import_siren
 from dws_edit.weights import NetworkSpec, WeightSpace, WeightStats
 
 __version__ = "0.1.0"
 
-__all__ = ["NetworkSpec", "WeightSpace", "WeightStats", "data", "inr", "nn", "__version__"]
+__all__ = [
+    "NetworkSpec",
+    "WeightSpace",
+    "WeightStats",
+    "available_edits",
+    "available_models",
+    "data",
+    "edit",
+    "edits",
+    "fit_image",
+    "import_siren",
+    "inr",
+    "load_inr",
+    "load_model",
+    "nn",
+    "read_inr",
+    "save_inr",
+    "__version__",
+]

@@ -6,6 +6,8 @@ import sys
 import time
 from contextlib import contextmanager
 
+from dws_edit.console import console
+
 
 class _LogLines:
     """Plain lines ``title: done/total (pct) elapsed, ETA`` at most every ``every`` seconds."""
@@ -23,20 +25,20 @@ class _LogLines:
             eta = elapsed / self.done * (self.total - self.done) if self.done else float("nan")
             pct = 100.0 * self.done / max(self.total, 1)
             line = f"{self.title}: {self.done}/{self.total} ({pct:.0f}%) {elapsed:.0f}s elapsed, ETA {eta:.0f}s"
-            print(line, flush=True)
+            console.print(line, highlight=False)
 
 
 class _RichBar:
-    def __init__(self, progress, task):
-        self.progress, self.task = progress, task
+    def __init__(self, rich_progress, task):
+        self.rich, self.task = rich_progress, task
 
     def advance(self, n: int = 1) -> None:
-        self.progress.advance(self.task, n)
+        self.rich.advance(self.task, n)
 
 
 @contextmanager
-def progress(title: str, total: int, enabled: bool = True):
-    """``with progress("fitting", 1000) as bar: bar.advance(n)``."""
+def progress_bar(title: str, total: int, enabled: bool = True):
+    """``with progress_bar("fitting", 1000) as bar: bar.advance(n)``; ``enabled=False`` shows nothing."""
     if not enabled:
         yield _LogLines(title, total, every=float("inf"))
         return
@@ -60,5 +62,5 @@ def progress(title: str, total: int, enabled: bool = True):
         TextColumn("ETA"),
         TimeRemainingColumn(),
     )
-    with Progress(*columns) as bar:
+    with Progress(*columns, console=console) as bar:
         yield _RichBar(bar, bar.add_task(title, total=total))

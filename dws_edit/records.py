@@ -56,9 +56,11 @@ def git_revision() -> str:
         return "unknown"
 
 
-def run_record(seed: int | None = None, started: float | None = None, **extra) -> dict:
-    """What a result file records about the run that produced it."""
-    record = {"command": " ".join(["dws-edit", *sys.argv[1:]]), "git_revision": git_revision(), "seed": seed}
+def run_record(program: str, seed: int | None = None, started: float | None = None, **extra) -> dict:
+    """What a result file records about the run that produced it: the command line (``program``, e.g.
+    "dws-edit", "ns-edit" or "app.py", then the process's arguments), the git revision, the seed, the
+    wall time since ``started`` (a ``time.time()``) and any ``extra`` fields."""
+    record = {"command": " ".join([program, *sys.argv[1:]]), "git_revision": git_revision(), "seed": seed}
     if started is not None:
         record["wall_time_s"] = round(time.time() - started, 3)
     record.update(extra)

@@ -9,6 +9,7 @@ The symmetry group permutes the neurons of every hidden layer independently; the
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 
@@ -39,6 +40,13 @@ class NetworkSpec:
             )
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"NetworkSpec.activation {self.activation!r} is not one of {ACTIVATIONS}")
+        if not math.isfinite(self.w0) or (self.activation == "sine" and self.w0 <= 0):
+            raise ValueError(
+                f"NetworkSpec.w0 = {self.w0!r}: a sine network needs a finite w0 > 0 (the SIREN frequency: 30 for "
+                "images, 15 for SDFs and fields)"
+            )
+        if not math.isfinite(self.output_offset):
+            raise ValueError(f"NetworkSpec.output_offset = {self.output_offset!r} must be finite")
         object.__setattr__(self, "layer_sizes", sizes)
 
     @property
@@ -430,35 +438,65 @@ class WeightStats:
         )
 
 
-def align_to_reference(ws: WeightSpace, reference: WeightSpace) -> WeightSpace:
-    """Permute every network's hidden neurons to best match ``reference`` (one network), layer by layer.
+def concat_networks(networks: Sequence[WeightSpace], coefficients: Sequence[float | Tensor]) -> WeightSpace:
+    """One network computing ``sum_j c_j f_j(x)``: the hidden neurons of all networks side by side.
 
-    Weight matching: for hidden layer k, neurons are assigned by a linear assignment that maximises the
-    inner product of their incoming weights and bias (with the previous layer already aligned), plus
-    their outgoing weights when those reach the output layer. Used by the "MLP + alignment" baseline.
+    Exact: the first layer's rows are stacked, hidden-to-hidden weights are block-diagonal, the last
+    layer's columns are scaled by ``c_j`` and its biases combined, so the result's hidden widths are
+    the sums of the inputs' widths. The networks must share depth, d0, dL, activation, w0 and output
+    offset (hidden widths may differ) and batch size; each ``c_j`` is a float or a tensor [B].
+    The blend of two INRs and the averaged outputs of an edit model's k channels are this map.
+
+    Raises ValueError for incompatible networks or a coefficient count that differs from theirs.
     """
-    from scipy.optimize import linear_sum_assignment
+    first = networks[0]
+    spec = first.spec
+    if len(coefficients) != len(networks):
+        raise ValueError(f"got {len(networks)} networks but {len(coefficients)} coefficients")
+    for net in networks[1:]:
+        s = net.spec
+        same = (s.num_layers, s.layer_sizes[0], s.layer_sizes[-1], s.activation, s.w0, s.output_offset) == (
+            spec.num_layers, spec.layer_sizes[0], spec.layer_sizes[-1], spec.activation, spec.w0, spec.output_offset
+        )  # fmt: skip
+        if not same or net.batch_size != first.batch_size or net.channels != first.channels:
+            raise ValueError(
+                f"cannot combine networks of specs {spec} and {s} (batch {first.batch_size} and {net.batch_size}): "
+                "depth, d0, dL, activation, w0, output offset and batch must agree; hidden widths may differ"
+            )
+    coef = [torch.as_tensor(c, dtype=first.dtype, device=first.device).reshape(-1, 1, 1) for c in coefficients]
+    L = spec.num_layers
+    if L == 1:  # no hidden neurons: a linear map, combined directly
+        w = sum(c[..., None] * n.weights[0] for c, n in zip(coef, networks))
+        b = sum(c * n.biases[0] for c, n in zip(coef, networks))
+        total = sum(coef)
+        return WeightSpace(spec, (w,), (b + (total - 1) * spec.output_offset,))
+    weights, biases = [], []
+    for i in range(L):
+        if i == 0:
+            weights.append(torch.cat([n.weights[0] for n in networks], dim=2))
+            biases.append(torch.cat([n.biases[0] for n in networks], dim=2))
+        elif i < L - 1:
+            weights.append(_block_diagonal([n.weights[i] for n in networks]))
+            biases.append(torch.cat([n.biases[i] for n in networks], dim=2))
+        else:
+            weights.append(torch.cat([c[..., None] * n.weights[i] for c, n in zip(coef, networks)], dim=3))
+            total = sum(coef)  # sum_j c_j (b_j + offset) = sum_j c_j b_j + offset + (sum_j c_j - 1) offset
+            b = sum(c * n.biases[i] for c, n in zip(coef, networks)) + (total - 1) * spec.output_offset
+            biases.append(b)
+    sizes = [spec.layer_sizes[0]] + [sum(n.spec.layer_sizes[k] for n in networks) for k in range(1, L)]
+    wide = NetworkSpec((*sizes, spec.layer_sizes[-1]), spec.activation, spec.w0, spec.output_offset)
+    return WeightSpace(wide, tuple(weights), tuple(biases))
 
-    spec = ws.spec
-    perms = [[] for _ in spec.hidden_sizes]
-    ref_w = [w[0].double() for w in reference.weights]  # [C, o, n]
-    ref_b = [b[0].double() for b in reference.biases]  # [C, o]
-    for n in range(ws.batch_size):
-        prev = None
-        for k in range(len(spec.hidden_sizes)):
-            w_in = ws.weights[k][n].double()
-            if prev is not None:
-                w_in = w_in.index_select(2, prev)
-            b_in = ws.biases[k][n].double()
-            w_out = ws.weights[k + 1][n].double()
-            # similarity [d, d]: rows = reference neurons, cols = this network's neurons
-            sim = torch.einsum("coi,cpi->op", ref_w[k], w_in) + torch.einsum("co,cp->op", ref_b[k], b_in)
-            if k + 1 == spec.num_layers - 1:  # outgoing weights reach the (unpermuted) output layer
-                sim = sim + torch.einsum("cjo,cjp->op", ref_w[k + 1], w_out)
-            _, cols = linear_sum_assignment(sim.cpu().numpy(), maximize=True)
-            prev = torch.as_tensor(cols, device=ws.device)
-            perms[k].append(prev)
-    return ws.permute([torch.stack(p) for p in perms]) if perms else ws
+
+def _block_diagonal(blocks: Sequence[Tensor]) -> Tensor:
+    """[B, C, o_j, n_j] blocks -> [B, C, sum o_j, sum n_j] with the blocks on the diagonal."""
+    B, C = blocks[0].shape[:2]
+    out = blocks[0].new_zeros(B, C, sum(b.shape[2] for b in blocks), sum(b.shape[3] for b in blocks))
+    r = c = 0
+    for blk in blocks:
+        out[:, :, r : r + blk.shape[2], c : c + blk.shape[3]] = blk
+        r, c = r + blk.shape[2], c + blk.shape[3]
+    return out
 
 
-__all__ = ["NetworkSpec", "WeightSpace", "WeightStats", "align_to_reference"]
+__all__ = ["NetworkSpec", "WeightSpace", "WeightStats", "concat_networks"]

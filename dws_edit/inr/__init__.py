@@ -1,10 +1,17 @@
 """INR architectures, their one batched evaluation, and batched fitting."""
 
 from dws_edit.inr.evaluate import evaluate
+from dws_edit.inr.files import load_inr, read_inr, save_inr
 from dws_edit.inr.fitting import FitResult, fit, fit_images, psnr_from_mse
+from dws_edit.inr.imports import SIREN_FORMATS, import_siren
 from dws_edit.inr.siren import field_spec, grid_coords, image_spec, init_siren, sdf_spec, sine_spec
 
 __all__ = [
+    "SIREN_FORMATS",
+    "import_siren",
+    "load_inr",
+    "read_inr",
+    "save_inr",
     "FitResult",
     "evaluate",
     "field_spec",

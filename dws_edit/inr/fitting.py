@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -44,7 +45,7 @@ def fit(
     seed: int = 0,
     init: WeightSpace | None = None,
     chunk: int = 64,
-    progress=None,
+    on_done=None,
     shared_init: bool = False,
 ) -> FitResult:
     """Fit one INR per target: ``targets`` [N, M, dL] at ``coords`` [M, d0] (shared) or [N, M, d0].
@@ -52,7 +53,7 @@ def fit(
     Adam on the mean squared error of each INR separately; an INR stops (and keeps the weights that
     reached it) once its MSE is at most ``target_mse``. ``init`` (B = 1 or N) replaces the SIREN
     initialisation; ``shared_init`` starts every INR from one seeded SIREN initialisation. ``chunk``
-    INRs train at once; ``progress(n_done)`` is called as INRs finish.
+    INRs train at once; ``on_done(n)`` is called as n more INRs finish (e.g. a progress bar's advance).
     """
     n = targets.shape[0]
     if targets.dim() != 3 or targets.shape[-1] != spec.layer_sizes[-1]:
@@ -65,14 +66,14 @@ def fit(
     for lo in range(0, n, chunk):
         hi = min(n, lo + chunk)
         c = coords if coords.dim() == 2 else coords[lo:hi]
-        r = _fit_chunk(start[lo:hi], c, targets[lo:hi], target_mse, max_steps, lr, progress)
+        r = _fit_chunk(start[lo:hi], c, targets[lo:hi], target_mse, max_steps, lr, on_done)
         outs.append(r.ws)
         mses.append(r.mse)
         steps.append(r.steps)
     return FitResult(WeightSpace.cat(outs), torch.cat(mses), torch.cat(steps))
 
 
-def _fit_chunk(start, coords, targets, target_mse, max_steps, lr, progress) -> FitResult:
+def _fit_chunk(start, coords, targets, target_mse, max_steps, lr, on_done) -> FitResult:
     n = start.batch_size
     spec = start.spec
     params = [t.detach().clone() for t in start.tensors()]
@@ -93,8 +94,8 @@ def _fit_chunk(start, coords, targets, target_mse, max_steps, lr, progress) -> F
                 f[idx] = p.detach()[done]
             final_mse[idx] = mse.detach()[done]
             final_steps[idx] = step
-            if progress:
-                progress(int(done.sum()))
+            if on_done:
+                on_done(int(done.sum()))
             keep = ~done
             if not keep.any():
                 break
@@ -163,26 +164,60 @@ def mse_and_grads(spec: NetworkSpec, params: list[Tensor], coords: Tensor, targe
 
 
 def fit_images(
-    images: Tensor,
+    images: Tensor | np.ndarray,
     spec: NetworkSpec | None = None,
     target_psnr: float = 40.0,
     max_steps: int = 1000,
     seed: int = 0,
     lr: float = 5e-3,
-    progress=None,
+    on_done=None,
+    channels_last: bool = False,
 ) -> tuple[WeightSpace, Tensor]:
-    """Fit one SIREN per image. ``images``: [N, H, W] or [N, C, H, W], values in [0, 1], on the
-    [-1, 1]^2 grid. Returns ``(ws, psnr)``: the fitted WeightSpace and each INR's PSNR in dB."""
-    if images.dim() == 3:
-        images = images[:, None]
-    if images.dim() != 4:
-        raise ValueError(f"images of shape {tuple(images.shape)}: expected [N, H, W] or [N, C, H, W]")
-    if not torch.isfinite(images).all() or images.min() < 0 or images.max() > 1:
-        raise ValueError("image values must be finite and in [0, 1]")
+    """Fit one SIREN per image, on the pixel grid of [-1, 1]^2 (``grid_coords``).
+
+    ``images``: a torch tensor or numpy array [N, H, W] (grayscale) or [N, C, H, W] with C = 1 or 3;
+    with ``channels_last=True``, [N, H, W, C] (as numpy/PIL images come) is permuted to that. Values:
+    float in [0, 1], or uint8 0..255 (divided by 255). N = 0 gives an empty WeightSpace and PSNR.
+    ``spec``: default ``image_spec(channels=C)``. Adam stops each INR once its PSNR reaches
+    ``target_psnr`` dB, else after ``max_steps``. Returns ``(ws, psnr)``: the WeightSpace [N, 1, ...] and
+    each INR's PSNR [N] in dB. Raises ValueError (one line) for another layout, channel count, dtype
+    or value range, or a spec that does not map (x, y) to C outputs.
+    """
+    images = _image_batch(images, channels_last)
     n, c, h, w = images.shape
     spec = spec or image_spec(channels=c)
     if spec.layer_sizes[0] != 2 or spec.layer_sizes[-1] != c:
         raise ValueError(f"spec {spec.layer_sizes} does not map (x, y) to {c} channel(s)")
+    if n == 0:
+        return WeightSpace.zeros(spec, batch=0), torch.empty(0)
     coords, targets = image_targets(images)
-    result = fit(spec, coords, targets, mse_from_psnr(target_psnr), max_steps, lr, seed, progress=progress)
+    result = fit(spec, coords, targets, mse_from_psnr(target_psnr), max_steps, lr, seed, on_done=on_done)
     return result.ws, psnr_from_mse(result.mse)
+
+
+def _image_batch(images, channels_last: bool) -> Tensor:
+    """The API boundary of ``fit_images``: any accepted input -> float32 [N, C, H, W] in [0, 1]."""
+    if isinstance(images, np.ndarray):
+        images = torch.from_numpy(np.ascontiguousarray(images))
+    if not isinstance(images, Tensor):
+        raise ValueError(f"images of type {type(images).__name__}: expected a torch tensor or numpy array")
+    shape = tuple(images.shape)
+    if channels_last:
+        if images.dim() != 4:
+            raise ValueError(f"images of shape {shape} with channels_last=True: expected [N, H, W, C]")
+        images = images.permute(0, 3, 1, 2)
+    if images.dim() == 3:
+        images = images[:, None]
+    if images.dim() != 4:
+        raise ValueError(f"images of shape {shape}: expected [N, H, W] or [N, C, H, W] (C = 1 or 3)")
+    if images.shape[1] not in (1, 3):
+        hint = "; channels-last [N, H, W, C] images need channels_last=True" if not channels_last else ""
+        raise ValueError(f"images of shape {shape} have {images.shape[1]} channels: expected C = 1 or 3{hint}")
+    if images.dtype == torch.uint8:
+        images = images.float() / 255.0
+    elif not images.is_floating_point():
+        raise ValueError(f"images of dtype {images.dtype}: expected float values in [0, 1] or uint8 0..255")
+    images = images.float()
+    if images.numel() and (not torch.isfinite(images).all() or images.min() < 0 or images.max() > 1):
+        raise ValueError("image values must be finite and in [0, 1] (float), or uint8 0..255")
+    return images

@@ -6,9 +6,18 @@ from dws_edit.nn.baselines import (
     FlatMLPEncoder,
     INR2VecEncoder,
     NeuronTransformerEncoder,
+    align_to_reference,
 )
 from dws_edit.nn.layer import DWSLayer
-from dws_edit.nn.models import DWSBlocks, DWSClassifier, DWSEditNet, DWSEncoder, InvariantPool
+from dws_edit.nn.models import (
+    DWSBlocks,
+    DWSClassifier,
+    DWSEditNet,
+    DWSEncoder,
+    EditNet,
+    InvariantPool,
+    WeightNormalizer,
+)
 
 __all__ = [
     "AlignedMLPEncoder",
@@ -17,9 +26,12 @@ __all__ = [
     "DWSEditNet",
     "DWSEncoder",
     "DWSLayer",
+    "EditNet",
     "FlatMLPEditNet",
     "FlatMLPEncoder",
     "INR2VecEncoder",
     "InvariantPool",
     "NeuronTransformerEncoder",
+    "WeightNormalizer",
+    "align_to_reference",
 ]

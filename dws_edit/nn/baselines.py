@@ -7,6 +7,7 @@
   with layer and position embeddings, so it is not permutation invariant by construction.
 - ``INR2VecEncoder``: an inr2vec-style encoder: one shared MLP over every neuron's row, max-pooled.
 - ``FlatMLPEditNet``: the MLP edit baseline: flat weights -> residual on flat weights.
+- ``align_to_reference``: weight matching by linear assignment, used by ``AlignedMLPEncoder``.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from dws_edit.nn.models import _mlp
-from dws_edit.weights import NetworkSpec, WeightSpace, align_to_reference
+from dws_edit.nn.models import EditNet, _mlp
+from dws_edit.weights import NetworkSpec, WeightSpace
 
 
 def _flat(ws: WeightSpace) -> Tensor:
@@ -123,21 +124,54 @@ class INR2VecEncoder(nn.Module):
         return self.head(self.row_net(torch.cat([rows, onehot], dim=-1)).amax(dim=1))
 
 
-class FlatMLPEditNet(nn.Module):
-    """MLP edit baseline: ``ws + scale * MLP(flat(ws), cond)``, same call as ``DWSEditNet``."""
+class FlatMLPEditNet(EditNet):
+    """MLP edit baseline: the residual is an MLP of the flattened (normalized) weights and the edit's
+    parameters; same call, residual, statistics and ``outputs`` as ``DWSEditNet``. Not equivariant."""
 
     def __init__(
-        self, spec: NetworkSpec, hidden: int = 512, depth: int = 3, cond_dim: int = 0, init_scale: float = 1e-3
+        self,
+        spec: NetworkSpec,
+        hidden: int = 512,
+        depth: int = 3,
+        cond_dim: int = 0,
+        init_scale: float = 1e-3,
+        outputs: int = 1,
     ):
-        super().__init__()
-        self.spec, self.cond_dim = spec, cond_dim
-        self.net = _mlp((spec.num_params + cond_dim,) + (hidden,) * (depth - 1) + (spec.num_params,))
-        self.scale = nn.Parameter(torch.tensor(float(init_scale)))
+        super().__init__(spec, cond_dim, outputs, init_scale)
+        self.net = _mlp((spec.num_params + cond_dim,) + (hidden,) * (depth - 1) + (outputs * spec.num_params,))
 
-    def forward(self, ws: WeightSpace, cond: Tensor | None = None) -> WeightSpace:
-        x = _flat(ws)
-        if self.cond_dim:
-            if cond is None:
-                raise ValueError(f"this edit model needs edit parameters: a tensor of shape [B, {self.cond_dim}]")
-            x = torch.cat([x, cond], dim=-1)
-        return ws + WeightSpace.from_flat(self.scale * self.net(x), ws.spec, check=False)
+    def delta(self, ws: WeightSpace, cond: Tensor | None) -> WeightSpace:
+        x = _flat(ws) if cond is None else torch.cat([_flat(ws), cond.to(ws.dtype)], dim=-1)
+        out = self.net(x).reshape(ws.batch_size, self.outputs, self.spec.num_params)
+        return WeightSpace.from_flat(out, ws.spec, check=False)
+
+
+def align_to_reference(ws: WeightSpace, reference: WeightSpace) -> WeightSpace:
+    """Permute every network's hidden neurons to best match ``reference`` (one network), layer by layer.
+
+    Weight matching: for hidden layer k, neurons are assigned by a linear assignment that maximises the
+    inner product of their incoming weights and bias (with the previous layer already aligned), plus
+    their outgoing weights when those reach the output layer. Used by the "MLP + alignment" baseline.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    spec = ws.spec
+    perms = [[] for _ in spec.hidden_sizes]
+    ref_w = [w[0].double() for w in reference.weights]  # [C, o, n]
+    ref_b = [b[0].double() for b in reference.biases]  # [C, o]
+    for n in range(ws.batch_size):
+        prev = None
+        for k in range(len(spec.hidden_sizes)):
+            w_in = ws.weights[k][n].double()
+            if prev is not None:
+                w_in = w_in.index_select(2, prev)
+            b_in = ws.biases[k][n].double()
+            w_out = ws.weights[k + 1][n].double()
+            # similarity [d, d]: rows = reference neurons, cols = this network's neurons
+            sim = torch.einsum("coi,cpi->op", ref_w[k], w_in) + torch.einsum("co,cp->op", ref_b[k], b_in)
+            if k + 1 == spec.num_layers - 1:  # outgoing weights reach the (unpermuted) output layer
+                sim = sim + torch.einsum("cjo,cjp->op", ref_w[k + 1], w_out)
+            _, cols = linear_sum_assignment(sim.cpu().numpy(), maximize=True)
+            prev = torch.as_tensor(cols, device=ws.device)
+            perms[k].append(prev)
+    return ws.permute([torch.stack(p) for p in perms]) if perms else ws

@@ -52,9 +52,11 @@ class Slot:
         return math.prod(self.fixed)
 
 
-def weight_space_slots(num_layers: int, d_in: int, d_out: int) -> tuple[Slot, ...]:
-    """Slots in flat order W_0, b_0, W_1, b_1, ...; layers 0 and ``num_layers`` are fixed."""
-    L = num_layers
+def weight_space_slots(spec: NetworkSpec) -> tuple[Slot, ...]:
+    """The tensors of ``spec``'s weight space in flat order W_0, b_0, W_1, b_1, ...; layers 0 and L are fixed.
+
+    Depends on the depth, d0 and dL only (never on the hidden widths)."""
+    L, d_in, d_out = spec.num_layers, spec.layer_sizes[0], spec.layer_sizes[-1]
 
     def split(axes):
         hidden = tuple(a for a in axes if 0 < a < L)
@@ -124,7 +126,7 @@ class DWSLayer(nn.Module):
         self.num_layers = spec.num_layers
         self.d_in, self.d_out = spec.layer_sizes[0], spec.layer_sizes[-1]
         self.in_channels, self.out_channels, self.cond_dim = in_channels, out_channels, cond_dim
-        self.slots = weight_space_slots(self.num_layers, self.d_in, self.d_out)
+        self.slots = weight_space_slots(spec)
         # for each output slot: the kept sets S (largest first) and, for each, the inputs that have S
         self.plan: list[list[tuple[tuple[int, ...], list[Slot]]]] = []
         self.mix = nn.ParameterDict()

@@ -6,7 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from dws_edit.nn.layer import DWSLayer, weight_space_slots
-from dws_edit.weights import NetworkSpec, WeightSpace, WeightStats
+from dws_edit.weights import NetworkSpec, WeightSpace, WeightStats, concat_networks
 
 # Features inside a stack of DWS layers stay in the layer's channels-last canonical form: a list of
 # tensors [B, *hidden axes, fixed_size * C], one per weight-space tensor in flat order (see layer.py).
@@ -34,15 +34,15 @@ class FeatureDropout(nn.Module):
 
 
 class FeatureLayerNorm(nn.Module):
-    """Normalise each tensor of each network over its entries and channels; per-channel affine.
+    """Normalize each tensor of each network over its entries and channels; per-channel affine.
 
-    The statistics are sums over whole tensors, hence invariant, so the normalisation is equivariant.
+    The statistics are sums over whole tensors, hence invariant, so the normalization is equivariant.
     """
 
     def __init__(self, spec: NetworkSpec, channels: int, eps: float = 1e-5):
         super().__init__()
         self.eps = eps
-        self.slots = weight_space_slots(spec.num_layers, spec.layer_sizes[0], spec.layer_sizes[-1])
+        self.slots = weight_space_slots(spec)
         self.scale = nn.Parameter(torch.ones(len(self.slots), channels))
         self.shift = nn.Parameter(torch.zeros(len(self.slots), channels))
 
@@ -55,7 +55,7 @@ class FeatureLayerNorm(nn.Module):
 
 
 class DWSBlocks(nn.Module):
-    """A stack of DWS layers with ReLU (and optional normalisation / dropout) between them.
+    """A stack of DWS layers with ReLU (and optional normalization / dropout) between them.
 
     ``channels = (c_in, c_1, ..., c_out)``; no nonlinearity after the last layer. ``cond_dim`` feeds a
     conditioning vector into every layer. Converts to the canonical form once, not per layer.
@@ -104,7 +104,7 @@ class InvariantPool(nn.Module):
 
     def __init__(self, spec: NetworkSpec, channels: int):
         super().__init__()
-        self.slots = weight_space_slots(spec.num_layers, spec.layer_sizes[0], spec.layer_sizes[-1])
+        self.slots = weight_space_slots(spec)
         self.out_features = channels * sum(s.fixed_size for s in self.slots)
 
     def forward(self, feats: Features) -> Tensor:
@@ -122,18 +122,68 @@ def _mlp(sizes: tuple[int, ...], dropout: float = 0.0) -> nn.Sequential:
     return nn.Sequential(*parts)
 
 
-class _Normalised(nn.Module):
-    """Holds optional per-tensor weight statistics as buffers and normalises inputs with them."""
+class WeightNormalizer(nn.Module):
+    """Per-tensor weight statistics of a model's training zoo, held as buffers.
 
-    def set_stats(self, stats: WeightStats | None) -> None:
-        self._stats = stats
+    Buffers ``mean`` and ``std`` [2L, C] (flat order W_0, b_0, W_1, ...) are in ``state_dict()`` and
+    move with ``.to()``, so a reloaded model normalizes in the units it was trained in. They start as
+    the identity (mean 0, std 1). The model is the one owner of normalization: data stays raw.
+    """
 
-    def normalise(self, ws: WeightSpace) -> WeightSpace:
-        stats = getattr(self, "_stats", None)
-        return ws if stats is None else stats.normalize(ws)
+    def __init__(self, spec: NetworkSpec, channels: int = 1):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(2 * spec.num_layers, channels))
+        self.register_buffer("std", torch.ones(2 * spec.num_layers, channels))
+
+    def set_stats(self, stats: WeightStats) -> None:
+        """Copy ``stats`` (e.g. ``WeightStats.of(train.ws)`` or a zoo's ``.stats``) into the buffers."""
+        means = [m for pair in zip(stats.weight_mean, stats.bias_mean) for m in pair]
+        stds = [s for pair in zip(stats.weight_std, stats.bias_std) for s in pair]
+        if len(means) != self.mean.shape[0] or any(m.numel() != self.mean.shape[1] for m in means):
+            raise ValueError(
+                f"statistics for {len(means) // 2} layers x {means[0].numel()} channels do not fit this model "
+                f"({self.mean.shape[0] // 2} layers x {self.mean.shape[1]} channels)"
+            )
+        with torch.no_grad():
+            self.mean.copy_(torch.stack([m.reshape(-1) for m in means]))
+            self.std.copy_(torch.stack([s.reshape(-1) for s in stds]))
+
+    @property
+    def stats(self) -> WeightStats:
+        m, s = self.mean, self.std
+        return WeightStats(tuple(m[0::2]), tuple(s[0::2]), tuple(m[1::2]), tuple(s[1::2]))
+
+    def normalize(self, ws: WeightSpace) -> WeightSpace:
+        """(ws - mean) / std per tensor and channel."""
+        return self._per_tensor(ws, lambda t, m, s: (t - m) / s)
+
+    def scale(self, ws: WeightSpace) -> WeightSpace:
+        """ws * std: turns a difference in normalized units into weight units."""
+        return self._per_tensor(ws, lambda t, m, s: t * s)
+
+    def _per_tensor(self, ws: WeightSpace, fn) -> WeightSpace:
+        out = []
+        for k, t in enumerate(ws.tensors()):
+            view = (1, -1) + (1,) * (t.dim() - 2)
+            out.append(fn(t, self.mean[k].to(t.dtype).reshape(view), self.std[k].to(t.dtype).reshape(view)))
+        return WeightSpace(ws.spec, tuple(out[0::2]), tuple(out[1::2]))
 
 
-class DWSEncoder(_Normalised):
+class _Normalized(nn.Module):
+    """A model that normalizes its input weights with statistics it owns (``set_stats``)."""
+
+    def __init__(self, spec: NetworkSpec, channels: int = 1):
+        super().__init__()
+        self.normalizer = WeightNormalizer(spec, channels)
+
+    def set_stats(self, stats: WeightStats) -> None:
+        self.normalizer.set_stats(stats)
+
+    def normalize(self, ws: WeightSpace) -> WeightSpace:
+        return self.normalizer.normalize(ws)
+
+
+class DWSEncoder(_Normalized):
     """Invariant embedding of an INR: DWS layers -> invariant pooling -> MLP."""
 
     def __init__(
@@ -147,7 +197,7 @@ class DWSEncoder(_Normalised):
         dropout: float = 0.0,
         in_channels: int = 1,
     ):
-        super().__init__()
+        super().__init__(spec, in_channels)
         self.spec = spec
         self.blocks = DWSBlocks(spec, (in_channels,) + (hidden,) * depth, norm=norm, dropout=dropout)
         self.pool = InvariantPool(spec, hidden)
@@ -155,7 +205,7 @@ class DWSEncoder(_Normalised):
         self.embed_dim = embed_dim
 
     def forward(self, ws: WeightSpace) -> Tensor:
-        feats = self.blocks.features(self.normalise(ws))
+        feats = self.blocks.features(self.normalize(ws))
         return self.head(self.pool([torch.relu(x) for x in feats]))
 
 
@@ -167,12 +217,51 @@ class DWSClassifier(DWSEncoder):
         self.num_classes = num_classes
 
 
-class DWSEditNet(_Normalised):
-    """Equivariant map of INR weights to edited INR weights: ``ws + scale * f(ws, cond)``.
+class EditNet(_Normalized):
+    """The residual edit shared by every edit model: ``edited = ws + scale * std * delta(normalize(ws), cond)``.
 
-    ``f`` is a stack of DWS layers ending in one channel; ``scale`` is a learned scalar per tensor that
-    starts small, so the untrained net is close to the identity edit. ``cond`` [B, cond_dim] carries
-    edit parameters into every layer.
+    ``scale`` is a learned scalar per tensor that starts small (``init_scale``), so an untrained model is
+    close to the identity edit; ``std`` turns the residual from normalized units back into weight
+    units. With ``outputs = k > 1`` the model emits k residuals (k output channels) and returns the
+    INR averaging the k edited networks, built exactly by ``concat_networks``: hidden widths x k
+    (output-capacity expansion, as in GMN). Subclasses define ``delta`` -> WeightSpace [B, k, ...].
+    """
+
+    def __init__(self, spec: NetworkSpec, cond_dim: int = 0, outputs: int = 1, init_scale: float = 1e-3):
+        super().__init__(spec)
+        if outputs < 1:
+            raise ValueError(f"outputs = {outputs}: an edit model emits at least one network")
+        self.spec, self.cond_dim, self.outputs = spec, cond_dim, outputs
+        self.scale = nn.Parameter(torch.full((2 * spec.num_layers,), float(init_scale)))
+
+    def delta(self, ws: WeightSpace, cond: Tensor | None) -> WeightSpace:
+        raise NotImplementedError
+
+    def forward(self, ws: WeightSpace, cond: Tensor | None = None) -> WeightSpace:
+        """``ws`` [B, 1, ...], ``cond`` [B, cond_dim] -> the edited INRs (hidden widths x ``outputs``)."""
+        if self.cond_dim and (cond is None or cond.shape != (ws.batch_size, self.cond_dim)):
+            got = "none" if cond is None else tuple(cond.shape)
+            raise ValueError(
+                f"this edit model needs edit parameters of shape [{ws.batch_size}, {self.cond_dim}]; got {got}"
+            )
+        delta = self.normalizer.scale(self.delta(self.normalize(ws), cond if self.cond_dim else None))
+        s = self.scale
+        edited = [
+            WeightSpace(
+                ws.spec,
+                tuple(w + s[2 * i] * d[:, j : j + 1] for i, (w, d) in enumerate(zip(ws.weights, delta.weights))),
+                tuple(b + s[2 * i + 1] * d[:, j : j + 1] for i, (b, d) in enumerate(zip(ws.biases, delta.biases))),
+            )
+            for j in range(self.outputs)
+        ]
+        return edited[0] if self.outputs == 1 else concat_networks(edited, [1.0 / self.outputs] * self.outputs)
+
+
+class DWSEditNet(EditNet):
+    """Equivariant edit model: ``delta`` is a stack of DWS layers ending in ``outputs`` channels.
+
+    ``cond`` [B, cond_dim] carries the edit's parameters into every layer. Equivariant: permuting the
+    input's hidden neurons permutes the edited INR's (each of its k blocks) the same way.
     """
 
     def __init__(
@@ -184,23 +273,11 @@ class DWSEditNet(_Normalised):
         norm: bool = False,
         dropout: float = 0.0,
         init_scale: float = 1e-3,
+        outputs: int = 1,
     ):
-        super().__init__()
-        self.spec = spec
-        self.cond_dim = cond_dim
-        self.blocks = DWSBlocks(spec, (1,) + (hidden,) * depth + (1,), norm=norm, dropout=dropout, cond_dim=cond_dim)
-        self.scale = nn.Parameter(torch.full((2 * spec.num_layers,), float(init_scale)))
+        super().__init__(spec, cond_dim, outputs, init_scale)
+        channels = (1,) + (hidden,) * depth + (outputs,)
+        self.blocks = DWSBlocks(spec, channels, norm=norm, dropout=dropout, cond_dim=cond_dim)
 
-    def forward(self, ws: WeightSpace, cond: Tensor | None = None) -> WeightSpace:
-        if self.cond_dim and cond is None:
-            raise ValueError(f"this edit model needs edit parameters: a tensor of shape [B, {self.cond_dim}]")
-        delta = self.blocks(self.normalise(ws), cond)
-        stats = getattr(self, "_stats", None)
-        if stats is not None:  # the residual lives in normalised units: scale it back per tensor
-            delta = stats.scale(delta)
-        s = self.scale
-        return WeightSpace(
-            ws.spec,
-            tuple(w + s[2 * i] * d for i, (w, d) in enumerate(zip(ws.weights, delta.weights))),
-            tuple(b + s[2 * i + 1] * d for i, (b, d) in enumerate(zip(ws.biases, delta.biases))),
-        )
+    def delta(self, ws: WeightSpace, cond: Tensor | None) -> WeightSpace:
+        return self.blocks(ws, cond)

@@ -4,8 +4,8 @@ import torch
 import trimesh
 
 from dws_edit.data.fields import field_targets
-from dws_edit.data.meshes import MESH_EXTENSIONS, MeshShape, load_mesh, mesh_sdf, shape_to_mesh
-from dws_edit.data.shapes import sample_sdf_points, sample_shape
+from dws_edit.data.meshes import MESH_EXTENSIONS, MeshShape, load_mesh, mesh_sdf
+from dws_edit.data.shapes import sample_sdf_points
 
 
 def sphere_bounds(mesh, r):
@@ -76,31 +76,6 @@ def test_mesh_sdf_needs_a_watertight_mesh():
     assert "fill_holes" in str(err.value)
     with pytest.raises(ValueError, match="watertight"):
         MeshShape(holed)
-
-
-@pytest.mark.parametrize("family", ["mug", "table", "car"])
-def test_shape_to_mesh_agrees_with_the_shape(family):
-    shape = sample_shape(family, torch.Generator().manual_seed(2))
-    resolution = 64
-    cell = 2 / (resolution - 1)
-    mesh = shape_to_mesh(shape, resolution)
-    assert mesh.is_watertight and mesh.volume > 0
-    p, _ = sample_sdf_points(shape, 3000, torch.Generator().manual_seed(0))
-    exact, meshed = shape.sdf(p), mesh_sdf(mesh, p)
-    outside = exact > 0
-    assert (meshed[outside] - exact[outside]).abs().max() < cell  # exact outside
-    # inside, the shape's SDF is a bound (the min over overlapping parts): never deeper than the true distance
-    assert (meshed[~outside] <= exact[~outside] + cell).all()
-    far = exact.abs() > cell
-    assert torch.equal(meshed[far] > 0, exact[far] > 0)
-
-
-def test_shape_to_mesh_needs_a_surface():
-    from dws_edit.data.shapes import Part, Shape
-
-    tiny = Shape("custom", {}, (Part("dot", "sphere", {"center": (0.0, 0.0, 0.0), "radius": 0.001}),))
-    with pytest.raises(ValueError, match="zero crossing"):
-        shape_to_mesh(tiny, 8)
 
 
 def test_mesh_shape_works_with_the_samplers(tmp_path):

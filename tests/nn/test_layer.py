@@ -96,7 +96,7 @@ def test_layer_rejects_other_depth_or_io():
 @given(specs(min_layers=1), st.integers(1, 3))
 def test_canonical_form_round_trip(spec, channels):
     ws = random_ws(spec, 2, channels, 0)
-    slots = weight_space_slots(spec.num_layers, spec.layer_sizes[0], spec.layer_sizes[-1])
+    slots = weight_space_slots(spec)
     for slot, t in zip(slots, ws.tensors()):
         x = to_canonical(t, slot)
         assert x.shape[-1] == slot.fixed_size * channels

@@ -5,6 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dws_edit import NetworkSpec, WeightSpace, WeightStats
+from dws_edit.inr import evaluate
 from dws_edit.nn import (
     AlignedMLPEncoder,
     DWSBlocks,
@@ -58,6 +59,65 @@ def test_edit_net_starts_near_identity_and_uses_stats():
     assert_ws_close(model(ws.permute(perms)), model(ws).permute(perms))
     with pytest.raises(ValueError, match="needs edit parameters"):
         DWSEditNet(spec, cond_dim=2)(ws.to(torch.float32))
+
+
+def _block_perms(perms: list[torch.Tensor], widths: tuple[int, ...], k: int) -> list[torch.Tensor]:
+    """The permutation of a k-times wider network that permutes each of its k blocks by ``perms``."""
+    return [torch.cat([p + j * d for j in range(k)], dim=-1) for p, d in zip(perms, widths)]
+
+
+@pytest.mark.parametrize("model_cls", [DWSEditNet, FlatMLPEditNet])
+def test_edit_net_with_k_outputs_starts_as_the_identity_function(model_cls):
+    spec = NetworkSpec((2, 8, 6, 1), w0=3.0, output_offset=0.5)
+    ws = random_ws(spec, 3, 1, 0) * 0.3
+    model = model_cls(spec, hidden=8, depth=2, outputs=3, init_scale=0.0).double()
+    edited = model(ws)
+    assert edited.spec.layer_sizes == (2, 24, 18, 1)
+    coords = torch.rand(50, 2, dtype=torch.float64) * 2 - 1
+    torch.testing.assert_close(evaluate(edited, coords), evaluate(ws, coords), atol=1e-12, rtol=0)
+
+
+@given(specs(max_layers=4, max_width=6), st.integers(0, 1000))
+def test_edit_net_with_k_outputs_is_equivariant(spec, seed):
+    torch.manual_seed(seed)
+    model = DWSEditNet(spec, hidden=4, depth=2, outputs=2, init_scale=0.5).double().eval()
+    ws = random_ws(spec, 2, 1, seed)
+    perms = random_perms(ws, seed + 1)
+    wide = _block_perms(perms, spec.hidden_sizes, 2)
+    assert_ws_close(model(ws.permute(perms)), model(ws).permute(wide))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda spec: DWSEditNet(spec, hidden=8, depth=2, init_scale=0.1),
+        lambda spec: FlatMLPEditNet(spec, hidden=16, depth=2, init_scale=0.1),
+        lambda spec: DWSClassifier(spec, 4, hidden=8, depth=2),
+    ],
+)
+def test_statistics_are_saved_with_the_model_and_change_its_output(make):
+    spec = NetworkSpec((2, 8, 8, 1))
+    ws = WeightSpace.randn(spec, 5, generator=torch.Generator().manual_seed(0)) * 0.2 + 0.05
+    stats = WeightStats.of(ws * 3.0 + 1.0)  # far from the identity statistics
+    torch.manual_seed(0)
+    model = make(spec).eval()
+    before = _flat_output(model(ws))
+    model.set_stats(stats)
+    after = _flat_output(model(ws))
+    assert not torch.allclose(before, after, atol=1e-4), "set_stats did not change the model's output"
+    state = model.state_dict()
+    assert "normalizer.mean" in state and "normalizer.std" in state
+    torch.manual_seed(1)  # other random initial weights: everything must come from the state dict
+    fresh = make(spec).eval()
+    fresh.load_state_dict(state)
+    torch.testing.assert_close(_flat_output(fresh(ws)), after)
+    moved = fresh.to(torch.float64)  # buffers move with .to(): statistics stay in force
+    assert moved.normalizer.std.dtype == torch.float64
+    torch.testing.assert_close(_flat_output(moved(ws.to(torch.float64))).float(), after, atol=1e-5, rtol=1e-5)
+
+
+def _flat_output(out) -> torch.Tensor:
+    return out.flatten() if isinstance(out, WeightSpace) else out
 
 
 def test_dropout_is_off_in_eval_mode():

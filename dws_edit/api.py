@@ -1,0 +1,147 @@
+"""The edit API every front door calls: ``edit``, ``available_edits``, ``fit_image``.
+
+Learned edits run a shipped one-pass model (``checkpoints/<domain>-<edit>``); exact edits are closed
+forms on the weights (``dws_edit.edits.EXACT_EDITS``). Both take and return ``WeightSpace``.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from typing import Any
+
+import torch
+
+from dws_edit.checkpoints import available_models, load_model
+from dws_edit.edits import EDITS, EXACT_EDITS, domain_of, get_edit, get_exact_edit
+from dws_edit.weights import NetworkSpec, WeightSpace
+
+# learned edits whose closed form exists under another name (edit(..., exact=True) picks it)
+EXACT_NAMES = {"symmetrize": "symmetrize_exact"}
+
+
+def available_edits() -> list[dict]:
+    """Every edit: name, kind ("learned" or "exact"), domains, parameters, and for learned edits the
+    shipped models with the INR spec each accepts. Learned edits without a shipped model are listed
+    with ``models: []`` (their targets still serve training, evaluation and fine-tuning)."""
+    models = available_models()
+    out = []
+    for name, e in EDITS.items():
+        shipped = [
+            {"name": m, "accepts": card.get("accepts")} for m, card in models.items() if card.get("edit") == name
+        ]
+        params = {d: [p.accepted() for p in e.params(d)] for d in e.domains}
+        out.append(dict(name=name, kind="learned", summary=e.summary, domains=list(e.domains), params=params,
+                        exact=EXACT_NAMES.get(name), models=shipped))  # fmt: skip
+    for name, e in EXACT_EDITS.items():
+        out.append(dict(name=name, kind="exact", summary=e.summary, domains=["image", "sdf", "field"], params=e.params))
+    return out
+
+
+@functools.lru_cache(maxsize=16)
+def _model(name: str):
+    return load_model(name)
+
+
+def _accepts(card: dict, spec: NetworkSpec) -> bool:
+    a = card["accepts"]
+    mine = (spec.num_layers, spec.layer_sizes[0], spec.layer_sizes[-1], spec.activation, spec.w0, spec.output_offset)
+    return mine == (a["depth"], a["d0"], a["dL"], a["activation"], a["w0"], a["output_offset"])
+
+
+def _describe_accepts(a: dict) -> str:
+    hidden = "x".join(str(h) for h in a["hidden_widths_trained"])
+    return f"{a['d0']}->[{a['depth'] - 1} hidden layers, trained at {hidden}]->{a['dL']} {a['activation']} w0={a['w0']}"
+
+
+def learned_model_for(ws: WeightSpace, name: str):
+    """The shipped model that performs edit ``name`` on INRs of ``ws``'s spec.
+
+    Raises ValueError listing the accepted specs when no shipped model accepts this spec. Warns when
+    the hidden widths differ from those seen in training (the layers are width-agnostic; the model
+    card gives the measured quality on other widths).
+    """
+    get_edit(name)
+    candidates = {m: c for m, c in available_models().items() if c.get("edit") == name}
+    if not candidates:
+        exact = "; use exact=True for its closed form" if name in EXACT_NAMES else ""
+        raise ValueError(f"no shipped model performs the learned edit {name!r}{exact}")
+    for model_name, card in candidates.items():
+        if _accepts(card, ws.spec):
+            trained = tuple(card["accepts"]["hidden_widths_trained"])
+            if ws.spec.hidden_sizes != trained:
+                warnings.warn(
+                    f"{model_name} was trained on hidden widths {trained}; this INR has {ws.spec.hidden_sizes} "
+                    "(accepted: the layers are width-agnostic; see the model card for quality on other widths)",
+                    stacklevel=3,
+                )
+            return _model(model_name)
+    accepted = "; ".join(f"{m}: {_describe_accepts(c['accepts'])}" for m, c in candidates.items())
+    s = ws.spec
+    raise ValueError(
+        f"no shipped model for {name!r} accepts INRs of spec {s.layer_sizes} ({s.activation}, w0={s.w0}, "
+        f"offset {s.output_offset}); accepted: {accepted}"
+    )
+
+
+def edit(ws: WeightSpace, name: str, *, exact: bool = False, model: Any = None, **params) -> WeightSpace:
+    """Edit INRs in weight space: ``ws`` (a batch, or one INR with B = 1) -> the edited INRs.
+
+    ``name``: a learned edit (``smooth``, ``symmetrize``, ``remove``, ``dilate``: one forward pass of a
+    shipped DWS model) or an exact edit (``mirror``, ``translate``, ``rotate``, ``scale``, ``affine``,
+    ``symmetrize_exact``, ``blend``: closed form, exact to float precision). ``exact=True`` picks the
+    closed form of a learned edit where one exists (``symmetrize``). ``model``: a loaded edit model or a
+    checkpoint path/name to use instead of the shipped one. ``params``: the edit's parameters (see
+    ``available_edits()``), numbers shared by the batch or tensors with a leading [B].
+
+    Returns a WeightSpace of the same batch size; learned models with output-capacity expansion and
+    exact symmetrize/blend return wider hidden layers. Raises ValueError (one line) for an unknown
+    edit, bad parameters, or an INR spec no model accepts.
+    """
+    if not isinstance(ws, WeightSpace):
+        raise ValueError(f"edit() takes a WeightSpace (see dws_edit.load_inr / fit_image); got {type(ws).__name__}")
+    if ws.channels != 1:
+        raise ValueError(f"edit() takes INR weights with one channel; got {ws.channels} channels")
+    if exact or name in EXACT_EDITS:
+        exact_name = EXACT_NAMES.get(name, name)
+        if exact_name not in EXACT_EDITS:
+            raise ValueError(
+                f"edit {name!r} has no exact closed form; exact edits: {', '.join(EXACT_EDITS)} "
+                f"(and {', '.join(EXACT_NAMES)} with exact=True)"
+            )
+        return get_exact_edit(exact_name).fn(ws, **params)
+    definition = get_edit(name)
+    domain = domain_of(ws.spec)
+    definition.check_domain(domain)
+    if model is None:
+        net = learned_model_for(ws, name)
+    else:
+        net = _model(str(model)) if not isinstance(model, torch.nn.Module) else model
+    cond = definition.encode(params, domain, batch=ws.batch_size) if definition.cond_dim(domain) else None
+    if cond is None and params:
+        raise ValueError(f"edit {name!r} takes no parameters; got {sorted(params)}")
+    dtype = next(net.parameters()).dtype
+    with torch.no_grad():
+        out = net(ws.to(dtype), None if cond is None else cond.to(dtype))
+    return out.to(ws.dtype).check_finite()
+
+
+def fit_image(
+    image, size: int = 28, channels: int = 1, target_psnr: float = 40.0, max_steps: int = 1000, seed: int = 0
+) -> WeightSpace:
+    """Fit ONE SIREN (``image_spec(channels)``, B = 1) to one image.
+
+    ``image``: a path (PNG, JPEG, ... of any size and mode), a PIL image, a numpy array [H, W] or
+    [H, W, C], or a tensor [H, W] or [C, H, W] (C in 1..4). It is converted by
+    ``dws_edit.data.images.image_to_tensor``: 8-bit / 255 and 16-bit / 65535 to [0, 1], EXIF orientation
+    applied, alpha composited onto black (the zoos' background is 0), luminance (channels=1) or RGB
+    (channels=3), resized to size x size (box filter when shrinking, LANCZOS when enlarging), clipped to
+    [0, 1]. Fitting stops at ``target_psnr`` dB or ``max_steps``. Raises ValueError (one line) for an
+    unreadable file or an unaccepted array.
+    """
+    from dws_edit.data.images import image_to_tensor
+    from dws_edit.inr import fit_images
+
+    pixels = image_to_tensor(image, size, channels)
+    ws, _ = fit_images(pixels[None], target_psnr=target_psnr, max_steps=max_steps, seed=seed)
+    return ws

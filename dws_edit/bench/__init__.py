@@ -1,0 +1,10 @@
+"""``dws-edit bench <name>``: side-by-side benchmarks; each measures its baselines in the same run and
+prints the ratios (machines of one type differ several-fold in absolute speed: only same-run ratios compare)."""
+
+from dws_edit.bench.edit import BenchEdit
+from dws_edit.bench.fit import BenchFit
+from dws_edit.bench.layers import BenchLayers
+
+BENCHES = {"layers": BenchLayers, "fit": BenchFit, "edit": BenchEdit}
+
+__all__ = ["BENCHES", "BenchEdit", "BenchFit", "BenchLayers"]

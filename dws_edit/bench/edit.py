@@ -1,0 +1,275 @@
+"""``dws-edit bench edit``: every shipped image edit on held-out INRs, all methods measured in one run.
+
+For each shipped image edit model: the MSE on the pixel grid (values in [0, 1]) between the edited INR
+and the edit's exact functional target, and the wall time, of
+- identity (no edit), the ``FlatMLPEditNet`` baseline trained with the same data and budget, the DWS
+  model (one forward pass);
+- fine-tuning: Adam on the functional target from the input weights, at several step budgets (how
+  render-and-finetune tools such as 3-D Neural Sculpting edit), giving an error-vs-time curve;
+- the hybrid: the DWS pass, then k fine-tuning steps from its output;
+on the zoo's test split and on INRs fitted by the anchors' per-image loop (random initialisation),
+which is what users who bring INRs fitted by other code have. The MNIST dilation is also measured
+against the dilated original image, in [0, 1] and on the NFN scale [-1, 1] (4x the MSE).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from rich.table import Table
+
+from dws_edit.checkpoints import available_models, checkpoint_dir, load_checkpoint
+from dws_edit.console import console
+from dws_edit.data import load_zoo
+from dws_edit.edits import domain_of, get_edit
+from dws_edit.inr import evaluate, fit, grid_coords
+from dws_edit.records import atomic_write_json, run_record
+from dws_edit.render import render_images, save_image_grid
+from dws_edit.tasks.edit import edit_targets
+from dws_edit.weights import WeightSpace
+
+
+def baseline_path(model_name: str) -> Path:
+    """Where the FlatMLPEditNet baseline of a shipped model lives."""
+    return checkpoint_dir() / "baselines" / f"{model_name}-mlp.safetensors"
+
+
+def _timed(fn, repeats: int = 3):
+    """(result, median seconds) of ``fn()`` run ``repeats`` times."""
+    times, out = [], None
+    for _ in range(repeats):
+        t = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t)
+    return out, sorted(times)[len(times) // 2]
+
+
+def _mse(ws: WeightSpace, coords, target) -> float:
+    with torch.no_grad():
+        return (evaluate(ws, coords) - target).square().mean().item()
+
+
+def _finetune(ws: WeightSpace, coords, target, steps: int, lr: float) -> tuple[WeightSpace, float]:
+    """Adam on the functional target from ``ws`` for ``steps`` steps (every INR of the batch at once)."""
+    t = time.perf_counter()
+    result = fit(ws.spec, coords, target, 0.0, steps, lr, init=ws, chunk=ws.batch_size)
+    return result.ws, time.perf_counter() - t
+
+
+def _time_to_reach(curve: list[tuple[float, float]], goal: float) -> float | None:
+    """First time (s) at which the (time, MSE) curve reaches ``goal``, interpolated linearly; None if never."""
+    prev = (0.0, float("inf"))
+    for t, mse in curve:
+        if mse <= goal:
+            if prev[1] == float("inf"):
+                return t
+            return prev[0] + (t - prev[0]) * (prev[1] - goal) / (prev[1] - mse)
+        prev = (t, mse)
+    return None
+
+
+@dataclass
+class BenchEdit:
+    """Shipped image edits on held-out INRs: identity, MLP baseline, DWS, fine-tuning and the hybrid, same run."""
+
+    models: tuple[str, ...] = ()
+    """Shipped image edit models to measure (default: all in checkpoints/)."""
+    count: int = 256
+    """Test INRs per edit."""
+    loop_count: int = 64
+    """INRs fitted by the anchors' per-image loop (random init, Adam lr 5e-4, early stop at 40 dB), per edit."""
+    finetune_steps: tuple[int, ...] = (5, 10, 20, 50, 100, 200, 500)
+    """Fine-tuning budgets (Adam steps on the functional target)."""
+    finetune_lr: float = 1e-3
+    """Fine-tuning's Adam learning rate."""
+    hybrid_steps: tuple[int, ...] = (5, 20, 50)
+    """Fine-tuning steps after the DWS pass (the hybrid)."""
+    threads: int = 2
+    """torch CPU threads."""
+    seed: int = 0
+    """Seed of the edit parameters drawn for each test INR."""
+    out: Path = Path("outputs/bench_edit")
+    """Folder for results.json, the error-vs-time PNGs and before/after figures."""
+    write_cards: bool = False
+    """Write each model's measured test quality into its card (checkpoints/<name>.json and header)."""
+
+    def run(self) -> dict:
+        started = time.time()
+        torch.set_num_threads(self.threads)
+        shipped = {n: c for n, c in available_models().items() if c.get("domain") == "image"}
+        names = list(self.models) or list(shipped)
+        unknown = [n for n in names if n not in shipped]
+        if unknown or not names:
+            raise ValueError(f"no shipped image edit model {unknown or ''}; available: {', '.join(shipped) or 'none'}")
+        rows = {}
+        for name in names:
+            rows[name] = self._bench_one(name, shipped[name])
+        self._print(rows)
+        result = run_record("dws-edit", self.seed, started, bench="edit", results=rows)
+        atomic_write_json(self.out / "results.json", result)
+        console.print(f"wrote {self.out / 'results.json'} and figures in {self.out}")
+        return result
+
+    # ------------------------------------------------------------------ one model
+    def _bench_one(self, name: str, card: dict) -> dict:
+        model = load_checkpoint(checkpoint_dir() / f"{name}.safetensors")
+        base_file = baseline_path(name)
+        baseline = load_checkpoint(base_file) if base_file.exists() else None
+        edit = get_edit(card["edit"])
+        zoo = load_zoo(card["data"]["zoo"], "test")
+        ws = zoo.ws[: self.count]
+        domain = domain_of(ws.spec)
+        coords = grid_coords(28, 28)
+        console.print(f"[bold]{name}[/]: {ws.batch_size} test INRs of {card['data']['zoo']}")
+        g = torch.Generator().manual_seed(self.seed)
+        params = edit.sample(ws.batch_size, g, domain)
+        target = edit_targets(edit, ws, coords, params, domain)
+        cond = edit.encode(params, domain, batch=ws.batch_size) if edit.cond_dim(domain) else None
+        out = {"edit": card["edit"], "zoo": card["data"]["zoo"], "inrs": ws.batch_size}
+
+        out["identity_mse"] = _mse(ws, coords, target)
+        with torch.no_grad():
+            dws_ws, dws_s = _timed(lambda: model(ws, cond))
+        out["dws_mse"], out["dws_seconds"] = _mse(dws_ws, coords, target), dws_s
+        if baseline is not None:
+            with torch.no_grad():
+                mlp_ws, mlp_s = _timed(lambda: baseline(ws, cond))
+            out["mlp_mse"], out["mlp_seconds"] = _mse(mlp_ws, coords, target), mlp_s
+        curve = []
+        for steps in self.finetune_steps:
+            tuned, secs = _finetune(ws, coords, target, steps, self.finetune_lr)
+            curve.append((secs, _mse(tuned, coords, target)))
+        out["finetune"] = [{"steps": k, "seconds": s, "mse": m} for k, (s, m) in zip(self.finetune_steps, curve)]
+        hybrid = []
+        for steps in self.hybrid_steps:
+            tuned, secs = _finetune(dws_ws, coords, target, steps, self.finetune_lr)
+            hybrid.append({"steps": steps, "seconds": dws_s + secs, "mse": _mse(tuned, coords, target)})
+        out["hybrid"] = hybrid
+        reach = _time_to_reach(curve, out["dws_mse"])
+        out["finetune_seconds_to_dws_mse"] = reach
+        out["speedup_at_equal_mse"] = reach / dws_s if reach else None
+        out["removed"] = 1 - out["dws_mse"] / out["identity_mse"]
+        out["loop_fitted"] = self._loop_fitted(zoo, edit, domain, model, baseline, coords)
+        if card["edit"] == "dilate":
+            out["vs_dilated_original"] = self._dilated_original(zoo, ws, dws_ws, coords)
+        self._figures(name, ws, target, dws_ws, mlp_ws if baseline is not None else None, curve, hybrid, out)
+        if self.write_cards:
+            self._write_card(name, model, out)
+        return out
+
+    def _source_images(self, zoo, index) -> torch.Tensor:
+        from dws_edit.data.sources import ImageSource
+
+        src = zoo.manifest["source"]
+        source = ImageSource(dataset=src["dataset"], root=Path(src["root"]) if src.get("root") else None)
+        batch = source.batch(index)
+        return batch.targets.reshape(len(index), 28, 28)
+
+    def _loop_fitted(self, zoo, edit, domain, model, baseline, coords) -> dict:
+        from dws_edit.bench.fit import fit_one_module_per_image
+        from dws_edit.inr import image_spec
+
+        images = self._source_images(zoo, zoo.index[: self.loop_count])
+        console.print(f"  fitting {len(images)} INRs with the per-image loop (random init) ...")
+        psnr, ws = fit_one_module_per_image(images, image_spec(), 40.0, 1000, 5e-4, self.seed + 1)
+        g = torch.Generator().manual_seed(self.seed + 2)
+        params = edit.sample(ws.batch_size, g, domain)
+        target = edit_targets(edit, ws, coords, params, domain)
+        cond = edit.encode(params, domain, batch=ws.batch_size) if edit.cond_dim(domain) else None
+        out = {"inrs": ws.batch_size, "mean_psnr_db": psnr.mean().item(), "identity_mse": _mse(ws, coords, target)}
+        with torch.no_grad():
+            out["dws_mse"] = _mse(model(ws, cond), coords, target)
+            if baseline is not None:
+                out["mlp_mse"] = _mse(baseline(ws, cond), coords, target)
+        out["removed"] = 1 - out["dws_mse"] / out["identity_mse"]
+        return out
+
+    def _dilated_original(self, zoo, ws, dws_ws, coords) -> dict:
+        from scipy.ndimage import grey_dilation
+
+        images = self._source_images(zoo, zoo.index[: ws.batch_size])
+        dilated = torch.from_numpy(grey_dilation(images.numpy(), size=(1, 3, 3), mode="nearest"))
+        target = dilated.reshape(len(images), -1, 1)
+        mse = _mse(dws_ws, coords, target)
+        return {"mse_01": mse, "mse_nfn_scale": 4 * mse, "identity_mse_01": _mse(ws, coords, target)}
+
+    # ------------------------------------------------------------------ output
+    def _figures(self, name, ws, target, dws_ws, mlp_ws, curve, hybrid, out) -> None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        n = 8
+        rows = [render_images(ws[:n]), target[:n].reshape(n, 1, 28, 28).clamp(0, 1), render_images(dws_ws[:n])]
+        if mlp_ws is not None:
+            rows.append(render_images(mlp_ws[:n]))
+        save_image_grid(torch.cat(rows), self.out / f"{name}-before-after.png", columns=n, scale=3)
+        fig, ax = plt.subplots(figsize=(5, 3.5))
+        ax.plot([t for t, _ in curve], [m for _, m in curve], "o-", label=f"fine-tuning (Adam lr {self.finetune_lr:g})")
+        ax.plot([h["seconds"] for h in hybrid], [h["mse"] for h in hybrid], "s-", label="DWS + fine-tuning")
+        ax.scatter(
+            [out["dws_seconds"]], [out["dws_mse"]], marker="*", s=150, color="C3", zorder=3, label="DWS (one pass)"
+        )
+        if "mlp_mse" in out:
+            ax.scatter([out["mlp_seconds"]], [out["mlp_mse"]], marker="x", s=80, color="k", label="FlatMLPEditNet")
+        ax.axhline(out["identity_mse"], ls="--", color="gray", label="identity (no edit)")
+        ax.set(xscale="log", yscale="log", xlabel=f"seconds for {out['inrs']} INRs (2 CPU threads)", ylabel="MSE")
+        ax.set_title(name)
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        self.out.mkdir(parents=True, exist_ok=True)
+        fig.savefig(self.out / f"{name}-error-vs-time.png", dpi=110)
+        plt.close(fig)
+
+    def _write_card(self, name: str, model, out: dict) -> None:
+        from dws_edit.checkpoints import save_checkpoint
+
+        card = dict(model.card)
+        card["quality"] = {
+            "test_inrs": out["inrs"],
+            "mse": out["dws_mse"],
+            "identity_mse": out["identity_mse"],
+            "removed": out["removed"],
+            "mlp_mse": out.get("mlp_mse"),
+            "loop_fitted": out["loop_fitted"],
+            "measured_by": "dws-edit bench edit --write-cards",
+        }
+        if "vs_dilated_original" in out:
+            card["quality"]["vs_dilated_original"] = out["vs_dilated_original"]
+        kwargs = card.get("model_kwargs", {})
+        save_checkpoint(checkpoint_dir() / f"{name}.safetensors", model, kwargs, card)
+
+    def _print(self, rows: dict) -> None:
+        table = Table(title="image edits, test split: MSE on the pixel grid in [0, 1] (lower is better)")
+        cols = ("model", "identity", "MLP", "DWS", "removed", "DWS/MLP", "fine-tune best", "hybrid best",
+                "DWS s", "FT s to DWS MSE", "speed-up", "loop-fitted: id / DWS")  # fmt: skip
+        for c in cols:
+            table.add_column(c, justify="left" if c == "model" else "right")
+        for name, r in rows.items():
+            ft = min(f["mse"] for f in r["finetune"])
+            hy = min(h["mse"] for h in r["hybrid"])
+            reach = r["finetune_seconds_to_dws_mse"]
+            lf = r["loop_fitted"]
+            table.add_row(
+                name, f"{r['identity_mse']:.2e}", f"{r['mlp_mse']:.2e}" if "mlp_mse" in r else "-",
+                f"{r['dws_mse']:.2e}", f"{100 * r['removed']:.0f}%",
+                f"{r['dws_mse'] / r['mlp_mse']:.2f}" if "mlp_mse" in r else "-", f"{ft:.2e}", f"{hy:.2e}",
+                f"{r['dws_seconds']:.3f}", f"{reach:.2f}" if reach else "never",
+                f"{r['speedup_at_equal_mse']:.0f}x" if r["speedup_at_equal_mse"] else "-",
+                f"{lf['identity_mse']:.2e} / {lf['dws_mse']:.2e}",
+            )  # fmt: skip
+        console.print(table)
+        for name, r in rows.items():
+            if "vs_dilated_original" in r:
+                d = r["vs_dilated_original"]
+                console.print(
+                    f"{name} against the dilated original image: MSE {d['mse_01']:.3e} on [0, 1] "
+                    f"({100 * d['mse_01']:.2f}e-2), {d['mse_nfn_scale']:.3f} on the NFN scale [-1, 1]"
+                )
+
+
+__all__ = ["BenchEdit", "baseline_path"]

@@ -1,0 +1,73 @@
+"""The ``dws-edit`` command, in nerfstudio's style: nested tyro subcommands, each leaf a config dataclass
+whose fields carry docstrings (so ``--help`` explains every option) and whose ``run()`` does the work.
+
+``dws-edit <command> [<subcommand>] [--options]``; ``dws-edit --help`` lists the commands. A user
+mistake (a ``ValueError`` or ``FileNotFoundError`` from the library) prints one line and exits with 2.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from typing import Annotated, Union
+
+import tyro
+
+from dws_edit.bench import BENCHES
+from dws_edit.cli.edit import EditCommand, Models
+from dws_edit.cli.fit import FIT_COMMANDS
+from dws_edit.cli.inr import INR_COMMANDS
+from dws_edit.cli.zoo import ZOO_COMMANDS
+from dws_edit.demo import Demo
+from dws_edit.tasks.edit import TrainEdit
+
+TRAIN_COMMANDS = {"edit": TrainEdit}
+
+PROG = "dws-edit"
+
+
+def _first_line(cls: type) -> str:
+    return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+
+
+def subcommands(table: dict[str, type]):
+    """A Union of the table's config classes, each annotated as a tyro subcommand named by its key.
+
+    Padded with a suppressed ``None`` (as tyro.extras does) so that a one-entry table stays a subcommand."""
+    options = [Annotated[cls, tyro.conf.subcommand(name, description=_first_line(cls))] for name, cls in table.items()]
+    return Union[tuple(options + [Annotated[None, tyro.conf.Suppress]])]  # noqa: UP007 (a runtime Union)
+
+
+def command_group(name: str, doc: str, table: dict[str, type]) -> type:
+    """A config class ``<name> <subcommand> ...`` that runs the chosen subcommand."""
+    field = Annotated[subcommands(table), tyro.conf.OmitArgPrefixes]  # flat flags: --steps, not --command.loop.steps
+    cls = dataclasses.make_dataclass(f"{name.title()}Group", [("command", field)])
+    cls.__doc__ = doc
+    cls.run = lambda self: self.command.run()
+    return cls
+
+
+COMMANDS: dict[str, type] = {
+    "demo": Demo,
+    "edit": EditCommand,
+    "inr": command_group("inr", "Single INR files: fit one to an image, render, import, info.", INR_COMMANDS),
+    "models": Models,
+    "fit": command_group("fit", "Fit a zoo of INRs from a source (images, sines, shapes, meshes).", FIT_COMMANDS),
+    "zoo": command_group("zoo", "Inspect fitted zoos.", ZOO_COMMANDS),
+    "train": command_group("train", "Train models; resumable, with checkpoints and a results JSON.", TRAIN_COMMANDS),
+    "bench": command_group("bench", "Side-by-side benchmarks; each measures its baseline in the same run.", BENCHES),
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    config = tyro.cli(subcommands(COMMANDS), args=args, prog=PROG, config=(tyro.conf.OmitSubcommandPrefixes,))
+    try:
+        config.run()
+    except (ValueError, FileNotFoundError) as err:  # a user mistake: one clear line, no stack trace
+        print(f"{PROG}: error: {str(err).strip().splitlines()[0] if str(err) else type(err).__name__}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+if __name__ == "__main__":
+    main()

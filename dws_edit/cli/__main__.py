@@ -1,0 +1,3 @@
+from dws_edit.cli import main
+
+main()

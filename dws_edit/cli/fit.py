@@ -1,0 +1,93 @@
+"""``dws-edit fit <source>``: fit a zoo of INRs from one source, resumably, with a progress bar and an ETA.
+
+One config per source command: the source's settings and the fit options, each a nested dataclass whose flags
+stay flat (``--dataset``, ``--lr``, ...; ``tyro.conf.OmitArgPrefixes``). ``--seed`` is the source's and also
+seeds the INRs' initialisations. A fit in which fewer INRs than ``--min-reached`` reach their target prints a
+warning and fails with one line (:class:`~dws_edit.data.zoo.ZooFitError`, a ValueError).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated
+
+import tyro
+from rich.markup import escape
+
+from dws_edit.console import console
+from dws_edit.data.sources import ImageSource, MeshSource, ShapeSource, SineSource
+from dws_edit.data.zoo import FitOptions, ZooFitError, fit_zoo
+
+Flat = tyro.conf.OmitArgPrefixes
+
+
+@dataclass(frozen=True)
+class FitFlags(FitOptions):
+    """FitOptions as flags; their seed is the source's --seed."""
+
+    seed: tyro.conf.Suppress[int] = 0
+    """Set from the source's --seed."""
+
+
+@dataclass
+class _FitCommand:
+    out: Path = Path("zoos/zoo")
+    """Zoo directory (created; a rerun resumes it, fitting only the missing shards)."""
+
+    def run(self) -> dict:
+        """Fit the zoo and print its summary; raises ZooFitError (after a warning) when too few INRs reached."""
+        source, flags = self.source, self.fit  # declared by each command
+        options = FitOptions(**{**dataclasses.asdict(flags), "seed": source.seed})
+        try:
+            manifest = fit_zoo(source, self.out, options)
+        except ZooFitError as err:
+            console.print_json(data=err.manifest["summary"])
+            console.print(f"[bold red]warning:[/] {escape(str(err))}")
+            raise
+        console.print_json(data=manifest["summary"])
+        return manifest
+
+
+@dataclass
+class FitImages(_FitCommand):
+    """Fit image SIRENs (2->32->32->1, sin(30x), offset +0.5) to a real image data set."""
+
+    source: Annotated[ImageSource, Flat] = field(default_factory=ImageSource)
+    """The image data set and the fit target."""
+    fit: Annotated[FitFlags, Flat] = field(default_factory=lambda: FitFlags.for_source(ImageSource))
+    """How the INRs are fitted (--seed above also seeds their initialisations)."""
+
+
+@dataclass
+class FitSines(_FitCommand):
+    """Fit sine-wave SIRENs (1->32->32->1) to a sin(bx), a, b ~ U(0, 10)."""
+
+    source: Annotated[SineSource, Flat] = field(default_factory=SineSource)
+    """The sine waves and the fit target."""
+    fit: Annotated[FitFlags, Flat] = field(default_factory=lambda: FitFlags.for_source(SineSource))
+    """How the INRs are fitted (--seed above also seeds their initialisations)."""
+
+
+@dataclass
+class FitShapes(_FitCommand):
+    """Fit SDF SIRENs (3->32->32->1) of procedural shapes with part labels, or colored fields with --field."""
+
+    source: Annotated[ShapeSource, Flat] = field(default_factory=ShapeSource)
+    """The shapes and the fit target."""
+    fit: Annotated[FitFlags, Flat] = field(default_factory=lambda: FitFlags.for_source(ShapeSource))
+    """How the INRs are fitted (--seed above also seeds their initialisations)."""
+
+
+@dataclass
+class FitMeshes(_FitCommand):
+    """Fit SDF SIRENs (3->32->32->1) of the watertight meshes in a folder (signed distances by open3d)."""
+
+    source: Annotated[MeshSource, Flat] = field(default_factory=MeshSource)
+    """The mesh folder and the fit target."""
+    fit: Annotated[FitFlags, Flat] = field(default_factory=lambda: FitFlags.for_source(MeshSource))
+    """How the INRs are fitted (--seed above also seeds their initialisations)."""
+
+
+FIT_COMMANDS: dict[str, type] = {"images": FitImages, "sines": FitSines, "shapes": FitShapes, "meshes": FitMeshes}

@@ -1,0 +1,61 @@
+"""Each edit of INRs defined once: learned edits as functional targets, and exact weight-space edits.
+
+Learned edits (``EDITS``; an edit model learns them, training and evaluation compare against the target)::
+
+    from dws_edit.edits import get_edit, domain_of
+    edit = get_edit("smooth")
+    domain = domain_of(ws.spec)                                  # "image" | "sdf" | "field"
+    params = edit.sample(64, generator, domain)                  # {"sigma": [64]} for training
+    cond = edit.encode(params, domain)                           # [64, edit.cond_dim(domain)]
+    y = edit.target(lambda c: evaluate(ws, c), coords, params, domain)   # [64, M, dL]
+
+Exact edits (``EXACT_EDITS``; closed form on the weights, exact to float precision)::
+
+    from dws_edit.edits import mirror, rotate, blend
+    flipped = mirror(ws, "x"); turned = rotate(ws, 0.3); mix = blend(ws_a, ws_b, 0.5)
+
+Sits on ``dws_edit.inr`` and ``dws_edit.weights`` only.
+"""
+
+from dws_edit.edits.base import DOMAINS, Domain, EditDef, domain_of
+from dws_edit.edits.exact import (
+    EXACT_EDITS,
+    ExactEdit,
+    affine,
+    blend,
+    get_exact_edit,
+    mirror,
+    rotate,
+    scale,
+    symmetrize_exact,
+    translate,
+)
+from dws_edit.edits.params import BoxParam, ChoiceParam, FloatParam, Param, VectorParam
+from dws_edit.edits.targets import EDITS, box_sdf, gaussian_quadrature, get_edit, sphere_sdf
+
+__all__ = [
+    "DOMAINS",
+    "EDITS",
+    "EXACT_EDITS",
+    "BoxParam",
+    "ChoiceParam",
+    "Domain",
+    "EditDef",
+    "ExactEdit",
+    "FloatParam",
+    "Param",
+    "VectorParam",
+    "affine",
+    "blend",
+    "box_sdf",
+    "domain_of",
+    "gaussian_quadrature",
+    "get_edit",
+    "get_exact_edit",
+    "mirror",
+    "rotate",
+    "scale",
+    "sphere_sdf",
+    "symmetrize_exact",
+    "translate",
+]

@@ -1,0 +1,63 @@
+"""Edit training: the loop trains, validates, checkpoints, and resumes a killed run exactly."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from dws_edit.checkpoints import load_checkpoint
+from dws_edit.tasks.edit import TrainEdit
+from dws_edit.tasks.loop import LoopConfig
+
+
+def _config(zoo, out, steps=12, **kw):
+    loop = LoopConfig(steps=steps, batch_size=8, lr=3e-3, warmup=2, eval_every=4, threads=1)
+    return TrainEdit(edit="symmetrize", zoo=zoo, hidden=4, depth=2, outputs=2, val_count=8, loop=loop, out=out, **kw)
+
+
+def test_training_lowers_the_validation_error_and_writes_a_loadable_model(tiny_image_zoo, tmp_path):
+    results = _config(tiny_image_zoo, tmp_path / "run", steps=40).run()
+    history = results["history"]
+    assert [h["step"] for h in history] == list(range(4, 41, 4))
+    assert results["best_val_score"] < history[0]["identity_mse"]  # better than no edit at all
+    assert results["command"].startswith("dws-edit") and results["identity"]["zoo_sha256"]
+    model = load_checkpoint(tmp_path / "run" / "best.safetensors")
+    assert model.card["edit"] == "symmetrize" and model.card["accepts"]["hidden_widths_trained"] == [32, 32]
+    assert json.loads((tmp_path / "run" / "results.json").read_text())["best_val_score"] == results["best_val_score"]
+
+
+def test_rerun_with_another_config_is_refused(tiny_image_zoo, tmp_path):
+    _config(tiny_image_zoo, tmp_path / "run", steps=4).run()
+    with pytest.raises(ValueError, match="another configuration"):
+        _config(tiny_image_zoo, tmp_path / "run", steps=4, augment=False).run()
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_where_it_was_and_ends_as_an_uninterrupted_run(tiny_image_zoo, tmp_path):
+    flags = ["train", "edit", "--edit", "symmetrize", "--zoo", str(tiny_image_zoo), "--hidden", "4", "--depth", "2"]
+    flags += ["--val-count", "8", "--steps", "400", "--batch-size", "8", "--eval-every", "20", "--threads", "1"]
+    cmd = [sys.executable, "-c", "from dws_edit.cli import main; main()", *flags]
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([*cmd, "--out", str(killed)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.time() + 120
+    while not (killed / "state.pt").exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    step_at_kill = torch.load(killed / "state.pt", weights_only=True)["step"]
+    assert 0 < step_at_kill < 400, "the run was not killed in the middle"
+    rerun = subprocess.run([*cmd, "--out", str(killed)], capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"resuming {killed} at step" in rerun.stdout
+    whole = subprocess.run([*cmd, "--out", str(tmp_path / "whole")], capture_output=True, text=True)
+    assert whole.returncode == 0, whole.stderr
+    a = torch.load(killed / "state.pt", weights_only=True)
+    b = torch.load(tmp_path / "whole" / "state.pt", weights_only=True)
+    assert a["step"] == b["step"] == 400
+    for key, value in b["model"].items():
+        torch.testing.assert_close(a["model"][key], value, rtol=0, atol=0, msg=f"{key} differs after resume")

@@ -1,0 +1,92 @@
+"""The public edit API: exact and learned edits, shipped-model lookup, spec checks."""
+
+import json
+import warnings
+
+import pytest
+import torch
+
+import dws_edit
+from dws_edit.checkpoints import save_checkpoint
+from dws_edit.data import load_zoo
+from dws_edit.edits import mirror
+from dws_edit.inr import evaluate, grid_coords, image_spec, init_siren
+from dws_edit.nn import DWSEditNet
+
+
+@pytest.fixture
+def image_ws():
+    return init_siren(image_spec(), 3, torch.Generator().manual_seed(0))
+
+
+def test_exact_edits_through_the_api(image_ws):
+    x = torch.rand(64, 2) * 2 - 1
+    flipped = dws_edit.edit(image_ws, "mirror", axis="x")
+    torch.testing.assert_close(evaluate(flipped, x), evaluate(mirror(image_ws, "x"), x))
+    sym = dws_edit.edit(image_ws, "symmetrize", exact=True, axis="y")
+    assert sym.spec.hidden_sizes == (64, 64)
+    mirrored_x = x * torch.tensor([1.0, -1.0])
+    torch.testing.assert_close(evaluate(sym, x), evaluate(sym, mirrored_x), atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match="no exact closed form"):
+        dws_edit.edit(image_ws, "smooth", exact=True, sigma=0.05)
+
+
+def test_unknown_edit_and_bad_parameters_are_one_line_errors(image_ws):
+    with pytest.raises(ValueError, match="accepted") as err:
+        dws_edit.edit(image_ws, "sharpen")
+    assert "\n" not in str(err.value)
+    with pytest.raises(ValueError, match="sigma"):
+        dws_edit.edit(image_ws, "smooth", sigma=5.0, model=DWSEditNet(image_spec(), hidden=4, depth=1, cond_dim=1))
+
+
+@pytest.fixture
+def shipped(tmp_path, monkeypatch, tiny_image_zoo):
+    """A checkpoints/ folder holding one (untrained) symmetrize model with a card, as the repo ships them."""
+    spec = image_spec()
+    model = DWSEditNet(spec, hidden=4, depth=2, cond_dim=2, outputs=2, init_scale=0.05)
+    model.set_stats(load_zoo(tiny_image_zoo, "train").stats)
+    accepts = dict(depth=3, d0=2, dL=1, activation="sine", w0=30.0, output_offset=0.5, hidden_widths_trained=[32, 32])
+    card = {"edit": "symmetrize", "domain": "image", "accepts": accepts, "does": "test model"}
+    kwargs = dict(hidden=4, depth=2, cond_dim=2, outputs=2, init_scale=0.05)
+    save_checkpoint(tmp_path / "image-symmetrize.safetensors", model, kwargs, card)
+    monkeypatch.setenv("DWS_EDIT_CHECKPOINTS", str(tmp_path))
+    dws_edit.api._model.cache_clear()
+    yield model
+    dws_edit.api._model.cache_clear()
+
+
+def test_learned_edit_runs_the_shipped_model(shipped, image_ws):
+    assert "image-symmetrize" in dws_edit.available_models()
+    loaded = dws_edit.load_model("image-symmetrize")
+    assert loaded.card["edit"] == "symmetrize"
+    out = dws_edit.edit(image_ws, "symmetrize", axis="x")
+    cond = torch.tensor([[1.0, 0.0]]).expand(3, 2)
+    with torch.no_grad():
+        want = shipped.eval()(image_ws, cond)
+    coords = grid_coords(28, 28)
+    torch.testing.assert_close(evaluate(out, coords), evaluate(want, coords))
+    listed = {e["name"]: e for e in dws_edit.available_edits()}
+    assert listed["symmetrize"]["models"][0]["name"] == "image-symmetrize"
+
+
+def test_other_specs_are_refused_or_warned(shipped):
+    wide = init_siren(image_spec(hidden=(48, 48)), 2, torch.Generator().manual_seed(1))
+    with pytest.warns(UserWarning, match="trained on hidden widths"):
+        out = dws_edit.edit(wide, "symmetrize", axis="y")
+    assert out.spec.hidden_sizes == (96, 96)
+    other = init_siren(image_spec(w0=10.0), 1)
+    with pytest.raises(ValueError, match="accepted: image-symmetrize") as err:
+        dws_edit.edit(other, "symmetrize", axis="y")
+    assert "\n" not in str(err.value)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        dws_edit.edit(init_siren(image_spec(), 1), "symmetrize", axis="y")  # the trained widths: no warning
+
+
+def test_corrupt_checkpoint_is_refused_naming_the_file(shipped, tmp_path):
+    path = tmp_path / "image-symmetrize.safetensors"
+    path.write_bytes(path.read_bytes()[:100])
+    dws_edit.api._model.cache_clear()
+    with pytest.raises(ValueError, match="image-symmetrize.safetensors"):
+        dws_edit.load_model("image-symmetrize")
+    assert json.loads((tmp_path / "image-symmetrize.json").read_text())["edit"] == "symmetrize"

@@ -15,7 +15,8 @@ from dws_edit.api import available_edits, edit, fit_image
 from dws_edit.checkpoints import available_models, load_model
 from dws_edit.inr.files import load_inr, read_inr, save_inr
 from dws_edit.inr.imports import import_siren
-from dws_edit.weights import NetworkSpec, WeightSpace, WeightStats
+from dws_edit.stats import WeightStats
+from dws_edit.weights import NetworkSpec, WeightSpace
 
 __version__ = "0.1.0"
 

@@ -79,6 +79,12 @@ def available_models() -> dict[str, dict]:
     return out
 
 
+def baseline_dir_models() -> dict[str, dict]:
+    """The shipped baselines (``checkpoints/baselines/<name>``, e.g. FlatMLPEditNet): ``{name: card}``."""
+    folder = checkpoint_dir() / "baselines"
+    return {f.stem: json.loads(f.with_suffix(".json").read_text()) for f in sorted(folder.glob("*.safetensors"))}
+
+
 def load_model(name: str) -> nn.Module:
     """A shipped model by name (see ``available_models()``), or a checkpoint file by path."""
     path = Path(name)
@@ -89,3 +95,16 @@ def load_model(name: str) -> nn.Module:
         names = ", ".join(available_models()) or "none (checkpoints/ is empty)"
         raise ValueError(f"no shipped model named {name!r}; available: {names}")
     return load_checkpoint(file)
+
+
+def publish(run: str | Path, name: str, baseline: bool = False) -> Path:
+    """Copy a training run's best model (``<run>/best.safetensors``) into the shipped checkpoints as
+    ``<name>`` (baselines under ``baselines/``), its card named accordingly. Returns the written path."""
+    run = Path(run)
+    model = load_checkpoint(run / "best.safetensors")
+    card = dict(model.card, name=name)
+    if baseline:
+        card["baseline_of"] = name.removesuffix("-mlp")
+    target = checkpoint_dir() / ("baselines" if baseline else "") / f"{name}.safetensors"
+    save_checkpoint(target, model, card.get("model_kwargs", {}), card)
+    return target

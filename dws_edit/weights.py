@@ -371,73 +371,6 @@ def _take(t: Tensor, perm: Tensor, dim: int) -> Tensor:
     return torch.gather(t, dim, index)
 
 
-@dataclass(frozen=True)
-class WeightStats:
-    """Per-tensor mean and std (one scalar per tensor and channel) for normalising weights."""
-
-    weight_mean: tuple[Tensor, ...]
-    weight_std: tuple[Tensor, ...]
-    bias_mean: tuple[Tensor, ...]
-    bias_std: tuple[Tensor, ...]
-
-    @classmethod
-    def of(cls, ws: WeightSpace, eps: float = 1e-8) -> WeightStats:
-        def mean_std(t: Tensor) -> tuple[Tensor, Tensor]:
-            dims = [0] + list(range(2, t.dim()))  # over networks and entries: one value per channel
-            if t.numel() // t.shape[1] < 2:  # a single value per channel has no spread
-                return t.mean(dims), torch.ones(t.shape[1], dtype=t.dtype)
-            return t.mean(dims), t.std(dims).clamp_min(eps)
-
-        w = [mean_std(t) for t in ws.weights]
-        b = [mean_std(t) for t in ws.biases]
-        return cls(tuple(m for m, _ in w), tuple(s for _, s in w), tuple(m for m, _ in b), tuple(s for _, s in b))
-
-    @staticmethod
-    def _view(t: Tensor, ndim: int) -> Tensor:
-        return t.reshape(1, -1, *([1] * (ndim - 2)))
-
-    def normalize(self, ws: WeightSpace) -> WeightSpace:
-        v = self._view
-        return WeightSpace(
-            ws.spec,
-            tuple((w - v(m, 4)) / v(s, 4) for w, m, s in zip(ws.weights, self.weight_mean, self.weight_std)),
-            tuple((b - v(m, 3)) / v(s, 3) for b, m, s in zip(ws.biases, self.bias_mean, self.bias_std)),
-        )
-
-    def denormalize(self, ws: WeightSpace) -> WeightSpace:
-        v = self._view
-        return WeightSpace(
-            ws.spec,
-            tuple(w * v(s, 4) + v(m, 4) for w, m, s in zip(ws.weights, self.weight_mean, self.weight_std)),
-            tuple(b * v(s, 3) + v(m, 3) for b, m, s in zip(ws.biases, self.bias_mean, self.bias_std)),
-        )
-
-    def scale(self, ws: WeightSpace) -> WeightSpace:
-        """Multiply by the std only: turns a difference in normalised units into weight units."""
-        v = self._view
-        return WeightSpace(
-            ws.spec,
-            tuple(w * v(s, 4) for w, s in zip(ws.weights, self.weight_std)),
-            tuple(b * v(s, 3) for b, s in zip(ws.biases, self.bias_std)),
-        )
-
-    def to_tensors(self) -> dict[str, Tensor]:
-        out = {}
-        for name in ("weight_mean", "weight_std", "bias_mean", "bias_std"):
-            for i, t in enumerate(getattr(self, name)):
-                out[f"stats.{name}.{i}"] = t
-        return out
-
-    @classmethod
-    def from_tensors(cls, tensors: dict[str, Tensor], num_layers: int) -> WeightStats:
-        return cls(
-            *(
-                tuple(tensors[f"stats.{name}.{i}"] for i in range(num_layers))
-                for name in ("weight_mean", "weight_std", "bias_mean", "bias_std")
-            )
-        )
-
-
 def concat_networks(networks: Sequence[WeightSpace], coefficients: Sequence[float | Tensor]) -> WeightSpace:
     """One network computing ``sum_j c_j f_j(x)``: the hidden neurons of all networks side by side.
 
@@ -499,4 +432,4 @@ def _block_diagonal(blocks: Sequence[Tensor]) -> Tensor:
     return out
 
 
-__all__ = ["NetworkSpec", "WeightSpace", "WeightStats", "concat_networks"]
+__all__ = ["NetworkSpec", "WeightSpace", "concat_networks"]

@@ -14,6 +14,7 @@ against the dilated original image, in [0, 1] and on the NFN scale [-1, 1] (4x t
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,6 +86,8 @@ class BenchEdit:
     """Fine-tuning budgets (Adam steps on the functional target)."""
     finetune_lr: float = 1e-3
     """Fine-tuning's Adam learning rate."""
+    other_widths: tuple[int, ...] = (16, 64)
+    """Hidden widths (both layers) of extra INRs fitted to the same test images: quality off the trained width."""
     hybrid_steps: tuple[int, ...] = (5, 20, 50)
     """Fine-tuning steps after the DWS pass (the hybrid)."""
     threads: int = 2
@@ -109,6 +112,8 @@ class BenchEdit:
             rows[name] = self._bench_one(name, shipped[name])
         self._print(rows)
         result = run_record("dws-edit", self.seed, started, bench="edit", results=rows)
+        if self.write_cards:
+            self._write_index(rows)
         atomic_write_json(self.out / "results.json", result)
         console.print(f"wrote {self.out / 'results.json'} and figures in {self.out}")
         return result
@@ -153,6 +158,7 @@ class BenchEdit:
         out["speedup_at_equal_mse"] = reach / dws_s if reach else None
         out["removed"] = 1 - out["dws_mse"] / out["identity_mse"]
         out["loop_fitted"] = self._loop_fitted(zoo, edit, domain, model, baseline, coords)
+        out["other_widths"] = self._other_widths(zoo, edit, domain, model, coords)
         if card["edit"] == "dilate":
             out["vs_dilated_original"] = self._dilated_original(zoo, ws, dws_ws, coords)
         self._figures(name, ws, target, dws_ws, mlp_ws if baseline is not None else None, curve, hybrid, out)
@@ -185,6 +191,26 @@ class BenchEdit:
             if baseline is not None:
                 out["mlp_mse"] = _mse(baseline(ws, cond), coords, target)
         out["removed"] = 1 - out["dws_mse"] / out["identity_mse"]
+        return out
+
+    def _other_widths(self, zoo, edit, domain, model, coords) -> dict:
+        import warnings
+
+        from dws_edit.inr import fit_images, image_spec
+
+        images = self._source_images(zoo, zoo.index[: self.loop_count])
+        out = {}
+        for width in self.other_widths:
+            ws, psnr = fit_images(images, spec=image_spec(hidden=(width, width)), seed=self.seed + 3)
+            params = edit.sample(ws.batch_size, torch.Generator().manual_seed(self.seed + 4), domain)
+            target = edit_targets(edit, ws, coords, params, domain)
+            cond = edit.encode(params, domain, batch=ws.batch_size) if edit.cond_dim(domain) else None
+            with torch.no_grad(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                dws = _mse(model(ws, cond), coords, target)
+            ident = _mse(ws, coords, target)
+            out[str(width)] = {"mean_psnr_db": psnr.mean().item(), "identity_mse": ident, "dws_mse": dws,
+                               "removed": 1 - dws / ident}  # fmt: skip
         return out
 
     def _dilated_original(self, zoo, ws, dws_ws, coords) -> dict:
@@ -236,12 +262,51 @@ class BenchEdit:
             "removed": out["removed"],
             "mlp_mse": out.get("mlp_mse"),
             "loop_fitted": out["loop_fitted"],
+            "other_widths": out["other_widths"],
             "measured_by": "dws-edit bench edit --write-cards",
         }
         if "vs_dilated_original" in out:
             card["quality"]["vs_dilated_original"] = out["vs_dilated_original"]
         kwargs = card.get("model_kwargs", {})
         save_checkpoint(checkpoint_dir() / f"{name}.safetensors", model, kwargs, card)
+
+    def _write_index(self, rows: dict) -> None:
+        """checkpoints/README.md: every shipped model with its card's facts and this run's measurements."""
+        from dws_edit.records import atomic_write_bytes
+
+        lines = [
+            "# Shipped checkpoints",
+            "",
+            "Each `<name>.safetensors` (weights and statistics buffers; loaded with safetensors, never unpickled)",
+            "has a card `<name>.json`: what it does, the INR spec it accepts, the command that trained it, the data,",
+            "and its measured quality. `baselines/` holds the FlatMLPEditNet baselines trained with the same data,",
+            "steps and batch. Written by `dws-edit bench edit --write-cards` (scripts/publish_image_edits.sh);",
+            "MSE on the 28x28 pixel grid, values in [0, 1], against the edit's exact functional target, on the",
+            "zoo's test split.",
+            "",
+            "| model | edit | accepts | trained on | test INRs | MSE no edit | MSE MLP | MSE DWS | error removed |"
+            " other widths: removed | loop-fitted INRs: removed |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for name, r in rows.items():
+            card = json.loads((checkpoint_dir() / f"{name}.json").read_text())
+            a = card["accepts"]
+            accepts = f"{a['d0']}->{'->'.join(map(str, a['hidden_widths_trained']))}->{a['dL']}, sin({a['w0']:g}x)"
+            widths = ", ".join(f"{w}: {100 * v['removed']:.0f}%" for w, v in r["other_widths"].items())
+            mlp = f"{r['mlp_mse']:.2e}" if "mlp_mse" in r else "-"
+            lines.append(
+                f"| {name} | {card['edit']} | {accepts} | {card['data']['zoo']} ({card['data']['train_inrs']:,} INRs) "
+                f"| {r['inrs']} | {r['identity_mse']:.2e} | {mlp} | {r['dws_mse']:.2e} | {100 * r['removed']:.0f}% "
+                f"| {widths} | {100 * r['loop_fitted']['removed']:.0f}% |"
+            )
+        lines += ["", "Training commands (from the cards):", ""]
+        lines += [
+            f"- {name}: `{json.loads((checkpoint_dir() / f'{name}.json').read_text())['command']}`" for name in rows
+        ]
+        lines += ["", "Before/after (rows: source INR, exact target, DWS edit, MLP edit) and error against time:", ""]
+        for name in rows:
+            lines += [f"![{name}](figures/{name}-before-after.png) ![{name}](figures/{name}-error-vs-time.png)", ""]
+        atomic_write_bytes(checkpoint_dir() / "README.md", ("\n".join(lines) + "\n").encode())
 
     def _print(self, rows: dict) -> None:
         table = Table(title="image edits, test split: MSE on the pixel grid in [0, 1] (lower is better)")

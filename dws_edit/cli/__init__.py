@@ -14,7 +14,7 @@ from typing import Annotated, Union
 import tyro
 
 from dws_edit.bench import BENCHES
-from dws_edit.cli.edit import EditCommand, Models
+from dws_edit.cli.edit import MODELS_COMMANDS, EditCommand
 from dws_edit.cli.fit import FIT_COMMANDS
 from dws_edit.cli.inr import INR_COMMANDS
 from dws_edit.cli.zoo import ZOO_COMMANDS
@@ -51,7 +51,9 @@ COMMANDS: dict[str, type] = {
     "demo": Demo,
     "edit": EditCommand,
     "inr": command_group("inr", "Single INR files: fit one to an image, render, import, info.", INR_COMMANDS),
-    "models": Models,
+    "models": command_group(
+        "models", "The edits and the shipped models: list them, publish a trained one.", MODELS_COMMANDS
+    ),
     "fit": command_group("fit", "Fit a zoo of INRs from a source (images, sines, shapes, meshes).", FIT_COMMANDS),
     "zoo": command_group("zoo", "Inspect fitted zoos.", ZOO_COMMANDS),
     "train": command_group("train", "Train models; resumable, with checkpoints and a results JSON.", TRAIN_COMMANDS),

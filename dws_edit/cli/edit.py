@@ -68,10 +68,30 @@ class EditCommand:
 
 
 @dataclass
+class Publish:
+    """Copy a training run's best model into checkpoints/ under a name, with its card."""
+
+    run: tyro.conf.Positional[Path]
+    """The training run folder (holding best.safetensors)."""
+    name: str = "image-smooth"
+    """The shipped name, <domain>-<edit> (dws_edit.edit finds learned models by their card)."""
+    baseline: bool = False
+    """A FlatMLPEditNet baseline: goes to checkpoints/baselines/<name>.safetensors (used by dws-edit bench edit)."""
+
+    def run(self) -> Path:
+        from dws_edit.checkpoints import publish
+
+        path = publish(self.run, self.name, self.baseline)
+        console.print(f"published {self.run} as {path}")
+        return path
+
+
+@dataclass
 class Models:
     """List the edits (learned and exact), their parameters, and the shipped models with their measured quality."""
 
     def run(self) -> list[dict]:
+        from rich.markup import escape
         from rich.table import Table
 
         from dws_edit.api import available_edits
@@ -86,10 +106,13 @@ class Models:
             text = "; ".join(f"{d}: {', '.join(p) or '-'}" for d, p in params.items()) if e["kind"] == "learned" else (
                 ", ".join(f"{k} ({v})" for k, v in params.items()))  # fmt: skip
             shipped = ", ".join(m["name"] for m in e.get("models", [])) or "-"
-            table.add_row(e["name"], e["kind"], ", ".join(e["domains"]), text, shipped)
+            table.add_row(e["name"], e["kind"], ", ".join(e["domains"]), escape(text), shipped)
         console.print(table)
         for name, card in available_models().items():
             console.print(
                 f"[bold]{name}[/]: {card.get('does', '')}; test quality: {card.get('quality', 'not measured')}"
             )
         return edits
+
+
+MODELS_COMMANDS = {"list": Models, "publish": Publish}

@@ -309,7 +309,7 @@ class MeshSource:
     in file-name order, all in the train split; each item records its file name."""
 
     folder: Path = Path("meshes")
-    """Folder of mesh files (normalised to fit [-0.8, 0.8]^3)."""
+    """Folder of mesh files (normalized to fit [-0.8, 0.8]^3)."""
     points: int = 2048
     """Sample points per mesh (half of them near the surface)."""
     target_rmse: float = 0.01

@@ -33,7 +33,8 @@ from dws_edit.inr.fitting import FitResult, fit, psnr_from_mse
 from dws_edit.io import load_bytes, read_file, sha256_hex, write_file
 from dws_edit.progress import progress_bar
 from dws_edit.records import atomic_write_json, run_record
-from dws_edit.weights import NetworkSpec, WeightSpace, WeightStats
+from dws_edit.stats import WeightStats
+from dws_edit.weights import NetworkSpec, WeightSpace
 
 ZOO_VERSION = 1
 MANIFEST = "manifest.json"
@@ -365,7 +366,7 @@ def _zoo_bytes(path) -> int:
 
 class ZooDataset(torch.utils.data.Dataset):
     """A zoo split as a PyTorch Dataset of ``(WeightSpace batch, labels)``: use with ``batch_size`` in a DataLoader
-    (``loader()``; batches are built whole by ``__getitems__``). The weights are as fitted: normalisation belongs
+    (``loader()``; batches are built whole by ``__getitems__``). The weights are as fitted: normalization belongs
     to the model (its statistics are buffers, taken from ``zoo.stats``).
 
     ``augment``: apply a fresh random permutation of the hidden neurons to every INR of a batch (the same

@@ -6,7 +6,8 @@ import torch
 from torch import Tensor, nn
 
 from dws_edit.nn.layer import DWSLayer, weight_space_slots
-from dws_edit.weights import NetworkSpec, WeightSpace, WeightStats, concat_networks
+from dws_edit.stats import WeightStats
+from dws_edit.weights import NetworkSpec, WeightSpace, concat_networks
 
 # Features inside a stack of DWS layers stay in the layer's channels-last canonical form: a list of
 # tensors [B, *hidden axes, fixed_size * C], one per weight-space tensor in flat order (see layer.py).

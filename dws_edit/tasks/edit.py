@@ -79,9 +79,9 @@ class TrainEdit:
     """Use only the first TRAIN_COUNT training INRs (all by default)."""
     val_count: int = 512
     """Validation INRs used to pick the best model."""
-    quadrature: int = 9
-    """smooth: quadrature points per dimension for training targets (over +-3 sigma; the exact targets of
-    evaluation use the edit's default 13 over +-4 sigma)."""
+    smooth_samples: int = 8
+    """smooth: training targets are unbiased Monte Carlo estimates with this many Gaussian offsets per INR
+    (validation and evaluation use the exact quadrature)."""
     loop: LoopConfig = field(default_factory=LoopConfig)
     """Optimisation, schedule, checkpoints."""
     out: Path | None = None
@@ -126,7 +126,6 @@ class EditTask:
         if train.stats is None:
             raise ValueError(f"{cfg.zoo} has no statistics (stats.safetensors); rerun its fit command")
         self.model.set_stats(train.stats)
-        self.target_options = {"points": cfg.quadrature, "extent": 3.0} if cfg.edit == "smooth" else {}
         # the fixed validation set: INRs, parameters and exact targets
         g = torch.Generator().manual_seed(12345)
         self.val_ws = val.ws[: cfg.val_count]
@@ -149,7 +148,8 @@ class EditTask:
         params = self.edit.sample(n, generator, self.domain)
         with torch.no_grad(), torch.autocast("cpu", enabled=False):
             f = lambda c: evaluate(ws, c)  # noqa: E731
-            target = self.edit.target(f, self.coords, params, self.domain, **self.target_options)
+            options = {"samples": self.cfg.smooth_samples, "generator": generator} if self.edit.name == "smooth" else {}
+            target = self.edit.target(f, self.coords, params, self.domain, **options)
         pred = edited_values(self.model, ws, self._cond(params, n), self.coords)
         return (pred - target).square().mean()
 

@@ -97,7 +97,7 @@ def test_dataset_yields_weightspace_batches_with_augmentation(small_zoo):
     assert ws.spec == zoo.spec and labels.shape == (8,)
     plain = ZooDataset(zoo).__getitems__(list(range(8)))[0]
     permuted = ZooDataset(zoo, augment=True, seed=3).__getitems__(list(range(8)))[0]
-    assert torch.equal(plain.flatten(), zoo.ws[:8].flatten())  # as fitted: the model owns normalisation
+    assert torch.equal(plain.flatten(), zoo.ws[:8].flatten())  # as fitted: the model owns normalization
     assert not torch.allclose(plain.flatten(), permuted.flatten())
     coords = grid_coords(8, 8)
     torch.testing.assert_close(evaluate(permuted, coords), evaluate(plain, coords), atol=1e-5, rtol=0)

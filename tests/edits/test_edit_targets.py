@@ -311,3 +311,20 @@ def test_bad_input_raises_one_line_errors_naming_the_value_and_what_is_accepted(
         call()
     assert "\n" not in str(err.value)
     assert message in str(err.value), str(err.value)
+
+
+def test_smooth_monte_carlo_is_unbiased_against_the_quadrature():
+    from dws_edit.edits import get_edit
+
+    k = torch.tensor([7.0, -4.0], dtype=torch.float64)
+    f = lambda c: torch.sin(c @ k)[..., None] if c.dim() == 3 else torch.sin(c @ k)[None, :, None]  # noqa: E731
+    coords = torch.rand(50, 2, dtype=torch.float64) * 2 - 1
+    sigma = torch.tensor([0.1], dtype=torch.float64)
+    exact = torch.exp(-0.5 * k.square().sum() * sigma**2) * f(coords)
+    g = torch.Generator().manual_seed(0)
+    runs = [get_edit("smooth").target(f, coords, {"sigma": sigma}, "image", samples=8, generator=g) for _ in range(400)]
+    mc = torch.stack(runs)
+    assert (mc[0] - exact).abs().max() > 1e-3  # one estimate is noisy ...
+    torch.testing.assert_close(mc.mean(0), exact, atol=0.02, rtol=0)  # ... but unbiased
+    with pytest.raises(ValueError, match="samples=3"):
+        get_edit("smooth").target(f, coords, {"sigma": sigma}, "image", samples=3)

@@ -103,6 +103,9 @@ def publish(run: str | Path, name: str, baseline: bool = False) -> Path:
     run = Path(run)
     model = load_checkpoint(run / "best.safetensors")
     card = dict(model.card, name=name)
+    results = run / "results.json"  # the run's record: the command line exactly as it was typed
+    if results.exists():
+        card["command"] = json.loads(results.read_text())["command"]
     if baseline:
         card["baseline_of"] = name.removesuffix("-mlp")
     target = checkpoint_dir() / ("baselines" if baseline else "") / f"{name}.safetensors"

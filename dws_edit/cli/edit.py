@@ -71,7 +71,7 @@ class EditCommand:
 class Publish:
     """Copy a training run's best model into checkpoints/ under a name, with its card."""
 
-    run: tyro.conf.Positional[Path]
+    run_dir: tyro.conf.Positional[Path]
     """The training run folder (holding best.safetensors)."""
     name: str = "image-smooth"
     """The shipped name, <domain>-<edit> (dws_edit.edit finds learned models by their card)."""
@@ -81,8 +81,8 @@ class Publish:
     def run(self) -> Path:
         from dws_edit.checkpoints import publish
 
-        path = publish(self.run, self.name, self.baseline)
-        console.print(f"published {self.run} as {path}")
+        path = publish(self.run_dir, self.name, self.baseline)
+        console.print(f"published {self.run_dir} as {path}")
         return path
 
 

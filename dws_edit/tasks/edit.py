@@ -10,6 +10,7 @@ only for reported numbers (``dws_edit.tasks.evaluate``). The same config trains 
 from __future__ import annotations
 
 import hashlib
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -181,7 +182,7 @@ class EditTask:
                 "output_offset": s.output_offset,
                 "hidden_widths_trained": list(s.hidden_sizes),
             },
-            "command": "dws-edit train edit " + _command_flags(self.cfg),
+            "command": " ".join(["dws-edit", *sys.argv[1:]]),
             "data": {
                 "zoo": str(self.cfg.zoo),
                 "zoo_sha256": self.zoo_sha256,
@@ -198,17 +199,3 @@ def _jsonable(obj):
     if isinstance(obj, list | tuple):
         return [_jsonable(v) for v in obj]
     return str(obj) if isinstance(obj, Path) else obj
-
-
-def _command_flags(cfg: TrainEdit) -> str:
-    flat = {k: v for k, v in asdict(cfg).items() if k != "loop"}
-    flat.update({f"loop.{k}": v for k, v in asdict(cfg.loop).items()})
-    default = TrainEdit()
-    base = {k: v for k, v in asdict(default).items() if k != "loop"}
-    base.update({f"loop.{k}": v for k, v in asdict(default.loop).items()})
-    parts = []
-    for k, v in flat.items():
-        if v != base.get(k) and v is not None:
-            flag = "--" + k.replace("_", "-")
-            parts.append(flag if v is True else f"--no-{flag[2:]}" if v is False else f"{flag} {v}")
-    return " ".join(parts)

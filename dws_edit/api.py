@@ -51,7 +51,10 @@ def _accepts(card: dict, spec: NetworkSpec) -> bool:
 
 def _describe_accepts(a: dict) -> str:
     hidden = "x".join(str(h) for h in a["hidden_widths_trained"])
-    return f"{a['d0']}->[{a['depth'] - 1} hidden layers, trained at {hidden}]->{a['dL']} {a['activation']} w0={a['w0']}"
+    return (
+        f"{a['d0']}->[{a['depth'] - 1} hidden layers, trained at {hidden}]->{a['dL']} {a['activation']} "
+        f"w0={a['w0']} offset {a['output_offset']}"
+    )
 
 
 def learned_model_for(ws: WeightSpace, name: str):
@@ -80,7 +83,7 @@ def learned_model_for(ws: WeightSpace, name: str):
     s = ws.spec
     raise ValueError(
         f"no shipped model for {name!r} accepts INRs of spec {s.layer_sizes} ({s.activation}, w0={s.w0}, "
-        f"offset {s.output_offset}); accepted: {accepted}"
+        f"offset {s.output_offset}); accepted: {accepted} (an imported SIREN may need --output-offset / w0)"
     )
 
 
@@ -109,7 +112,7 @@ def edit(ws: WeightSpace, name: str, *, exact: bool = False, model: Any = None, 
                 f"edit {name!r} has no exact closed form; exact edits: {', '.join(EXACT_EDITS)} "
                 f"(and {', '.join(EXACT_NAMES)} with exact=True)"
             )
-        return get_exact_edit(exact_name).fn(ws, **params)
+        return _call_exact(exact_name, ws, params)
     definition = get_edit(name)
     domain = domain_of(ws.spec)
     definition.check_domain(domain)
@@ -124,6 +127,23 @@ def edit(ws: WeightSpace, name: str, *, exact: bool = False, model: Any = None, 
     with torch.no_grad():
         out = net(ws.to(dtype), None if cond is None else cond.to(dtype))
     return out.to(ws.dtype).check_finite()
+
+
+def _call_exact(name: str, ws: WeightSpace, params: dict) -> WeightSpace:
+    """Run an exact edit after checking its parameters against its signature (one-line errors)."""
+    import inspect
+
+    spec = get_exact_edit(name)
+    signature = inspect.signature(spec.fn).parameters
+    names = list(signature)[1:]  # the first is the INR itself
+    required = [n for n in names if signature[n].default is inspect.Parameter.empty]
+    unknown = sorted(set(params) - set(names))
+    missing = [n for n in required if n not in params]
+    if unknown or missing:
+        what = f"unknown parameter(s) {unknown}" if unknown else f"missing parameter(s) {missing}"
+        accepted = "; ".join(f"{k}: {v}" for k, v in spec.params.items())
+        raise ValueError(f"exact edit {name!r}: {what}; accepted: {accepted}")
+    return spec.fn(ws, **params)
 
 
 def fit_image(

@@ -90,3 +90,23 @@ def test_corrupt_checkpoint_is_refused_naming_the_file(shipped, tmp_path):
     with pytest.raises(ValueError, match="image-symmetrize.safetensors"):
         dws_edit.load_model("image-symmetrize")
     assert json.loads((tmp_path / "image-symmetrize.json").read_text())["edit"] == "symmetrize"
+
+
+@pytest.mark.parametrize(
+    "name, params, message",
+    [
+        ("mirror", {}, "missing parameter(s) ['axis']"),
+        ("rotate", {}, "missing parameter(s) ['angle']"),
+        ("mirror", {"axis": "x", "sigma": 0.1}, "unknown parameter(s) ['sigma']"),
+        ("blend", {"t": 0.5}, "missing parameter(s) ['b']"),
+    ],
+)
+def test_exact_edit_parameter_mistakes_are_one_line_errors(image_ws, name, params, message):
+    with pytest.raises(ValueError) as err:
+        dws_edit.edit(image_ws, name, **params)
+    assert message in str(err.value) and "accepted" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_writing_onto_a_directory_is_a_one_line_error(image_ws, tmp_path):
+    with pytest.raises(ValueError, match="is a directory"):
+        dws_edit.save_inr(tmp_path, image_ws)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+import warnings
 from typing import Annotated, Union
 
 import tyro
@@ -61,7 +62,12 @@ COMMANDS: dict[str, type] = {
 }
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None):
+    return f"{PROG}: warning: {message}\n"
+
+
 def main(argv: list[str] | None = None) -> None:
+    warnings.formatwarning = _one_line_warning  # warnings for people: one line, no source excerpt
     args = list(sys.argv[1:] if argv is None else argv)
     config = tyro.cli(subcommands(COMMANDS), args=args, prog=PROG, config=(tyro.conf.OmitSubcommandPrefixes,))
     try:

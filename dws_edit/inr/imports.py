@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -243,10 +244,14 @@ def _read(path: Path) -> dict:
     if path.suffix == ".safetensors" or looks_like_safetensors(start, path.stat().st_size):
         return io.read_file(path)[0]
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch.load raises many types; the user gets one line, never a pickle
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        raise ValueError(f"{path}: torch.load(weights_only=True) refused it ({first[:200]})") from None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's advice to unpickle untrusted files is not for our users
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # torch.load raises many types; the user gets one line, never a pickle
+        raise ValueError(
+            f"{path} is not a state dict of tensors (a torch.save of model.state_dict(), or .safetensors); "
+            "files holding other pickled objects are refused, never unpickled"
+        ) from None
     if not isinstance(obj, Mapping):
         raise ValueError(f"{path} holds a {type(obj).__name__}, not a state dict (save model.state_dict())")
     return dict(obj)

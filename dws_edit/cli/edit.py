@@ -57,7 +57,7 @@ class EditCommand:
         from dws_edit.edits import EXACT_EDITS
 
         step = {"edit": self.edit, "exact": self.exact or self.edit in EXACT_EDITS}
-        step.update({k: (str(v) if k == "b" else v) for k, v in params.items() if k != "b"})
+        step.update({k: v for k, v in params.items() if k != "b"})
         if self.other is not None:
             step["other"] = str(self.other)
         save_inr(self.out, edited, [*header.get("edit_history", []), step])

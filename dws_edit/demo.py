@@ -97,8 +97,7 @@ class Demo:
         for name, exact in runs:
             params = DEMO_PARAMS[name]
             definition = get_edit(name)
-            target = edit_targets(definition, ws, coords, definition.validate(params, "image"), "image")
-            target = target.expand(ws.batch_size, *target.shape[1:]) if target.shape[0] == 1 else target
+            target = edit_targets(definition, ws, coords, params, "image")
             t = time.perf_counter()
             edited = edit(ws, name, exact=exact, **params)
             seconds = time.perf_counter() - t

@@ -1,6 +1,7 @@
 """The demo and the benches run end to end at tiny sizes and report what they measured."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -37,3 +38,18 @@ def test_bench_fit_compares_the_batched_fitter_with_the_loop(tmp_path):
     loop = result["rows"][-1]
     assert loop["ratio_to_loop"] == pytest.approx(1.0)
     assert all(r["reached"] <= 3 for r in result["rows"])
+
+
+@pytest.mark.slow
+def test_bench_edit_measures_every_method_on_a_shipped_model(tmp_path):
+    from dws_edit.bench import BenchEdit
+    from dws_edit.checkpoints import available_models
+
+    card = available_models()["image-dilate"]
+    if not Path(card["data"]["zoo"]).exists():
+        pytest.skip(f"the zoo {card['data']['zoo']} is not fitted here (bash scripts/fit_zoos.sh)")
+    bench = BenchEdit(models=("image-dilate",), count=8, loop_count=2, finetune_steps=(2, 5), hybrid_steps=(2,),
+                      other_widths=(16,), out=tmp_path)  # fmt: skip
+    r = bench.run()["results"]["image-dilate"]
+    assert r["dws_mse"] < r["identity_mse"] and len(r["finetune"]) == 2 and "vs_dilated_original" in r
+    assert (tmp_path / "image-dilate-error-vs-time.png").exists()

@@ -157,10 +157,11 @@ class BenchEdit:
         out["finetune_seconds_to_dws_mse"] = reach
         out["speedup_at_equal_mse"] = reach / dws_s if reach else None
         out["removed"] = 1 - out["dws_mse"] / out["identity_mse"]
-        out["loop_fitted"] = self._loop_fitted(zoo, edit, domain, model, baseline, coords)
-        out["other_widths"] = self._other_widths(zoo, edit, domain, model, coords)
+        images = self._source_images(zoo, zoo.index[: max(self.loop_count, ws.batch_size)])
+        out["loop_fitted"] = self._loop_fitted(images[: self.loop_count], edit, domain, model, baseline, coords)
+        out["other_widths"] = self._other_widths(images[: self.loop_count], edit, domain, model, coords)
         if card["edit"] == "dilate":
-            out["vs_dilated_original"] = self._dilated_original(zoo, ws, dws_ws, coords)
+            out["vs_dilated_original"] = self._dilated_original(images[: ws.batch_size], ws, dws_ws, coords)
         self._figures(name, ws, target, dws_ws, mlp_ws if baseline is not None else None, curve, hybrid, out)
         if self.write_cards:
             self._write_card(name, model, out)
@@ -174,11 +175,10 @@ class BenchEdit:
         batch = source.batch(index)
         return batch.targets.reshape(len(index), 28, 28)
 
-    def _loop_fitted(self, zoo, edit, domain, model, baseline, coords) -> dict:
+    def _loop_fitted(self, images, edit, domain, model, baseline, coords) -> dict:
         from dws_edit.bench.fit import fit_one_module_per_image
         from dws_edit.inr import image_spec
 
-        images = self._source_images(zoo, zoo.index[: self.loop_count])
         console.print(f"  fitting {len(images)} INRs with the per-image loop (random init) ...")
         psnr, ws = fit_one_module_per_image(images, image_spec(), 40.0, 1000, 5e-4, self.seed + 1)
         g = torch.Generator().manual_seed(self.seed + 2)
@@ -193,12 +193,11 @@ class BenchEdit:
         out["removed"] = 1 - out["dws_mse"] / out["identity_mse"]
         return out
 
-    def _other_widths(self, zoo, edit, domain, model, coords) -> dict:
+    def _other_widths(self, images, edit, domain, model, coords) -> dict:
         import warnings
 
         from dws_edit.inr import fit_images, image_spec
 
-        images = self._source_images(zoo, zoo.index[: self.loop_count])
         out = {}
         for width in self.other_widths:
             ws, psnr = fit_images(images, spec=image_spec(hidden=(width, width)), seed=self.seed + 3)
@@ -213,10 +212,9 @@ class BenchEdit:
                                "removed": 1 - dws / ident}  # fmt: skip
         return out
 
-    def _dilated_original(self, zoo, ws, dws_ws, coords) -> dict:
+    def _dilated_original(self, images, ws, dws_ws, coords) -> dict:
         from scipy.ndimage import grey_dilation
 
-        images = self._source_images(zoo, zoo.index[: ws.batch_size])
         dilated = torch.from_numpy(grey_dilation(images.numpy(), size=(1, 3, 3), mode="nearest"))
         target = dilated.reshape(len(images), -1, 1)
         mse = _mse(dws_ws, coords, target)

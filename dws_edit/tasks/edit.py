@@ -39,7 +39,10 @@ def sample_coords(domain: str, spec) -> Tensor:
 
 
 def edit_targets(edit, ws: WeightSpace, coords: Tensor, params: dict, domain: str, chunk: int = 256) -> Tensor:
-    """The edit's target of every INR of ``ws`` at ``coords`` [M, d0]: [B, M, dL], in chunks, no grad."""
+    """The edit's target of every INR of ``ws`` at ``coords`` [M, d0]: [B, M, dL], in chunks, no grad.
+
+    ``params``: numbers shared by all INRs, or tensors with a leading [B]."""
+    params = {k: v.expand(ws.batch_size, *v.shape[1:]) for k, v in edit.validate(params, domain).items()}
     outs = []
     with torch.no_grad(), torch.autocast("cpu", enabled=False):
         for lo in range(0, ws.batch_size, chunk):

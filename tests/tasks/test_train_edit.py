@@ -61,3 +61,15 @@ def test_killed_run_resumes_where_it_was_and_ends_as_an_uninterrupted_run(tiny_i
     assert a["step"] == b["step"] == 400
     for key, value in b["model"].items():
         torch.testing.assert_close(a["model"][key], value, rtol=0, atol=0, msg=f"{key} differs after resume")
+
+
+def test_edit_targets_broadcast_shared_parameters_over_chunks():
+    from dws_edit.edits import get_edit
+    from dws_edit.inr import grid_coords, image_spec, init_siren
+    from dws_edit.tasks.edit import edit_targets
+
+    ws = init_siren(image_spec(), 5, torch.Generator().manual_seed(0))
+    coords = grid_coords(6, 6)
+    edit = get_edit("symmetrize")
+    chunked = edit_targets(edit, ws, coords, {"axis": "x"}, "image", chunk=2)
+    torch.testing.assert_close(chunked, edit.target_of(ws, coords, {"axis": "x"}))

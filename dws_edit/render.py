@@ -1,13 +1,16 @@
 """Turning INRs and shapes into things people look at: pixel images and triangle meshes.
 
-``render_images`` evaluates image INRs on their pixel grid; ``save_image_grid`` writes them as one PNG (PIL);
-``shape_to_mesh`` extracts the zero level set of a signed distance function by marching cubes
-(``skimage.measure.marching_cubes``) into a ``trimesh.Trimesh`` (export it with ``mesh.export("x.glb")``).
+``render_images`` evaluates image INRs on their pixel grid; ``save_image_grid`` writes them as one PNG (PIL).
+``level_set_mesh`` extracts a zero level set by marching cubes (``skimage.measure.marching_cubes``) into a
+``trimesh.Trimesh`` (``shape_to_mesh`` for shapes, ``inr_to_mesh`` for SDF and field INRs); ``save_mesh`` writes it
+(.glb/.obj/.ply/.stl/.off). ``render_mesh_views`` shades a mesh from a few cameras (open3d ray casting);
+``render_field_views`` volume-renders colored density fields from the same cameras.
 """
 
 from __future__ import annotations
 
 import io
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -65,32 +68,35 @@ def save_image_grid(images: torch.Tensor, path: str | Path, columns: int = 8, sc
     atomic_write_bytes(path, buf.getvalue())
 
 
-def _grid(resolution: int, lo: float = -1.0, hi: float = 1.0) -> torch.Tensor:
+MESH_FORMATS = (".glb", ".obj", ".ply", ".stl", ".off")
+
+
+def cube_grid(resolution: int, lo: float = -1.0, hi: float = 1.0) -> torch.Tensor:
+    """The regular grid ``[R, R, R, 3]`` (float64, ``indexing="ij"``: x, y, z) of ``resolution`` points per axis
+    from ``lo`` to ``hi``, ends included."""
     g = torch.linspace(lo, hi, resolution, dtype=torch.float64)
     return torch.stack(torch.meshgrid(g, g, g, indexing="ij"), dim=-1)  # [R, R, R, 3]
 
 
 @torch.no_grad()
-def shape_to_mesh(shape: HasSDF, resolution: int = 64, chunk: int = 262_144) -> trimesh.Trimesh:
-    """Marching cubes (``skimage.measure.marching_cubes``) of ``shape.sdf`` at level 0 on a ``resolution``^3
-    grid over [-1, 1]^3 (cell size ``2 / (resolution - 1)``). The grid is padded with outside values so the
-    mesh is closed even where the shape touches the cube; faces are oriented outward.
-
-    ``shape`` is anything with ``.sdf(points [N, 3]) -> [N]`` (a procedural ``Shape``, a ``MeshShape``).
-    Raises ValueError for a resolution below 2 or an SDF with no zero crossing on the grid.
-    """
+def level_set_mesh(fn, resolution: int = 64, chunk: int = 262_144, what: str = "the shape's SDF") -> trimesh.Trimesh:
+    """Marching cubes (``skimage.measure.marching_cubes``) of the zero level set of ``fn`` (points ``[N, 3]`` ->
+    values ``[N]``, negative inside) on a ``resolution``^3 grid over [-1, 1]^3 (cell size ``2 / (resolution -
+    1)``), evaluated ``chunk`` points at a time. The grid is padded with outside values so the mesh is closed even
+    where the shape touches the cube; faces are oriented outward. Raises ValueError for a resolution below 2 or
+    values with no zero crossing on the grid (naming ``what``)."""
     import trimesh
     from skimage.measure import marching_cubes
 
     if resolution < 2:
         raise ValueError(f"resolution {resolution}: need at least 2 grid points per axis")
-    points = _grid(resolution).reshape(-1, 3).to(torch.float32)
-    values = torch.cat([shape.sdf(points[i : i + chunk]).float() for i in range(0, len(points), chunk)])
+    points = cube_grid(resolution).reshape(-1, 3).to(torch.float32)
+    values = torch.cat([fn(points[i : i + chunk]).float().reshape(-1) for i in range(0, len(points), chunk)])
     volume = values.reshape(resolution, resolution, resolution).cpu().numpy().astype(np.float32)
-    if not (volume.min() < 0 < volume.max()):
+    if not np.isfinite(volume).all() or not (volume.min() < 0 < volume.max()):
         raise ValueError(
-            f"the shape's SDF has no zero crossing on the {resolution}^3 grid over [-1, 1]^3 "
-            f"(range [{volume.min():.3g}, {volume.max():.3g}]): nothing to mesh"
+            f"{what} has no zero crossing on the {resolution}^3 grid over [-1, 1]^3 (values in "
+            f"[{np.nanmin(volume):.3g}, {np.nanmax(volume):.3g}]): no surface to mesh"
         )
     step = 2.0 / (resolution - 1)
     volume = np.pad(volume, 1, mode="constant", constant_values=max(float(volume.max()), step))
@@ -99,3 +105,122 @@ def shape_to_mesh(shape: HasSDF, resolution: int = 64, chunk: int = 262_144) -> 
     if mesh.volume < 0:
         mesh.invert()
     return mesh
+
+
+def shape_to_mesh(shape: HasSDF, resolution: int = 64, chunk: int = 262_144) -> trimesh.Trimesh:
+    """:func:`level_set_mesh` of ``shape.sdf`` (a procedural ``Shape``, a ``MeshShape``: anything with
+    ``.sdf(points [N, 3]) -> [N]``)."""
+    return level_set_mesh(shape.sdf, resolution, chunk)
+
+
+def inr_to_mesh(ws: WeightSpace, resolution: int = 64, chunk: int = 262_144) -> trimesh.Trimesh:
+    """The surface of ONE 3-D INR (B = 1) as a triangle mesh by :func:`level_set_mesh`: an SDF INR's zero level
+    set, or a colored field's density-1/2 level set with per-vertex colors from its RGB. Raises ValueError for
+    another batch size or domain, or an INR without a surface in [-1, 1]^3."""
+    from dws_edit.edits import domain_of
+
+    domain = domain_of(ws.spec)
+    if domain not in ("sdf", "field") or ws.batch_size != 1:
+        raise ValueError(f"meshes come from ONE sdf or field INR; got {ws.batch_size} {domain} INR(s)")
+    ws = ws.to(torch.float32)
+    if domain == "sdf":
+        return level_set_mesh(lambda p: evaluate(ws, p)[0, :, 0], resolution, chunk, "the SDF INR")
+    mesh = level_set_mesh(lambda p: 0.5 - evaluate(ws, p)[0, :, 0], resolution, chunk, "the field INR's density - 1/2")
+    with torch.no_grad():
+        rgb = evaluate(ws, torch.as_tensor(mesh.vertices, dtype=torch.float32))[0, :, 1:].clamp(0, 1)
+    mesh.visual.vertex_colors = (rgb.numpy() * 255).round().astype(np.uint8)
+    return mesh
+
+
+def save_mesh(mesh: trimesh.Trimesh, path: str | Path) -> Path:
+    """Export a mesh by trimesh to .glb, .obj, .ply, .stl or .off (from the suffix), atomically. Raises ValueError
+    for another suffix."""
+    path = Path(path)
+    if path.suffix.lower() not in MESH_FORMATS:
+        raise ValueError(f"{path}: unsupported mesh format {path.suffix!r}; accepted {', '.join(MESH_FORMATS)}")
+    data = mesh.export(file_type=path.suffix.lower()[1:])  # text formats come back as str
+    atomic_write_bytes(path, data.encode() if isinstance(data, str) else data)
+    return path
+
+
+# ---------------------------------------------------------------------------------------------------- cameras, views
+
+
+def orbit_eyes(views: int = 3, distance: float = 3.5, elevation: float = 25.0, start: float = 30.0) -> torch.Tensor:
+    """``views`` camera positions ``[V, 3]`` on a circle around the y axis (y up) at ``distance`` from the origin,
+    ``elevation`` degrees above the xz plane, the first at azimuth ``start`` degrees from +z toward +x."""
+    az = torch.deg2rad(torch.tensor(start) + torch.arange(views) * 360.0 / views)
+    el = torch.deg2rad(torch.tensor(elevation))
+    return distance * torch.stack([torch.cos(el) * torch.sin(az), torch.sin(el).expand(views), torch.cos(el) *
+                                   torch.cos(az)], dim=-1)  # fmt: skip
+
+
+def camera_rays(eye: torch.Tensor, size: int, fov: float = 40.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pinhole camera at ``eye`` [3] looking at the origin, y up, ``fov`` degrees vertical field of view:
+    ``(origins [size*size, 3], unit directions [size*size, 3])``, row-major from the top-left pixel."""
+    forward = -eye / eye.norm()
+    right = torch.linalg.cross(forward, torch.tensor([0.0, 1.0, 0.0]))
+    right = right / right.norm()
+    up = torch.linalg.cross(right, forward)
+    half = math.tan(math.radians(fov) / 2)
+    t = (torch.arange(size) + 0.5) / size * 2 - 1
+    v, u = torch.meshgrid(-t * half, t * half, indexing="ij")
+    dirs = forward + u.reshape(-1, 1) * right + v.reshape(-1, 1) * up
+    dirs = dirs / dirs.norm(dim=-1, keepdim=True)
+    return eye.expand_as(dirs).clone(), dirs
+
+
+def render_mesh_views(mesh: trimesh.Trimesh, views: int = 3, size: int = 128) -> torch.Tensor:
+    """Shaded views ``[V, 3, size, size]`` in [0, 1] of a mesh from :func:`orbit_eyes`, white background:
+    open3d's ray casting finds the visible face, Lambert shading (a headlight plus ambient 0.3) with the mesh's
+    vertex colors (their mean over the face) or grey."""
+    import open3d as o3d
+
+    scene = o3d.t.geometry.RaycastingScene()
+    scene.add_triangles(o3d.core.Tensor(np.asarray(mesh.vertices, dtype=np.float32)),
+                        o3d.core.Tensor(np.asarray(mesh.faces, dtype=np.uint32)))  # fmt: skip
+    colors = np.full((len(mesh.faces), 3), 0.75, dtype=np.float32)
+    if mesh.visual.kind == "vertex":
+        colors = mesh.visual.vertex_colors[:, :3][mesh.faces].mean(axis=1).astype(np.float32) / 255
+    images = []
+    for eye in orbit_eyes(views):
+        origins, dirs = camera_rays(eye, size)
+        hit = scene.cast_rays(o3d.core.Tensor(torch.cat([origins, dirs], dim=1).numpy().astype(np.float32)))
+        face = hit["primitive_ids"].numpy().astype(np.int64)
+        found = np.isfinite(hit["t_hit"].numpy())
+        normals = hit["primitive_normals"].numpy()
+        shade = 0.3 + 0.7 * np.abs((normals * dirs.numpy()).sum(axis=1))
+        rgb = np.ones((size * size, 3), dtype=np.float32)
+        rgb[found] = colors[face[found]] * shade[found, None]
+        images.append(torch.from_numpy(rgb.reshape(size, size, 3)).permute(2, 0, 1))
+    return torch.stack(images).clamp(0, 1)
+
+
+@torch.no_grad()
+def render_field_views(
+    fn, views: int = 3, size: int = 64, samples: int = 128, density_scale: float = 100.0, chunk: int = 65536
+) -> torch.Tensor:
+    """Volume rendering (Max 1995; the NeRF quadrature of Mildenhall et al. 2020) of colored density fields from
+    :func:`orbit_eyes`: ``[B, V, 3, size, size]`` in [0, 1] on a white background.
+
+    ``fn`` maps points ``[M, 3]`` to ``[B, M, 4]`` = (density in [0, 1], r, g, b) (e.g. ``lambda p: evaluate(ws,
+    p)``, or an edit's exact target). Along each ray, ``samples`` midpoints of equal steps ``delta`` across the
+    sphere of radius sqrt(3) holding [-1, 1]^3; opacity ``1 - exp(-density_scale * clamp(density, 0, 1) *
+    delta)`` inside the cube [-1, 1]^3 (the INRs' domain) and 0 outside, so a ray saturates about 0.05 units into
+    a solid (density 1)."""
+    out = []
+    for eye in orbit_eyes(views):
+        origins, dirs = camera_rays(eye, size)
+        near, far = eye.norm() - math.sqrt(3), eye.norm() + math.sqrt(3)
+        delta = (far - near) / samples
+        t = near + (torch.arange(samples) + 0.5) * delta
+        points = (origins[:, None] + t[None, :, None] * dirs[:, None]).reshape(-1, 3)
+        values = torch.cat([fn(points[i : i + chunk]).float() for i in range(0, len(points), chunk)], dim=1)
+        values = values.reshape(values.shape[0], size * size, samples, 4)
+        in_cube = (points.abs() <= 1).all(-1).reshape(1, size * size, samples)  # the INRs' domain; empty outside
+        alpha = 1 - torch.exp(-density_scale * values[..., 0].clamp(0, 1) * in_cube * delta)
+        transmit = torch.cumprod(torch.cat([torch.ones_like(alpha[..., :1]), 1 - alpha[..., :-1]], dim=-1), dim=-1)
+        weights = alpha * transmit
+        rgb = (weights[..., None] * values[..., 1:].clamp(0, 1)).sum(dim=2) + (1 - weights.sum(dim=2, keepdim=True))
+        out.append(rgb.reshape(-1, size, size, 3).permute(0, 3, 1, 2))
+    return torch.stack(out, dim=1).clamp(0, 1)

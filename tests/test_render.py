@@ -96,3 +96,66 @@ def test_shape_to_mesh_needs_a_surface():
     tiny = Shape("custom", {}, (Part("dot", "sphere", {"center": (0.0, 0.0, 0.0), "radius": 0.001}),))
     with pytest.raises(ValueError, match="zero crossing"):
         shape_to_mesh(tiny, 8)
+
+
+def half_space_inr(field: bool = False, offset: float = 0.0):
+    """A 3-D SIREN with a closed form: s(x) = 0.4 sin(sin(2 x)), negative exactly for x < 0 on [-1, 1].
+
+    SDF: f = s + offset. Field: density 0.5 - s (above 1/2 for x < 0) and the constant color red."""
+    from dws_edit.inr import field_spec, sdf_spec
+
+    spec = field_spec() if field else sdf_spec()
+    ws = WeightSpace.zeros(spec, batch=1)
+    ws.weights[0][0, 0, 0, 0] = 2.0 / spec.w0
+    ws.weights[1][0, 0, 0, 0] = 1.0 / spec.w0
+    ws.weights[2][0, 0, 0, 0] = -0.4 if field else 0.4
+    ws.biases[2][0, 0, 0] = 0.5 if field else offset
+    if field:
+        ws.biases[2][0, 0, 1] = 1.0  # r = 1, g = b = 0
+    return ws
+
+
+def test_inr_to_mesh_of_a_known_sdf_inr_and_its_files(tmp_path):
+    import trimesh
+
+    from dws_edit.render import MESH_FORMATS, inr_to_mesh, save_mesh
+
+    mesh = inr_to_mesh(half_space_inr(), resolution=32)
+    assert mesh.is_watertight
+    np.testing.assert_allclose(mesh.bounds, [[-1, -1, -1], [0, 1, 1]], atol=0.07)  # the half cube x < 0
+    assert mesh.volume == pytest.approx(4.0, rel=0.1)
+    for ext in MESH_FORMATS:
+        back = trimesh.load(save_mesh(mesh, tmp_path / f"half{ext}"), force="mesh")
+        np.testing.assert_allclose(back.bounds, mesh.bounds, atol=1e-5)
+        assert len(back.faces) == len(mesh.faces)
+    with pytest.raises(ValueError, match="accepted .glb, .obj, .ply, .stl, .off"):
+        save_mesh(mesh, tmp_path / "half.fbx")
+    assert not (tmp_path / "half.fbx").exists()
+    with pytest.raises(ValueError, match="the SDF INR has no zero crossing on the 17\\^3 grid"):
+        inr_to_mesh(half_space_inr(offset=5.0), resolution=17)
+    with pytest.raises(ValueError, match="ONE sdf or field INR"):
+        inr_to_mesh(WeightSpace.cat([half_space_inr(), half_space_inr()]))
+
+
+def test_field_inr_mesh_and_volume_rendering_show_its_color():
+    from dws_edit.inr import evaluate
+    from dws_edit.render import inr_to_mesh, render_field_views
+
+    ws = half_space_inr(field=True)
+    mesh = inr_to_mesh(ws, resolution=17)
+    assert (mesh.visual.vertex_colors[:, :3] == [255, 0, 0]).all()
+    views = render_field_views(lambda p: evaluate(ws, p), views=2, size=16, samples=64)
+    assert views.shape == (1, 2, 3, 16, 16) and 0 <= views.min() and views.max() <= 1
+    red = (views[0, :, 0] > 0.9) & (views[0, :, 1] < 0.1)
+    white = (views[0] > 0.99).all(dim=1)
+    assert red[:, 8, 8].all() and white.any() and not (red & white).any()
+
+
+def test_render_mesh_views_sees_the_mesh_in_the_middle():
+    import trimesh
+
+    from dws_edit.render import render_mesh_views
+
+    views = render_mesh_views(trimesh.creation.box(extents=(0.8, 0.8, 0.8)), views=3, size=32)
+    assert views.shape == (3, 3, 32, 32)
+    assert (views[:, :, 16, 16] < 0.95).all() and (views[:, :, 0, 0] == 1).all()

@@ -14,65 +14,117 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".we
 
 @dataclass
 class InrFit:
-    """Fit one INR to an image file and save it as an INR file (.safetensors)."""
+    """Fit one INR to an image (image SIREN) or a mesh (SDF SIREN) and save it as an INR file (.safetensors)."""
 
     input: tyro.conf.Positional[Path]
-    """The image (PNG, JPEG, BMP, GIF, TIFF, WebP; any size and mode)."""
+    """The image (PNG, JPEG, BMP, GIF, TIFF, WebP; any size and mode) or mesh (.obj, .ply, .stl, .glb, .gltf, .off;
+    watertight or not, any position and unit)."""
     out: Path = Path("inr.safetensors")
     """The INR file to write."""
     size: int = 28
-    """Images are resized to SIZE x SIZE pixels (the shipped image models were trained at 28)."""
+    """Images: resized to SIZE x SIZE pixels (the shipped image models were trained at 28)."""
     channels: int = 1
-    """1: luminance (what the shipped image models accept); 3: RGB."""
+    """Images: 1 luminance (what the shipped image models accept); 3 RGB."""
     target_psnr: float = 40.0
-    """Stop fitting at this PSNR (dB)."""
-    max_steps: int = 1000
-    """Most Adam steps."""
+    """Images: stop fitting at this PSNR (dB)."""
+    hidden: int = 32
+    """Meshes: width of the SDF SIREN's two hidden layers (the shipped SDF models were trained at 32)."""
+    points: int = 32768
+    """Meshes: sample points (half near the surface)."""
+    max_steps: int | None = None
+    """Most Adam steps (default: 1000 for images, 2000 for meshes)."""
     seed: int = 0
-    """Seed of the SIREN initialisation."""
+    """Seed of the SIREN initialisation (and of the mesh's sample points)."""
 
     def run(self) -> Path:
-        from dws_edit.data.images import image_to_tensor
-        from dws_edit.inr import fit_images, save_inr
+        from dws_edit.data.meshes import MESH_EXTENSIONS
+        from dws_edit.inr import save_inr
 
-        if self.input.suffix.lower() not in IMAGE_SUFFIXES:
-            raise ValueError(f"{self.input}: not an image file; accepted: {', '.join(IMAGE_SUFFIXES)}")
-        pixels = image_to_tensor(self.input, self.size, self.channels)
-        ws, psnr = fit_images(pixels[None], target_psnr=self.target_psnr, max_steps=self.max_steps, seed=self.seed)
-        psnr = psnr.item()
-        save_inr(self.out, ws, [{"fit": str(self.input), "size": self.size, "psnr_db": round(psnr, 2)}])
-        console.print(f"fitted {self.input} ({self.size}x{self.size}, {psnr:.2f} dB) -> {self.out}")
+        suffix = self.input.suffix.lower()
+        if suffix not in IMAGE_SUFFIXES + MESH_EXTENSIONS:
+            accepted = ", ".join(IMAGE_SUFFIXES + MESH_EXTENSIONS)
+            raise ValueError(f"{self.input}: neither an image nor a mesh file; accepted: {accepted}")
+        if suffix in MESH_EXTENSIONS:
+            ws, info = self._fit_mesh()
+        else:
+            ws, info = self._fit_image()
+        save_inr(self.out, ws, [info])
+        console.print(f"fitted {self.input} ({info['quality']}) -> {self.out}")
         return self.out
+
+    def _fit_image(self):
+        from dws_edit.data.images import image_to_tensor
+        from dws_edit.inr import fit_images
+
+        pixels = image_to_tensor(self.input, self.size, self.channels)
+        steps = 1000 if self.max_steps is None else self.max_steps
+        ws, psnr = fit_images(pixels[None], target_psnr=self.target_psnr, max_steps=steps, seed=self.seed)
+        quality = f"{self.size}x{self.size}, {psnr.item():.2f} dB"
+        return ws, {"fit": str(self.input), "size": self.size, "psnr_db": round(psnr.item(), 2), "quality": quality}
+
+    def _fit_mesh(self):
+        from dws_edit.api import fit_mesh
+        from dws_edit.data.meshes import load_mesh
+        from dws_edit.metrics import chamfer_distance
+        from dws_edit.render import inr_to_mesh
+
+        mesh = load_mesh(self.input)
+        steps = 2000 if self.max_steps is None else self.max_steps
+        with console.status(f"fitting an SDF INR (width {self.hidden}) to {self.input} ({steps} steps)"):
+            ws = fit_mesh(mesh, hidden=self.hidden, points=self.points, max_steps=steps, seed=self.seed)
+        chamfer = chamfer_distance(inr_to_mesh(ws), mesh)
+        quality = f"{len(mesh.faces)} faces, Chamfer distance {chamfer:.4f} at 64^3"
+        return ws, {"fit": str(self.input), "hidden": self.hidden, "chamfer_64": round(chamfer, 5), "quality": quality}
 
 
 @dataclass
 class InrRender:
-    """Render an INR file: an image INR to a PNG."""
+    """Render an INR file: an image INR to a PNG; an SDF or field INR to a mesh (.glb/.obj/.ply/.stl/.off, marching
+    cubes) or to a PNG of shaded views."""
 
     input: tyro.conf.Positional[Path]
     """The INR file (.safetensors written by dws-edit)."""
     out: Path = Path("inr.png")
-    """The PNG to write."""
+    """The file to write: .png (any INR), or a mesh .glb/.obj/.ply/.stl/.off (SDF and field INRs)."""
     size: int = 28
-    """Render on a SIZE x SIZE pixel grid over [-1, 1]^2."""
+    """Images: render on a SIZE x SIZE pixel grid over [-1, 1]^2; 3-D PNG views: 4 x SIZE pixels square."""
     scale: int = 4
-    """Enlarge the PNG SCALE times (nearest neighbour) for viewing."""
+    """Images: enlarge the PNG SCALE times (nearest neighbour) for viewing."""
+    resolution: int = 64
+    """3-D: marching-cubes grid points per axis over [-1, 1]^3."""
+    index: int = 0
+    """3-D: which INR of the file (a mesh comes from one INR)."""
 
     def run(self) -> Path:
         from dws_edit.edits import domain_of
         from dws_edit.inr import load_inr
-        from dws_edit.render import render_images, save_image_grid
+        from dws_edit.render import MESH_FORMATS, render_images, save_image_grid
 
         ws = load_inr(self.input)
-        if domain_of(ws.spec) != "image":
-            raise ValueError(f"{self.input}: rendering {domain_of(ws.spec)} INRs is not available yet; accepted: image")
-        if self.out.suffix.lower() != ".png":
-            raise ValueError(f"--out {self.out}: accepted: a .png file")
-        save_image_grid(
-            render_images(ws, self.size, self.size), self.out, columns=min(8, ws.batch_size), scale=self.scale
-        )
-        console.print(f"rendered {ws.batch_size} INR(s) of {self.input} -> {self.out}")
+        domain = domain_of(ws.spec)
+        suffix = self.out.suffix.lower()
+        accepted = (".png",) if domain == "image" else (".png", *MESH_FORMATS)
+        if suffix not in accepted:
+            raise ValueError(f"--out {self.out}: {domain} INRs render to {', '.join(accepted)}")
+        if domain == "image":
+            images = render_images(ws, self.size, self.size)
+            save_image_grid(images, self.out, columns=min(8, ws.batch_size), scale=self.scale)
+            console.print(f"rendered {ws.batch_size} INR(s) of {self.input} -> {self.out}")
+            return self.out
+        if not 0 <= self.index < ws.batch_size:
+            raise ValueError(f"--index {self.index}: {self.input} holds INRs 0..{ws.batch_size - 1}")
+        self._render_3d(ws[self.index : self.index + 1], suffix)
         return self.out
+
+    def _render_3d(self, ws, suffix: str) -> None:
+        from dws_edit.render import inr_to_mesh, render_mesh_views, save_image_grid, save_mesh
+
+        mesh = inr_to_mesh(ws, self.resolution)
+        if suffix == ".png":
+            save_image_grid(render_mesh_views(mesh, views=3, size=4 * self.size), self.out, columns=3, scale=1)
+        else:
+            save_mesh(mesh, self.out)
+        console.print(f"rendered INR {self.index} of {self.input} ({len(mesh.faces)} faces) -> {self.out}")
 
 
 @dataclass

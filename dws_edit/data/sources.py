@@ -226,7 +226,7 @@ class ShapeSource:
     are family indices. Each item records its shape's parameters (``Shape.to_dict()``), so the exact edited
     variants (a part removed, mirrored) can be generated later."""
 
-    families: tuple[str, ...] = ("mug", "table", "chair", "car", "primitive")
+    families: tuple[str, ...] = ("mug", "table", "chair", "car", "primitive", "compose")
     """Shape families (see dws_edit.data.shapes.FAMILIES)."""
     per_family: int = 600
     """Shapes per family."""
@@ -329,10 +329,12 @@ class MeshSource:
         files = sorted(p for p in self.folder.iterdir() if p.suffix.lower() in MESH_EXTENSIONS)
         if not files:
             raise ValueError(f"no mesh files in {self.folder}; accepted extensions: {', '.join(MESH_EXTENSIONS)}")
+        _check_meshes(files)
         return files
 
     def files(self) -> list[Path]:
-        """The mesh files, sorted. Raises ValueError for a missing folder or one without mesh files."""
+        """The mesh files, sorted, every one checked before any is fitted. Raises ValueError for a missing folder,
+        one without mesh files, or one holding meshes that cannot give an SDF (naming each, with its reason)."""
         return self._files
 
     @property
@@ -346,13 +348,17 @@ class MeshSource:
         return torch.zeros(self.size(), dtype=torch.long)  # user meshes: all in "train"
 
     def batch(self, index: Tensor) -> Batch:
-        from dws_edit.data.meshes import MeshShape, load_mesh
+        import warnings
+
+        from dws_edit.data.meshes import MeshShape, MeshWarning, load_mesh
         from dws_edit.data.shapes import sample_sdf_points
 
         coords, targets, meta = [], [], []
         for i in index.tolist():
             path = self.files()[i]
-            shape = MeshShape(load_mesh(path))
+            with warnings.catch_warnings():  # its repairs were reported when the folder was checked
+                warnings.simplefilter("ignore", MeshWarning)
+                shape = MeshShape(load_mesh(path))
             p, d = sample_sdf_points(shape, self.points, torch.Generator().manual_seed(self.seed * 7_000_003 + i))
             coords.append(p)
             targets.append(d[:, None])
@@ -365,3 +371,26 @@ class MeshSource:
 
     def describe(self) -> dict:
         return {"kind": "meshes", **_settings(self), "files": [p.name for p in self.files()]}
+
+
+def _check_meshes(files: list[Path]) -> None:
+    """Load every mesh as fitting will; warnings (repairs) are repeated with the file's name; every file that
+    cannot give an SDF is named in one ValueError."""
+    import warnings
+
+    from dws_edit.data.meshes import MeshShape
+
+    bad = []
+    for path in files:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                MeshShape.from_path(path)
+            except ValueError as err:
+                bad.append(str(err))
+        for w in caught:
+            warnings.warn(f"{path.name}: {w.message}", w.category, stacklevel=2)
+    if bad:
+        raise ValueError(
+            f"{len(bad)} of {len(files)} meshes cannot be fitted (move them out and rerun): " + "; ".join(bad)
+        )

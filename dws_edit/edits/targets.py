@@ -12,6 +12,8 @@ symmetrize     all            axis: image x | y; 3-D x | y | z                  
 remove         all            box [min corner, max corner], corners in [-1, 1],      corners (4 / 6)
                               sides in [0.2, 1.2]
 remove_sphere  sdf, field     center in [-0.8, 0.8]^3, radius [0.1, 0.6]             center/0.8, radius -> [-1, 1] (4)
+remove_part    sdf, field     part: handle | legs | wheels (exact target from the      one-hot (3)
+                              generator's shape, option shapes=)
 dilate         image          none                                                   empty (0)
 =============  =============  =====================================================  ==========================
 
@@ -171,6 +173,51 @@ def _remove_sphere(f: Fn, coords: Tensor, p: dict[str, Tensor], domain: str) -> 
 
 
 # ----------------------------------------------------------------------------------------------------------------
+# remove_part
+# ----------------------------------------------------------------------------------------------------------------
+
+PART_GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "handle": ("handle", ("mug",)),
+    "legs": ("leg_", ("table", "chair")),
+    "wheels": ("wheel_", ("car",)),
+}
+"""Removable part groups of the procedural families: group -> (prefix of its part names, families that have it)."""
+
+
+def part_group_of(family: str) -> str | None:
+    """The removable part group of a shape family (``"legs"`` for a table), or None (primitives, compositions)."""
+    return next((g for g, (_, families) in PART_GROUPS.items() if family in families), None)
+
+
+def _remove_part(f: Fn, coords: Tensor, p: dict[str, Tensor], domain: str, *, shapes=None, sharpness=50.0) -> Tensor:
+    """The exact shape without a part group (all its parts: the four legs of a chair), from the generator.
+
+    Unlike the other edits, the target is not computed from ``f``: it is the exact SDF (or field, see
+    :func:`~dws_edit.data.fields.field_targets`) of each INR's procedural shape with the group's parts removed,
+    so it needs ``shapes`` (one :class:`~dws_edit.data.shapes.Shape` per INR, from a shape zoo's metadata). A
+    shape without that group is returned unchanged.
+    """
+    from dws_edit.data.fields import field_targets
+
+    if shapes is None:
+        raise ValueError(
+            "remove_part: its exact target needs the INRs' procedural shapes (option shapes=, from a shape zoo's "
+            "metadata); a trained remove_part model applies the edit to any sdf or field INR"
+        )
+    c = batched_coords(coords)
+    groups = p["part"].expand(len(shapes))
+    out = []
+    for b, shape in enumerate(shapes):
+        prefix = PART_GROUPS[tuple(PART_GROUPS)[int(groups[b])]][0]
+        for name in [n for n in shape.part_names if n.startswith(prefix)]:
+            shape = shape.without(name)
+        pts = c[b if c.shape[0] > 1 else 0].to(torch.float64)
+        values = field_targets(shape, pts, sharpness) if domain == "field" else shape.sdf(pts)[:, None]
+        out.append(values.to(coords.dtype))
+    return torch.stack(out)
+
+
+# ----------------------------------------------------------------------------------------------------------------
 # dilate
 # ----------------------------------------------------------------------------------------------------------------
 
@@ -216,6 +263,8 @@ _SPHERE = (
     FloatParam("radius", 0.1, 0.6, "ball radius, coordinate units"),
 )
 
+_PART = ChoiceParam("part", tuple(PART_GROUPS), "part group: handle (mug), legs (table, chair), wheels (car)")
+
 _SMOOTH_OPTIONS = {
     "points": "quadrature points per dimension, odd (default 13; cost points**d0 evaluations of f per point)",
     "extent": "quadrature half-width in sigmas (default 4.0)",
@@ -256,6 +305,16 @@ EDITS: dict[str, EditDef] = {
             {},
         ),
         EditDef(
+            "remove_part",
+            "remove a part of a procedural shape: a mug's handle, a table's or chair's legs, a car's wheels",
+            {d: (_PART,) for d in ("sdf", "field")},
+            _remove_part,
+            {
+                "shapes": "the INRs' procedural shapes (dws_edit.data.shapes.Shape), one per INR: the exact target",
+                "sharpness": "field: density = sigmoid(-sdf * sharpness), as the field zoo (default 50)",
+            },
+        ),
+        EditDef(
             "dilate",
             "3x3 morphological dilation on the 28x28 pixel grid (to compare with published MNIST numbers)",
             {"image": ()},
@@ -282,10 +341,12 @@ def get_edit(name: str) -> EditDef:
 __all__ = [
     "AXES",
     "EDITS",
+    "PART_GROUPS",
     "box_sdf",
     "erase",
     "gaussian_quadrature",
     "get_edit",
     "mirror_coords",
+    "part_group_of",
     "sphere_sdf",
 ]

@@ -23,6 +23,7 @@ from dws_edit.checkpoints import save_checkpoint
 from dws_edit.console import console
 from dws_edit.data import load_zoo
 from dws_edit.edits import domain_of, get_edit
+from dws_edit.edits.targets import PART_GROUPS, part_group_of
 from dws_edit.inr import evaluate
 from dws_edit.nn import DWSEditNet, EditNet, FlatMLPEditNet
 from dws_edit.tasks.loop import BEST, LoopConfig, train
@@ -30,25 +31,48 @@ from dws_edit.weights import WeightSpace
 
 
 def sample_coords(domain: str, spec) -> Tensor:
-    """Where an edit's loss and error are measured: the 28x28 pixel grid for image INRs."""
+    """The fixed pixel grid where image edits are trained and measured: 28x28 over [-1, 1]^2 ([784, 2])."""
     from dws_edit.inr import grid_coords
 
     if domain != "image":
-        raise ValueError(f"training edits on {domain} INRs is not available yet; accepted: image zoos")
+        raise ValueError(f"{domain} INRs have no fixed grid; their points come from sample_points")
     return grid_coords(28, 28)
 
 
-def edit_targets(edit, ws: WeightSpace, coords: Tensor, params: dict, domain: str, chunk: int = 256) -> Tensor:
-    """The edit's target of every INR of ``ws`` at ``coords`` [M, d0]: [B, M, dL], in chunks, no grad.
+@torch.no_grad()
+def sample_points(ws: WeightSpace, domain: str, m: int, generator: torch.Generator, near: float = 0.5) -> Tensor:
+    """Where a 3-D edit is trained and measured: ``[B, m, 3]`` points per INR, a fraction ``near`` close to its
+    surface (of 4x as many uniform candidates, those where the SDF, or the density minus 1/2, is smallest in
+    magnitude, jittered by N(0, 0.02^2)), the rest uniform in [-1, 1]^3."""
+    n, m_near = ws.batch_size, int(round(m * near))
+    uniform = torch.rand(n, m - m_near, 3, generator=generator) * 2 - 1
+    candidates = torch.rand(n, 4 * m_near, 3, generator=generator) * 2 - 1
+    with torch.autocast("cpu", enabled=False):
+        level = evaluate(ws.to(torch.float32), candidates)[..., 0]
+    level = level - 0.5 if domain == "field" else level
+    idx = level.abs().topk(m_near, dim=1, largest=False).indices
+    close = candidates.gather(1, idx[..., None].expand(-1, -1, 3))
+    close = (close + torch.randn(close.shape, generator=generator) * 0.02).clamp(-1, 1)
+    return torch.cat([uniform, close], dim=1)
 
-    ``params``: numbers shared by all INRs, or tensors with a leading [B]."""
+
+def edit_targets(
+    edit, ws: WeightSpace, coords: Tensor, params: dict, domain: str, chunk: int = 256, **options
+) -> Tensor:
+    """The edit's target of every INR of ``ws`` at ``coords`` ([M, d0] shared or [B, M, d0]): [B, M, dL], in
+    chunks, no grad.
+
+    ``params``: numbers shared by all INRs, or tensors with a leading [B]. ``options`` go to the edit's target;
+    list-valued ones (``shapes``) hold one entry per INR and are chunked with it."""
     params = {k: v.expand(ws.batch_size, *v.shape[1:]) for k, v in edit.validate(params, domain).items()}
     outs = []
     with torch.no_grad(), torch.autocast("cpu", enabled=False):
         for lo in range(0, ws.batch_size, chunk):
             part = ws[lo : lo + chunk]
             p = {k: v[lo : lo + chunk] for k, v in params.items()}
-            outs.append(edit.target(lambda c, part=part: evaluate(part, c), coords, p, domain))
+            c = coords if coords.dim() == 2 else coords[lo : lo + chunk]
+            o = {k: v[lo : lo + chunk] if isinstance(v, list) else v for k, v in options.items()}
+            outs.append(edit.target(lambda x, part=part: evaluate(part, x), c, p, domain, **o))
     return torch.cat(outs)
 
 
@@ -83,6 +107,8 @@ class TrainEdit:
     """Use only the first TRAIN_COUNT training INRs (all by default)."""
     val_count: int = 512
     """Validation INRs used to pick the best model."""
+    points: int = 4096
+    """3-D zoos: sample points per INR and step, half of them near its surface (image zoos: the 28x28 grid)."""
     smooth_samples: int = 8
     """smooth: training targets are unbiased Monte Carlo estimates with this many Gaussian offsets per INR
     (validation and evaluation use the exact quadrature)."""
@@ -117,8 +143,9 @@ class EditTask:
         self.spec = train.spec
         self.domain = domain_of(self.spec)
         self.edit.check_domain(self.domain)
-        self.train_ws = train.ws if cfg.train_count is None else train.ws[: cfg.train_count]
-        self.coords = sample_coords(self.domain, self.spec)
+        count = train.ws.batch_size if cfg.train_count is None else cfg.train_count
+        self.train_ws, self.train_shapes = _with_shapes(self.edit.name, train, count)
+        self.coords = sample_coords(self.domain, self.spec) if self.domain == "image" else None
         cond_dim = self.edit.cond_dim(self.domain)
         torch.manual_seed(cfg.loop.seed)
         if cfg.model == "dws":
@@ -130,15 +157,29 @@ class EditTask:
         if train.stats is None:
             raise ValueError(f"{cfg.zoo} has no statistics (stats.safetensors); rerun its fit command")
         self.model.set_stats(train.stats)
-        # the fixed validation set: INRs, parameters and exact targets
+        # the fixed validation set: INRs, parameters, points and exact targets
         g = torch.Generator().manual_seed(12345)
-        self.val_ws = val.ws[: cfg.val_count]
-        self.val_params = self.edit.sample(self.val_ws.batch_size, g, self.domain)
+        self.val_ws, val_shapes = _with_shapes(self.edit.name, val, cfg.val_count)
+        self.val_params = self._params(self.val_ws.batch_size, g, val_shapes)
         self.val_cond = self._cond(self.val_params, self.val_ws.batch_size)
-        self.val_target = edit_targets(self.edit, self.val_ws, self.coords, self.val_params, self.domain)
+        self.val_coords = self._points(self.val_ws, g)
+        options = {"shapes": val_shapes} if val_shapes is not None else {}
+        if self.edit.name == "smooth" and self.domain != "image":
+            options = {"points": 9, "extent": 3.0}  # 729 offsets per point in 3-D; error ~1e-3 (see the edit)
+        self.val_target = edit_targets(self.edit, self.val_ws, self.val_coords, self.val_params, self.domain, **options)
         with torch.no_grad():
-            self.val_identity = (evaluate(self.val_ws, self.coords) - self.val_target).square().mean().item()
+            identity = evaluate(self.val_ws, self.val_coords)
+            self.val_identity = (identity - self.val_target).square().mean().item()
         self.started = time.time()
+
+    def _points(self, ws: WeightSpace, generator: torch.Generator) -> Tensor:
+        return self.coords if self.coords is not None else sample_points(ws, self.domain, self.cfg.points, generator)
+
+    def _params(self, n: int, generator: torch.Generator, shapes: list | None) -> dict[str, Tensor]:
+        if shapes is None:
+            return self.edit.sample(n, generator, self.domain)
+        groups = list(PART_GROUPS)
+        return {"part": torch.tensor([groups.index(part_group_of(s.family)) for s in shapes])}
 
     def _cond(self, params: dict, n: int) -> Tensor | None:
         return self.edit.encode(params, self.domain, batch=n) if self.edit.cond_dim(self.domain) else None
@@ -147,21 +188,25 @@ class EditTask:
         n = self.cfg.loop.batch_size
         idx = torch.randint(0, self.train_ws.batch_size, (n,), generator=generator)
         ws = self.train_ws[idx]
+        shapes = None if self.train_shapes is None else [self.train_shapes[i] for i in idx.tolist()]
+        coords = self._points(ws, generator)
         if self.cfg.augment:
             ws = ws.permute(ws.random_permutations(generator))
-        params = self.edit.sample(n, generator, self.domain)
+        params = self._params(n, generator, shapes)
+        options = {"shapes": shapes} if shapes is not None else {}
+        if self.edit.name == "smooth":
+            options = {"samples": self.cfg.smooth_samples, "generator": generator}
         with torch.no_grad(), torch.autocast("cpu", enabled=False):
-            f = lambda c: evaluate(ws, c)  # noqa: E731
-            options = {"samples": self.cfg.smooth_samples, "generator": generator} if self.edit.name == "smooth" else {}
-            target = self.edit.target(f, self.coords, params, self.domain, **options)
-        pred = edited_values(self.model, ws, self._cond(params, n), self.coords)
+            target = self.edit.target(lambda c: evaluate(ws, c), coords, params, self.domain, **options)
+        pred = edited_values(self.model, ws, self._cond(params, n), coords)
         return (pred - target).square().mean()
 
     def validate(self) -> dict[str, float]:
         preds = []
         for lo in range(0, self.val_ws.batch_size, 256):
             cond = None if self.val_cond is None else self.val_cond[lo : lo + 256]
-            preds.append(edited_values(self.model, self.val_ws[lo : lo + 256], cond, self.coords))
+            coords = self.val_coords if self.val_coords.dim() == 2 else self.val_coords[lo : lo + 256]
+            preds.append(edited_values(self.model, self.val_ws[lo : lo + 256], cond, coords))
         mse = (torch.cat(preds) - self.val_target).square().mean().item()
         return {"score": mse, "mse": mse, "identity_mse": self.val_identity, "removed": 1 - mse / self.val_identity}
 
@@ -194,6 +239,23 @@ class EditTask:
             },
             "run": str(out),
         }
+
+
+def _with_shapes(edit: str, split, count: int) -> tuple[WeightSpace, list | None]:
+    """The first ``count`` INRs of a zoo split and, for ``remove_part``, their procedural shapes: only the INRs
+    of shapes that have a removable part group are kept. Raises ValueError for a zoo without shape metadata."""
+    if edit != "remove_part":
+        return split.ws[:count], None
+    from dws_edit.data.shapes import Shape
+
+    families = [m.get("family") for m in split.meta] if split.meta else []
+    keep = [i for i, f in enumerate(families) if f and part_group_of(f)][:count]
+    if not keep:
+        raise ValueError(
+            "remove_part trains on a zoo of procedural shapes with parts (dws-edit fit shapes: mug, table, chair, "
+            f"car); this zoo has none (families {sorted(set(map(str, families)))})"
+        )
+    return split.ws[torch.tensor(keep)], [Shape.from_dict(split.meta[i]) for i in keep]
 
 
 def _jsonable(obj):

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+import trimesh
 from PIL import Image
 
 from dws_edit.cli import main
@@ -24,6 +25,8 @@ def fitted(tmp_path_factory):
     yy, xx = np.mgrid[0:40, 0:60]
     img = ((np.sin(xx / 7.0) * np.cos(yy / 5.0) + 1) * 127).astype(np.uint8)
     Image.fromarray(img).convert("RGB").save(tmp / "photo.png")
+    flat = trimesh.Trimesh([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]], [[0, 1, 2], [0, 2, 3]])
+    flat.export(tmp / "flat.obj")
     assert run("inr", "fit", tmp / "photo.png", "--out", tmp / "x.safetensors", "--max-steps", "300") == 0
     return tmp
 
@@ -49,8 +52,10 @@ def test_fit_edit_render_round_trip(fitted, capsys):
         (("edit", "missing.safetensors", "--edit", "mirror", "--axis", "x"), "missing.safetensors does not exist"),
         (("edit", "{x}", "--edit", "sharpen"), "unknown edit 'sharpen'"),
         (("edit", "{x}", "--edit", "mirror", "--axis", "w"), "axis"),
-        (("inr", "fit", "{x}"), "not an image file"),
-        (("inr", "render", "{x}", "--out", "{dir}/y.jpg"), "accepted: a .png file"),
+        (("inr", "fit", "{x}"), "neither an image nor a mesh file"),
+        (("inr", "render", "{x}", "--out", "{dir}/y.jpg"), "image INRs render to .png"),
+        (("inr", "render", "{x}", "--out", "{dir}/y.glb"), "image INRs render to .png"),
+        (("inr", "fit", "{dir}/flat.obj"), "encloses no volume"),
     ],
 )
 def test_user_mistakes_get_one_line_and_exit_2(fitted, capsys, args, message):
@@ -61,3 +66,23 @@ def test_user_mistakes_get_one_line_and_exit_2(fitted, capsys, args, message):
     assert message in err and len(err.splitlines()) == 1
     assert sorted(p.name for p in fitted.iterdir()) == before  # nothing written
     assert load_inr(fitted / "x.safetensors").batch_size == 1
+
+
+def test_mesh_fit_render_round_trip(tmp_path, capsys):
+    mesh = trimesh.creation.annulus(r_min=0.3, r_max=0.6, height=0.5)
+    mesh.apply_scale(25.0)  # millimetres, far from the origin
+    mesh.apply_translation((400.0, 0.0, -90.0))
+    mesh.export(tmp_path / "ring.stl")
+    x = tmp_path / "ring.safetensors"
+    assert run("inr", "fit", tmp_path / "ring.stl", "--out", x, "--max-steps", "300", "--points", "8192") == 0
+    ws, header = read_inr(x)
+    assert ws.spec.layer_sizes == (3, 32, 32, 1) and header["edit_history"][0]["chamfer_64"] < 0.05
+    assert "Chamfer distance" in capsys.readouterr().out
+    for out in ("ring.glb", "ring.obj", "ring.png"):
+        assert run("inr", "render", x, "--out", tmp_path / out, "--resolution", "48") == 0
+    back = trimesh.load(tmp_path / "ring.glb", force="mesh")
+    assert back.is_watertight and abs(back.bounds).max() < 0.9  # normalized into [-0.8, 0.8]^3, plus fit error
+    assert len(trimesh.load(tmp_path / "ring.obj", force="mesh").faces) == len(back.faces)
+    assert Image.open(tmp_path / "ring.png").size == (3 * (112 + 1), 112 + 1)
+    assert run("inr", "render", x, "--out", tmp_path / "other.png", "--index", "3") == 2
+    assert "holds INRs 0..0" in capsys.readouterr().err

@@ -205,6 +205,8 @@ def test_families_have_their_parts_inside_and_fit_the_cube(family):
     for shape in sample_shapes(family, 5, seed=1):
         if family in EXPECTED_PARTS:
             assert shape.part_names == EXPECTED_PARTS[family]
+        elif family == "compose":
+            assert 2 <= len(shape.parts) <= 4 and shape.part_names == tuple(f"part{k}" for k in range(len(shape.parts)))
         else:
             assert len(shape.parts) == 1 and shape.part_names[0] in ("sphere", "box", "cylinder", "torus", "capsule")
         d = shape.sdf(p)

@@ -288,6 +288,32 @@ def test_mesh_folder_zoo(tmp_path):
     assert values[0] < 0 < values[1]
 
 
+def test_mesh_folder_checks_every_file_before_fitting(tmp_path):
+    import trimesh
+
+    from dws_edit.data.meshes import MeshWarning
+
+    meshes = tmp_path / "meshes"
+    meshes.mkdir()
+    trimesh.creation.box(extents=(0.8, 0.4, 0.6)).export(meshes / "a_brick.stl")
+    sphere = trimesh.creation.icosphere(subdivisions=3, radius=0.5)
+    trimesh.Trimesh(sphere.vertices, sphere.faces[4:], process=False).export(meshes / "b_open.ply")
+    trimesh.Trimesh([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]], [[0, 1, 2], [0, 2, 3]]).export(meshes / "c_flat.obj")
+    (meshes / "d_broken.stl").write_bytes(b"solid x\nfacet garbage\n")
+    out = tmp_path / "zoo"
+    options = FitOptions.for_source(MeshSource, max_steps=20, min_reached=0.0)
+    with pytest.warns(MeshWarning, match="b_open.ply: mesh is not watertight"):
+        with pytest.raises(ValueError, match="2 of 4 meshes cannot be fitted") as err:
+            fit_zoo(MeshSource(folder=meshes, points=256), out, options, progress=False)
+    assert "c_flat.obj" in str(err.value) and "d_broken.stl" in str(err.value) and "b_open" not in str(err.value)
+    assert not out.exists()  # nothing fitted, nothing to lose
+    (meshes / "c_flat.obj").unlink()
+    (meshes / "d_broken.stl").unlink()
+    with pytest.warns(MeshWarning, match="b_open.ply"):
+        fit_zoo(MeshSource(folder=meshes, points=256), out, options, progress=False)
+    assert [m["file"] for m in load_zoo(out, "all").meta] == ["a_brick.stl", "b_open.ply"]
+
+
 @pytest.mark.slow
 def test_cli_errors_are_one_line(tmp_path):
     out = cli("fit", "images", "--dataset", "cifar10", "--out", tmp_path / "z")
@@ -325,7 +351,7 @@ def test_shape_zoo_records_exact_shape_parameters(tmp_path, field):
     out = tmp_path / "zoo"
     fit_zoo(source, out, FitOptions.for_source(source, max_steps=30, shard_size=4, min_reached=0.0), progress=False)
     zoo = load_zoo(out, "all")
-    assert len(zoo) == 10 and zoo.spec.layer_sizes[-1] == (4 if field else 1)
+    assert len(zoo) == 2 * len(source.families) and zoo.spec.layer_sizes[-1] == (4 if field else 1)
     assert zoo.manifest["error_metric"] == "rmse" and zoo.manifest["source"]["kind"] == ("fields" if field else "sdf")
     families = [m["family"] for m in zoo.meta]
     assert torch.equal(zoo.labels, torch.tensor([source.families.index(f) for f in families]))

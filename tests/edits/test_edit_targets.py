@@ -7,6 +7,7 @@ import pytest
 import torch
 from scipy.ndimage import grey_dilation
 
+from dws_edit.data.shapes import sample_shape, sample_shapes
 from dws_edit.edits import DOMAINS, EDITS, domain_of, get_edit, symmetrize_exact
 from dws_edit.inr import evaluate, field_spec, grid_coords, image_spec, init_siren, sdf_spec, sine_spec
 from dws_edit.weights import NetworkSpec, WeightSpace
@@ -224,8 +225,36 @@ def test_samples_are_valid_and_encode_to_fixed_length_order_one_vectors(name, do
     assert cond.abs().max() <= 1.0 if cond.numel() else True
     x = points(DOMAINS[domain].d0, 1, n=8)
     ws = siren(SPECS[domain], 2, batch=64)
-    out = edit.target_of(ws, x, params, points=3) if name == "smooth" else edit.target_of(ws, x, params)
+    options = {"smooth": {"points": 3}, "remove_part": {"shapes": sample_shapes("car", 64, seed=0)}}.get(name, {})
+    out = edit.target_of(ws, x, params, **options)
     assert out.shape == (64, 8, SPECS[domain].layer_sizes[-1]) and torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("domain", ["sdf", "field"])
+def test_remove_part_is_the_generators_shape_without_the_group(domain):
+    mug, table, ball = (
+        sample_shapes("mug", 1, seed=3)[0],
+        sample_shapes("table", 1, seed=3)[0],
+        sample_shape("primitive", torch.Generator().manual_seed(0)),
+    )
+    handle = mug.parts[mug.part_names.index("handle")]
+    on_handle = torch.tensor([handle.params["center"]], dtype=torch.float64) + torch.tensor(
+        [[handle.params["major_radius"], 0.0, 0.0]], dtype=torch.float64
+    )  # the handle's outermost point
+    leg = table.parts[table.part_names.index("leg_front_left")].params["center"]
+    x = torch.cat([on_handle, torch.tensor([leg], dtype=torch.float64), torch.zeros(1, 3, dtype=torch.float64)])
+    edit = get_edit("remove_part")
+    ws = siren(SPECS[domain], 2, batch=3).to(torch.float64)
+    out = edit.target_of(ws, x, {"part": ["handle", "legs", "wheels"]}, shapes=[mug, table, ball])
+    assert mug.sdf(on_handle) < 0 and table.sdf(x[1:2]) < 0  # inside the part before the edit
+    if domain == "sdf":
+        assert out[0, 0, 0] > 0.01 and out[1, 1, 0] > 0.01  # outside after it
+        torch.testing.assert_close(out[2, :, 0], ball.sdf(x))  # no wheels on a ball: unchanged
+        torch.testing.assert_close(out[0, :, 0], mug.without("handle").sdf(x))
+    else:
+        assert out[0, 0, 0] < 0.5 and out[1, 1, 0] < 0.5 and out.shape == (3, 3, 4)
+    with pytest.raises(ValueError, match="needs the INRs' procedural shapes"):
+        edit.target_of(ws, x, {"part": "legs"})
 
 
 def test_encodings():
@@ -249,7 +278,7 @@ def test_domain_of():
 @pytest.mark.parametrize(
     "call,message",
     [
-        (lambda: get_edit("blur"), "accepted: smooth, symmetrize, remove, remove_sphere, dilate"),
+        (lambda: get_edit("blur"), "accepted: smooth, symmetrize, remove, remove_sphere, remove_part, dilate"),
         (
             lambda: get_edit("smooth").validate({"sigma": 0.5}, "image"),
             "sigma=0.5 is outside the accepted range [0.02, 0.15]",

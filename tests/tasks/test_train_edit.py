@@ -6,12 +6,13 @@ import signal
 import subprocess
 import sys
 import time
+from types import SimpleNamespace
 
 import pytest
 import torch
 
 from dws_edit.checkpoints import load_checkpoint
-from dws_edit.tasks.edit import TrainEdit
+from dws_edit.tasks.edit import TrainEdit, _with_shapes
 from dws_edit.tasks.loop import LoopConfig
 
 
@@ -73,3 +74,34 @@ def test_edit_targets_broadcast_shared_parameters_over_chunks():
     edit = get_edit("symmetrize")
     chunked = edit_targets(edit, ws, coords, {"axis": "x"}, "image", chunk=2)
     torch.testing.assert_close(chunked, edit.target_of(ws, coords, {"axis": "x"}))
+
+
+@pytest.mark.parametrize(
+    "domain, edit", [("sdf", "symmetrize"), ("sdf", "remove_part"), ("field", "remove"), ("field", "smooth")]
+)
+def test_3d_edit_training_lowers_the_validation_error(tiny_shape_zoos, tmp_path, domain, edit):
+    loop = LoopConfig(steps=24, batch_size=4, lr=3e-3, warmup=2, eval_every=12, threads=1)
+    cfg = TrainEdit(edit=edit, zoo=tiny_shape_zoos[domain], hidden=4, depth=2, val_count=4, points=256, loop=loop,
+                    out=tmp_path / "run")  # fmt: skip
+    results = cfg.run()
+    history = results["history"]
+    assert results["best_val_score"] < history[0]["identity_mse"]
+    model = load_checkpoint(tmp_path / "run" / "best.safetensors")
+    assert model.card["domain"] == domain and model.card["edit"] == edit
+
+
+def test_remove_part_trains_only_on_shapes_with_parts(tiny_shape_zoos, tmp_path):
+    from dws_edit.data import load_zoo
+    from dws_edit.tasks.edit import EditTask
+
+    loop = LoopConfig(steps=1, batch_size=2, threads=1)
+    task = EditTask(TrainEdit(edit="remove_part", zoo=tiny_shape_zoos["sdf"], hidden=4, depth=2, val_count=50,
+                              points=64, loop=loop))  # fmt: skip
+    train = load_zoo(tiny_shape_zoos["sdf"], "train")
+    with_parts = sum(m["family"] in ("mug", "table") for m in train.meta)
+    assert task.train_ws.batch_size == with_parts < train.ws.batch_size
+    assert {s.family for s in task.train_shapes} <= {"mug", "table"}
+    assert task.val_coords.shape == (task.val_ws.batch_size, 64, 3)
+    primitives_only = SimpleNamespace(meta=[{"family": "primitive"}, {"family": "compose"}])
+    with pytest.raises(ValueError, match="procedural shapes with parts"):
+        _with_shapes("remove_part", primitives_only, 10)

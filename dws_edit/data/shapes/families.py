@@ -1,6 +1,7 @@
 """The procedural shape families: ``mug`` (body + ``handle``), ``table`` (``top`` + four ``leg_*``), ``chair``
-(``seat``, ``back``, four ``leg_*``), ``car`` (``body``, ``cabin``, four ``wheel_*``) and ``primitive`` (one sphere,
-box, cylinder, torus or capsule).
+(``seat``, ``back``, four ``leg_*``), ``car`` (``body``, ``cabin``, four ``wheel_*``), ``primitive`` (one sphere,
+box, cylinder, torus or capsule) and ``compose`` (a union of 2 to 4 such primitives, ``part0`` ..., placed and
+scaled at random: shapes that belong to no family).
 
 Conventions: shapes fit inside roughly [-0.8, 0.8]^3, y is up. Furniture faces +z (its "front"); seen from the
 front, "left" is -x. Cars drive toward +x ("front"), their right side is +z. :func:`sample_shape` draws random
@@ -255,15 +256,50 @@ def _build_primitive(p: Mapping[str, float]) -> tuple[Part, ...]:
     return (Part(name, name, params, PALETTES["primitive"][name]),)
 
 
+def _sample_compose(g: torch.Generator) -> dict[str, float]:
+    """2 to 4 primitives, each drawn like the ``primitive`` family, moved to a random center in [-0.4, 0.4]^3 and
+    scaled by a factor in [0.5, 1]: key ``k_name`` holds primitive k's proportion ``name``."""
+    n = 2 + _randint(g, 3)
+    p = {"n": float(n)}
+    for k in range(n):
+        sub = _sample_primitive(g)
+        scale = _uniform(g, 0.5, 1.0)
+        for key in ("radius", "sx", "sy", "sz", "rounding", "half_height", "major_radius", "minor_radius",
+                    "half_length"):  # fmt: skip
+            if key in sub:
+                sub[key] *= scale
+        sub.update(cx=_uniform(g, -0.4, 0.4), cy=_uniform(g, -0.4, 0.4), cz=_uniform(g, -0.4, 0.4))
+        p.update({f"{k}_{key}": value for key, value in sub.items()})
+    return p
+
+
+def _build_compose(p: Mapping[str, float]) -> tuple[Part, ...]:
+    """The union of ``n`` primitives named ``part0`` ... (see :func:`_sample_compose`)."""
+    parts = []
+    for k in range(int(p["n"])):
+        sub = {key[len(f"{k}_") :]: v for key, v in p.items() if key.startswith(f"{k}_")}
+        (part,) = _build_primitive(sub)
+        parts.append(Part(f"part{k}", part.primitive, part.params, part.color))
+    return tuple(parts)
+
+
 _SAMPLERS: dict[str, Callable[[torch.Generator], dict[str, float]]] = {
     "mug": _sample_mug,
     "table": _sample_table,
     "chair": _sample_chair,
     "car": _sample_car,
     "primitive": _sample_primitive,
+    "compose": _sample_compose,
 }
 FAMILY_BUILDERS.update(
-    {"mug": _build_mug, "table": _build_table, "chair": _build_chair, "car": _build_car, "primitive": _build_primitive}
+    {
+        "mug": _build_mug,
+        "table": _build_table,
+        "chair": _build_chair,
+        "car": _build_car,
+        "primitive": _build_primitive,
+        "compose": _build_compose,
+    }
 )
 FAMILIES: tuple[str, ...] = tuple(_SAMPLERS)
 

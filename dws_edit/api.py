@@ -192,8 +192,6 @@ def fit_mesh(
     import trimesh
 
     from dws_edit.data.meshes import MeshShape, prepare_mesh
-    from dws_edit.data.shapes import sample_sdf_points
-    from dws_edit.inr import fit, sdf_spec
 
     if isinstance(mesh, trimesh.Trimesh):
         shape = MeshShape(prepare_mesh(mesh))
@@ -201,6 +199,24 @@ def fit_mesh(
         shape = MeshShape.from_path(mesh)
     else:
         raise ValueError(f"fit_mesh takes a mesh file path or a trimesh.Trimesh, not {type(mesh).__name__}")
+    return fit_shape(shape, hidden, points, max_steps, lr, target_rmse, seed)
+
+
+def fit_shape(
+    shape,
+    hidden: int = 32,
+    points: int = 32768,
+    max_steps: int = 2000,
+    lr: float = 1e-3,
+    target_rmse: float = 0.0,
+    seed: int = 0,
+) -> WeightSpace:
+    """Fit ONE SDF INR (``sdf_spec((hidden, hidden))``, B = 1) to anything with ``.sdf(points [N, 3]) -> [N]`` in
+    its own coordinates (a procedural :class:`~dws_edit.data.shapes.Shape`, a ``MeshShape``): the fitting of
+    :func:`fit_mesh`, without loading or normalizing. Raises ValueError for a width below 1."""
+    from dws_edit.data.shapes import sample_sdf_points
+    from dws_edit.inr import fit, sdf_spec
+
     if not (isinstance(hidden, int) and hidden >= 1):
         raise ValueError(f"hidden={hidden!r}: expected a positive width")
     coords, sdf = sample_sdf_points(shape, points, torch.Generator().manual_seed(seed))

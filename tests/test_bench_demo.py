@@ -53,3 +53,67 @@ def test_bench_edit_measures_every_method_on_a_shipped_model(tmp_path):
     r = bench.run()["results"]["image-dilate"]
     assert r["dws_mse"] < r["identity_mse"] and len(r["finetune"]) == 2 and "vs_dilated_original" in r
     assert (tmp_path / "image-dilate-error-vs-time.png").exists()
+
+
+@pytest.fixture
+def shipped_sdf(tmp_path, monkeypatch, tiny_shape_zoos):
+    """A checkpoints/ folder holding two briefly trained SDF edit models (symmetrize, remove_part) with cards."""
+    import dws_edit.api
+    from dws_edit.checkpoints import publish
+    from dws_edit.tasks.edit import TrainEdit
+    from dws_edit.tasks.loop import LoopConfig
+
+    folder = tmp_path / "checkpoints"
+    for edit in ("symmetrize", "remove_part"):
+        loop = LoopConfig(steps=6, batch_size=4, warmup=1, eval_every=6, threads=1)
+        TrainEdit(edit=edit, zoo=tiny_shape_zoos["sdf"], hidden=4, depth=2, val_count=4, points=128, loop=loop,
+                  out=tmp_path / edit).run()  # fmt: skip
+        monkeypatch.setenv("DWS_EDIT_CHECKPOINTS", str(folder))
+        publish(tmp_path / edit, f"sdf-{edit}")
+    dws_edit.api._model.cache_clear()
+    yield folder
+    dws_edit.api._model.cache_clear()
+
+
+@pytest.mark.slow
+def test_bench_edit_3d_measures_iou_chamfer_and_writes_cards(shipped_sdf, tmp_path):
+    from dws_edit.bench import BenchEdit
+
+    bench = BenchEdit(domain="sdf", count=4, iou_resolution=24, mesh_count=1, finetune_steps=(2, 4), hybrid_steps=(2,),
+                      mesh_fit_steps=10, points=256, out=tmp_path / "bench", write_cards=True)  # fmt: skip
+    rows = bench.run()["results"]
+    assert set(rows) == {"sdf-symmetrize", "sdf-remove_part"}
+    for row in rows.values():
+        assert 0 <= row["identity_iou"] <= 1 and 0 <= row["dws_iou"] <= 1 and len(row["finetune"]) == 2
+        assert row["finetune"][1]["mse"] < row["identity_mse"]  # fine-tuning on the target lowers the error
+    assert len(rows["sdf-symmetrize"]["held_out_meshes"]["per_mesh_dws_iou"]) == 8
+    assert "held_out_meshes" not in rows["sdf-remove_part"]  # part removal is for the generator's shapes
+    card = json.loads((shipped_sdf / "sdf-symmetrize.json").read_text())
+    assert card["quality"]["iou"] == rows["sdf-symmetrize"]["dws_iou"]
+    index = (shipped_sdf / "README.md").read_text()
+    assert "## SDF edits" in index and "| sdf-remove_part | remove_part |" in index
+    assert (tmp_path / "bench" / "sdf-symmetrize-error-vs-time.png").exists()
+
+
+@pytest.mark.slow
+def test_demo_3d_fits_and_edits_a_mug(shipped_sdf, tmp_path):
+    import trimesh
+
+    from dws_edit.demo3d import demo_3d
+
+    rows = demo_3d(tmp_path, steps=150)
+    kinds = {(r["edit"], r["kind"]) for r in rows}
+    assert kinds == {("symmetrize", "DWS, one pass"), ("remove_part", "DWS, one pass"), ("symmetrize", "exact")}
+    exact = next(r for r in rows if r["kind"] == "exact")
+    assert exact["iou"] > 0.99 and exact["iou"] >= exact["identity_iou"]
+    assert trimesh.load(tmp_path / "mug.glb", force="mesh").is_watertight
+    assert (tmp_path / "mug-symmetrize-exact.png").exists()
+
+
+@pytest.mark.slow
+def test_bench_mesh_fit_reports_chamfer_and_time_per_width(tmp_path):
+    from dws_edit.bench import BenchMeshFit
+
+    result = BenchMeshFit(widths=(8, 16), max_steps=30, points=1024, out=tmp_path / "m.json").run()
+    assert [r["width"] for r in result["rows"]] == [8, 16] and result["rows"][0]["chamfer_ratio"] == 1.0
+    assert all(len(r["chamfer"]) == 8 and r["mean_chamfer"] > result["sampling_floor"] for r in result["rows"])

@@ -4,7 +4,8 @@ prints the ratios (machines of one type differ several-fold in absolute speed: o
 from dws_edit.bench.edit import BenchEdit
 from dws_edit.bench.fit import BenchFit
 from dws_edit.bench.layers import BenchLayers
+from dws_edit.bench.mesh_fit import BenchMeshFit
 
-BENCHES = {"layers": BenchLayers, "fit": BenchFit, "edit": BenchEdit}
+BENCHES = {"layers": BenchLayers, "fit": BenchFit, "mesh-fit": BenchMeshFit, "edit": BenchEdit}
 
-__all__ = ["BENCHES", "BenchEdit", "BenchFit", "BenchLayers"]
+__all__ = ["BENCHES", "BenchEdit", "BenchFit", "BenchLayers", "BenchMeshFit"]

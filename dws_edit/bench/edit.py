@@ -1,4 +1,5 @@
-"""``dws-edit bench edit``: every shipped image edit on held-out INRs, all methods measured in one run.
+"""``dws-edit bench edit``: every shipped image edit on held-out INRs, all methods measured in one run
+(``--domain sdf|field``: the 3-D edits, :mod:`dws_edit.bench.edit3d`).
 
 For each shipped image edit model: the MSE on the pixel grid (values in [0, 1]) between the edited INR
 and the edit's exact functional target, and the wall time, of
@@ -14,14 +15,15 @@ against the dilated original image, in [0, 1] and on the NFN scale [-1, 1] (4x t
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import torch
 from rich.table import Table
 
+from dws_edit.bench.cards import plot_error_vs_time, write_index, write_quality
 from dws_edit.checkpoints import available_models, checkpoint_dir, load_checkpoint
 from dws_edit.console import console
 from dws_edit.data import load_zoo
@@ -76,10 +78,20 @@ def _time_to_reach(curve: list[tuple[float, float]], goal: float) -> float | Non
 class BenchEdit:
     """Shipped image edits on held-out INRs: identity, MLP baseline, DWS, fine-tuning and the hybrid, same run."""
 
+    domain: Literal["image", "sdf", "field"] = "image"
+    """Which shipped models: image, sdf or field edits (3-D: see dws_edit.bench.edit3d for what is measured)."""
     models: tuple[str, ...] = ()
-    """Shipped image edit models to measure (default: all in checkpoints/)."""
-    count: int = 256
-    """Test INRs per edit."""
+    """Shipped edit models of the domain to measure (default: all in checkpoints/)."""
+    count: int | None = None
+    """Test INRs per edit (default 256 for images, 64 for 3-D)."""
+    points: int = 4096
+    """3-D: evaluation points per INR (half near its surface), where MSE and fine-tuning are measured."""
+    iou_resolution: int = 128
+    """3-D: grid points per axis of the volumetric IoU (smooth: 64, its exact target costs 729 evaluations)."""
+    mesh_count: int = 8
+    """3-D: INRs meshed at 64^3 for Chamfer distances, figures and (fields) rendered views."""
+    mesh_fit_steps: int = 1000
+    """sdf: Adam steps fitting an SDF INR (width 32) to each held-out mesh of dws_edit.data.mesh_set."""
     loop_count: int = 64
     """INRs fitted by the anchors' per-image loop (random init, Adam lr 5e-4, early stop at 40 dB), per edit."""
     finetune_steps: tuple[int, ...] = (5, 10, 20, 50, 100, 200, 500)
@@ -102,18 +114,28 @@ class BenchEdit:
     def run(self) -> dict:
         started = time.time()
         torch.set_num_threads(self.threads)
-        shipped = {n: c for n, c in available_models().items() if c.get("domain") == "image"}
-        names = list(self.models) or list(shipped)
-        unknown = [n for n in names if n not in shipped]
-        if unknown or not names:
-            raise ValueError(f"no shipped image edit model {unknown or ''}; available: {', '.join(shipped) or 'none'}")
-        rows = {}
-        for name in names:
-            rows[name] = self._bench_one(name, shipped[name])
-        self._print(rows)
-        result = run_record("dws-edit", self.seed, started, bench="edit", results=rows)
+        if self.count is None:
+            self.count = 256 if self.domain == "image" else 64
+        if self.domain != "image":
+            from dws_edit.bench.edit3d import run_3d
+
+            rows = run_3d(self)
+        else:
+            shipped = {n: c for n, c in available_models().items() if c.get("domain") == "image"}
+            names = list(self.models) or list(shipped)
+            unknown = [n for n in names if n not in shipped]
+            if unknown or not names:
+                available = ", ".join(shipped) or "none"
+                raise ValueError(f"no shipped image edit model {unknown or ''}; available: {available}")
+            rows = {name: self._bench_one(name, shipped[name]) for name in names}
+            self._print(rows)
+        for name, row in rows.items():
+            plot_error_vs_time(self.out / f"{name}-error-vs-time.png", name, row, self.finetune_lr)
+            if self.write_cards:
+                write_quality(name, row)
+        result = run_record("dws-edit", self.seed, started, bench="edit", domain=self.domain, results=rows)
         if self.write_cards:
-            self._write_index(rows)
+            write_index()
         atomic_write_json(self.out / "results.json", result)
         console.print(f"wrote {self.out / 'results.json'} and figures in {self.out}")
         return result
@@ -162,9 +184,7 @@ class BenchEdit:
         out["other_widths"] = self._other_widths(images[: self.loop_count], edit, domain, model, coords)
         if card["edit"] == "dilate":
             out["vs_dilated_original"] = self._dilated_original(images[: ws.batch_size], ws, dws_ws, coords)
-        self._figures(name, ws, target, dws_ws, mlp_ws if baseline is not None else None, curve, hybrid, out)
-        if self.write_cards:
-            self._write_card(name, model, out)
+        self._figure(name, ws, target, dws_ws, mlp_ws if baseline is not None else None)
         return out
 
     def _source_images(self, zoo, index) -> torch.Tensor:
@@ -221,90 +241,12 @@ class BenchEdit:
         return {"mse_01": mse, "mse_nfn_scale": 4 * mse, "identity_mse_01": _mse(ws, coords, target)}
 
     # ------------------------------------------------------------------ output
-    def _figures(self, name, ws, target, dws_ws, mlp_ws, curve, hybrid, out) -> None:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
+    def _figure(self, name, ws, target, dws_ws, mlp_ws) -> None:
         n = 8
         rows = [render_images(ws[:n]), target[:n].reshape(n, 1, 28, 28).clamp(0, 1), render_images(dws_ws[:n])]
         if mlp_ws is not None:
             rows.append(render_images(mlp_ws[:n]))
         save_image_grid(torch.cat(rows), self.out / f"{name}-before-after.png", columns=n, scale=3)
-        fig, ax = plt.subplots(figsize=(5, 3.5))
-        ax.plot([t for t, _ in curve], [m for _, m in curve], "o-", label=f"fine-tuning (Adam lr {self.finetune_lr:g})")
-        ax.plot([h["seconds"] for h in hybrid], [h["mse"] for h in hybrid], "s-", label="DWS + fine-tuning")
-        ax.scatter(
-            [out["dws_seconds"]], [out["dws_mse"]], marker="*", s=150, color="C3", zorder=3, label="DWS (one pass)"
-        )
-        if "mlp_mse" in out:
-            ax.scatter([out["mlp_seconds"]], [out["mlp_mse"]], marker="x", s=80, color="k", label="FlatMLPEditNet")
-        ax.axhline(out["identity_mse"], ls="--", color="gray", label="identity (no edit)")
-        ax.set(xscale="log", yscale="log", xlabel=f"seconds for {out['inrs']} INRs (2 CPU threads)", ylabel="MSE")
-        ax.set_title(name)
-        ax.legend(fontsize=7)
-        fig.tight_layout()
-        self.out.mkdir(parents=True, exist_ok=True)
-        fig.savefig(self.out / f"{name}-error-vs-time.png", dpi=110)
-        plt.close(fig)
-
-    def _write_card(self, name: str, model, out: dict) -> None:
-        from dws_edit.checkpoints import save_checkpoint
-
-        card = dict(model.card)
-        card["quality"] = {
-            "test_inrs": out["inrs"],
-            "mse": out["dws_mse"],
-            "identity_mse": out["identity_mse"],
-            "removed": out["removed"],
-            "mlp_mse": out.get("mlp_mse"),
-            "loop_fitted": out["loop_fitted"],
-            "other_widths": out["other_widths"],
-            "measured_by": "dws-edit bench edit --write-cards",
-        }
-        if "vs_dilated_original" in out:
-            card["quality"]["vs_dilated_original"] = out["vs_dilated_original"]
-        kwargs = card.get("model_kwargs", {})
-        save_checkpoint(checkpoint_dir() / f"{name}.safetensors", model, kwargs, card)
-
-    def _write_index(self, rows: dict) -> None:
-        """checkpoints/README.md: every shipped model with its card's facts and this run's measurements."""
-        from dws_edit.records import atomic_write_bytes
-
-        lines = [
-            "# Shipped checkpoints",
-            "",
-            "Each `<name>.safetensors` (weights and statistics buffers; loaded with safetensors, never unpickled)",
-            "has a card `<name>.json`: what it does, the INR spec it accepts, the command that trained it, the data,",
-            "and its measured quality. `baselines/` holds the FlatMLPEditNet baselines trained with the same data,",
-            "steps and batch. Written by `dws-edit bench edit --write-cards` (scripts/publish_image_edits.sh);",
-            "MSE on the 28x28 pixel grid, values in [0, 1], against the edit's exact functional target, on the",
-            "zoo's test split.",
-            "",
-            "| model | edit | accepts | trained on | test INRs | MSE no edit | MSE MLP | MSE DWS | error removed |"
-            " other widths: removed | loop-fitted INRs: removed |",
-            "|---|---|---|---|---|---|---|---|---|---|---|",
-        ]
-        for name, r in rows.items():
-            card = json.loads((checkpoint_dir() / f"{name}.json").read_text())
-            a = card["accepts"]
-            accepts = f"{a['d0']}->{'->'.join(map(str, a['hidden_widths_trained']))}->{a['dL']}, sin({a['w0']:g}x)"
-            widths = ", ".join(f"{w}: {100 * v['removed']:.0f}%" for w, v in r["other_widths"].items())
-            mlp = f"{r['mlp_mse']:.2e}" if "mlp_mse" in r else "-"
-            lines.append(
-                f"| {name} | {card['edit']} | {accepts} | {card['data']['zoo']} ({card['data']['train_inrs']:,} INRs) "
-                f"| {r['inrs']} | {r['identity_mse']:.2e} | {mlp} | {r['dws_mse']:.2e} | {100 * r['removed']:.0f}% "
-                f"| {widths} | {100 * r['loop_fitted']['removed']:.0f}% |"
-            )
-        lines += ["", "Training commands (from the cards):", ""]
-        lines += [
-            f"- {name}: `{json.loads((checkpoint_dir() / f'{name}.json').read_text())['command']}`" for name in rows
-        ]
-        lines += ["", "Before/after (rows: source INR, exact target, DWS edit, MLP edit) and error against time:", ""]
-        for name in rows:
-            lines += [f"![{name}](figures/{name}-before-after.png) ![{name}](figures/{name}-error-vs-time.png)", ""]
-        atomic_write_bytes(checkpoint_dir() / "README.md", ("\n".join(lines) + "\n").encode())
 
     def _print(self, rows: dict) -> None:
         table = Table(title="image edits, test split: MSE on the pixel grid in [0, 1] (lower is better)")

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from dws_edit.checkpoints import load_checkpoint
-from dws_edit.tasks.edit import TrainEdit, _with_shapes
+from dws_edit.tasks.edit import TrainEdit, with_shapes
 from dws_edit.tasks.loop import LoopConfig
 
 
@@ -104,4 +104,4 @@ def test_remove_part_trains_only_on_shapes_with_parts(tiny_shape_zoos, tmp_path)
     assert task.val_coords.shape == (task.val_ws.batch_size, 64, 3)
     primitives_only = SimpleNamespace(meta=[{"family": "primitive"}, {"family": "compose"}])
     with pytest.raises(ValueError, match="procedural shapes with parts"):
-        _with_shapes("remove_part", primitives_only, 10)
+        with_shapes("remove_part", primitives_only, 10)

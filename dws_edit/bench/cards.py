@@ -1,0 +1,140 @@
+"""What ``dws-edit bench edit --write-cards`` writes: each shipped model's measured quality into its card, the
+index ``checkpoints/README.md`` (every shipped model of every domain, from the cards), and the error-vs-time
+plots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dws_edit.checkpoints import available_models, checkpoint_dir, load_checkpoint, save_checkpoint
+from dws_edit.records import atomic_write_bytes
+
+IMAGE_KEYS = ("identity_mse", "mlp_mse", "removed", "loop_fitted", "other_widths", "vs_dilated_original")
+KEYS_3D = ("identity_mse", "mlp_mse", "removed", "identity_iou", "mlp_iou", "iou_resolution", "meshes",
+           "identity_psnr", "mlp_psnr", "dws_psnr", "held_out_meshes", "speedup_at_equal_mse")  # fmt: skip
+
+
+def write_quality(name: str, row: dict) -> None:
+    """Store one bench row's measurements as ``card["quality"]`` of the shipped model ``name`` (its checkpoint
+    is rewritten with the new card, atomically)."""
+    path = checkpoint_dir() / f"{name}.safetensors"
+    model = load_checkpoint(path)
+    card = dict(model.card)
+    quality = {"test_inrs": row["inrs"], "mse": row["dws_mse"]}
+    if "dws_iou" in row:
+        quality["iou"] = row["dws_iou"]
+    quality |= {k: row[k] for k in (KEYS_3D if "dws_iou" in row else IMAGE_KEYS) if k in row}
+    quality["measured_by"] = "dws-edit bench edit --write-cards" + (
+        f" --domain {card['domain']}" if card["domain"] != "image" else ""
+    )
+    card["quality"] = quality
+    save_checkpoint(path, model, card.get("model_kwargs", {}), card)
+
+
+def _accepts(card: dict) -> str:
+    a = card["accepts"]
+    return f"{a['d0']}->{'->'.join(map(str, a['hidden_widths_trained']))}->{a['dL']}, sin({a['w0']:g}x)"
+
+
+def _image_rows(cards: dict) -> list[str]:
+    lines = [
+        "MSE on the 28x28 pixel grid, values in [0, 1], against the edit's exact functional target, on the zoo's",
+        "test split.",
+        "",
+        "| model | edit | accepts | trained on | test INRs | MSE no edit | MSE MLP | MSE DWS | error removed |"
+        " other widths: removed | loop-fitted INRs: removed |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, card in cards.items():
+        q = card["quality"]
+        widths = ", ".join(f"{w}: {100 * v['removed']:.0f}%" for w, v in q.get("other_widths", {}).items())
+        mlp = f"{q['mlp_mse']:.2e}" if q.get("mlp_mse") is not None else "-"
+        lines.append(
+            f"| {name} | {card['edit']} | {_accepts(card)} | {card['data']['zoo']} ({card['data']['train_inrs']:,} "
+            f"INRs) | {q['test_inrs']} | {q['identity_mse']:.2e} | {mlp} | {q['mse']:.2e} | {100 * q['removed']:.0f}% "
+            f"| {widths} | {100 * q['loop_fitted']['removed']:.0f}% |"
+        )
+    return lines
+
+
+def _rows_3d(cards: dict) -> list[str]:
+    lines = [
+        "Against the exact edit on the zoo's test split: volumetric IoU (128^3 grid; smooth 64^3), Chamfer distance",
+        "of 64^3 marching-cubes meshes (coordinate units, shapes span [-0.8, 0.8]) next to the source INR's own",
+        "fitting error, rendered-view PSNR for fields, and IoU on INRs fitted to held-out meshes the generator",
+        "cannot make (dws_edit.data.mesh_set). FlatMLPEditNet baselines of 3-D models are not shipped (8 MB each):",
+        "`bash scripts/train_3d_edits.sh` trains them into runs/, where the bench finds them.",
+        "",
+        "| model | edit | accepts | trained on | test INRs | IoU no edit | IoU MLP | IoU DWS | Chamfer DWS | source fit"
+        " | PSNR no edit / DWS | held-out meshes IoU no edit / DWS | fine-tune time / DWS time at equal MSE |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, card in cards.items():
+        q = card["quality"]
+        m, h = q.get("meshes", {}), q.get("held_out_meshes")
+        mlp = f"{q['mlp_iou']:.3f}" if q.get("mlp_iou") is not None else "-"
+        psnr = f"{q['identity_psnr']:.1f} / {q['dws_psnr']:.1f} dB" if "dws_psnr" in q else "-"
+        held = f"{h['identity_iou']:.3f} / {h['dws_iou']:.3f}" if h else "-"
+        speed = f"{q['speedup_at_equal_mse']:.0f}x" if q.get("speedup_at_equal_mse") else "fine-tuning never reached it"
+        lines.append(
+            f"| {name} | {card['edit']} | {_accepts(card)} | {card['data']['zoo']} ({card['data']['train_inrs']:,} "
+            f"INRs) | {q['test_inrs']} | {q['identity_iou']:.3f} | {mlp} | {q['iou']:.3f} | "
+            f"{m.get('dws_chamfer', float('nan')):.4f} | {m.get('source_fit_chamfer', float('nan')):.4f} | {psnr} | "
+            f"{held} | {speed} |"
+        )
+    return lines
+
+
+def write_index() -> Path:
+    """Write ``checkpoints/README.md``: every shipped model with its card's facts and measured quality, a section
+    per domain, the training commands and the figures (``checkpoints/figures/<name>-*.png``)."""
+    cards = {n: c for n, c in available_models().items() if "quality" in c}
+    lines = [
+        "# Shipped checkpoints",
+        "",
+        "Each `<name>.safetensors` (weights and statistics buffers; loaded with safetensors, never unpickled)",
+        "has a card `<name>.json`: what it does, the INR spec it accepts, the command that trained it, the data,",
+        "and its measured quality, written by `dws-edit bench edit --write-cards [--domain sdf|field]`",
+        "(scripts/publish_image_edits.sh, scripts/publish_3d_edits.sh).",
+    ]
+    for domain, title in (("image", "Image edits"), ("sdf", "SDF edits"), ("field", "Colored-field edits")):
+        of_domain = {n: c for n, c in cards.items() if c.get("domain") == domain}
+        if of_domain:
+            lines += ["", f"## {title}", ""]
+            lines += _image_rows(of_domain) if domain == "image" else _rows_3d(of_domain)
+    lines += ["", "Training commands (from the cards):", ""]
+    lines += [f"- {name}: `{card['command']}`" for name, card in cards.items()]
+    lines += ["", "Before/after (image rows: source INR, exact target, DWS edit, MLP edit; 3-D rows: source, exact",
+              "target, DWS edit) and error against time:", ""]  # fmt: skip
+    for name in cards:
+        lines += [f"![{name}](figures/{name}-before-after.png) ![{name}](figures/{name}-error-vs-time.png)", ""]
+    path = checkpoint_dir() / "README.md"
+    atomic_write_bytes(path, ("\n".join(lines) + "\n").encode())
+    return path
+
+
+def plot_error_vs_time(path: Path, name: str, row: dict, lr: float) -> None:
+    """Error against wall time: fine-tuning's curve, the hybrid's, the DWS pass, the MLP and the identity."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ft, hy = row["finetune"], row["hybrid"]
+    ax.plot([f["seconds"] for f in ft], [f["mse"] for f in ft], "o-", label=f"fine-tuning (Adam lr {lr:g})")
+    ax.plot([h["seconds"] for h in hy], [h["mse"] for h in hy], "s-", label="DWS + fine-tuning")
+    ax.scatter([row["dws_seconds"]], [row["dws_mse"]], marker="*", s=150, color="C3", zorder=3, label="DWS (one pass)")
+    if "mlp_mse" in row:
+        ax.scatter([row["mlp_seconds"]], [row["mlp_mse"]], marker="x", s=80, color="k", label="FlatMLPEditNet")
+    ax.axhline(row["identity_mse"], ls="--", color="gray", label="identity (no edit)")
+    ax.set(xscale="log", yscale="log", xlabel=f"seconds for {row['inrs']} INRs (CPU)", ylabel="MSE")
+    ax.set_title(name)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+__all__ = ["plot_error_vs_time", "write_index", "write_quality"]

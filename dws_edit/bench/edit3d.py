@@ -1,0 +1,215 @@
+"""``dws-edit bench edit --domain sdf|field``: the shipped 3-D edits on held-out shapes, all methods in one run.
+
+For each shipped SDF (or field) edit model, on the zoo's test split, against the edit's exact target (the
+functional target of :mod:`dws_edit.edits`; for ``remove_part`` the generator's shape without the part):
+
+- identity, the ``FlatMLPEditNet`` baseline (``checkpoints/baselines/`` or ``runs/<model>-mlp``), the DWS pass,
+  fine-tuning (Adam on the target at fixed points) at several step budgets, and the hybrid (DWS, then steps);
+- MSE at the evaluation points (half near the surface; the quantity fine-tuning minimises, so the time ratio at
+  equal error is read on it) and volumetric IoU on a 128^3 grid (:func:`dws_edit.metrics.occupancy_iou`);
+- for the first few INRs, Chamfer distance between 64^3 marching-cubes meshes of the edited INR and of the exact
+  target, and the source INR's own fitting error (Chamfer of its mesh to the generator's shape);
+- fields: PSNR of volume-rendered views against views of the exact target;
+- SDF: the generic edits on INRs fitted to held-out meshes the generator cannot make
+  (:mod:`dws_edit.data.mesh_set`), reported apart.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import torch
+
+from dws_edit.checkpoints import available_models, checkpoint_dir, load_checkpoint
+from dws_edit.console import console
+from dws_edit.data import load_zoo
+from dws_edit.data.shapes import Shape
+from dws_edit.edits import get_edit
+from dws_edit.inr import evaluate
+from dws_edit.metrics import chamfer_distance, field_view_psnr, occupancy_iou
+from dws_edit.render import inr_to_mesh, level_set_mesh, render_mesh_views, save_image_grid, shape_to_mesh
+from dws_edit.tasks.edit import edit_params, edit_targets, sample_points, target_options, with_shapes
+from dws_edit.weights import WeightSpace
+
+
+def _mse(ws: WeightSpace, coords, target) -> float:
+    with torch.no_grad():
+        return (evaluate(ws, coords) - target).square().mean().item()
+
+
+def baseline_3d(name: str):
+    """The FlatMLPEditNet baseline of a 3-D model: shipped (``checkpoints/baselines/<name>-mlp``) or, as 3-D
+    baselines are not shipped (8 MB each), the training run ``runs/<name>-mlp/best.safetensors``; None if neither."""
+    shipped = checkpoint_dir() / "baselines" / f"{name}-mlp.safetensors"
+    for path in (shipped, Path("runs") / f"{name}-mlp" / "best.safetensors"):
+        if path.exists():
+            return load_checkpoint(path)
+    return None
+
+
+class Bench3D:
+    """Runs the 3-D part of :class:`~dws_edit.bench.edit.BenchEdit` with its configuration ``cfg``."""
+
+    def __init__(self, cfg):
+        self.cfg = cfg
+        self.domain = cfg.domain
+
+    def models(self) -> dict[str, dict]:
+        shipped = {n: c for n, c in available_models().items() if c.get("domain") == self.domain}
+        names = list(self.cfg.models) or list(shipped)
+        unknown = [n for n in names if n not in shipped]
+        if unknown or not names:
+            raise ValueError(
+                f"no shipped {self.domain} edit model {unknown or ''}; available: {', '.join(shipped) or 'none'}"
+            )
+        return {n: shipped[n] for n in names}
+
+    def bench_one(self, name: str, card: dict) -> dict:
+        from dws_edit.bench.edit import _finetune, _time_to_reach, _timed
+
+        cfg = self.cfg
+        model = load_checkpoint(checkpoint_dir() / f"{name}.safetensors")
+        baseline = baseline_3d(name)
+        edit = get_edit(card["edit"])
+        test = load_zoo(card["data"]["zoo"], "test")
+        ws, part_shapes = with_shapes(edit.name, test, cfg.count)
+        shapes = part_shapes or [Shape.from_dict(m) for m in test.meta[: cfg.count]]  # the generator's shapes
+        options = target_options(edit, self.domain, part_shapes)
+        console.print(f"[bold]{name}[/]: {ws.batch_size} test INRs of {card['data']['zoo']}")
+        g = torch.Generator().manual_seed(cfg.seed)
+        params = edit_params(edit, ws.batch_size, g, self.domain, part_shapes)
+        cond = edit.encode(params, self.domain, batch=ws.batch_size) if edit.cond_dim(self.domain) else None
+        coords = sample_points(ws, self.domain, cfg.points, g)
+        target = edit_targets(edit, ws, coords, params, self.domain, **options)
+
+        def target_fn(p, ws=ws):
+            with torch.no_grad():
+                return edit.target(lambda c: evaluate(ws, c), p, params, self.domain, **options)
+
+        res = 64 if edit.name == "smooth" else cfg.iou_resolution  # smooth: 729 evaluations a point
+        iou = lambda w: occupancy_iou(lambda p: evaluate(w, p), target_fn, self.domain, res).mean().item()  # noqa: E731
+        out = {"edit": edit.name, "zoo": card["data"]["zoo"], "inrs": ws.batch_size, "iou_resolution": res}
+        out["identity_mse"], out["identity_iou"] = _mse(ws, coords, target), iou(ws)
+        with torch.no_grad():
+            dws_ws, out["dws_seconds"] = _timed(lambda: model(ws, cond))
+        out["dws_mse"], out["dws_iou"] = _mse(dws_ws, coords, target), iou(dws_ws)
+        mlp_ws = None
+        if baseline is not None:
+            with torch.no_grad():
+                mlp_ws, out["mlp_seconds"] = _timed(lambda: baseline(ws, cond))
+            out["mlp_mse"], out["mlp_iou"] = _mse(mlp_ws, coords, target), iou(mlp_ws)
+        curve, out["finetune"] = [], []
+        for steps in cfg.finetune_steps:
+            tuned, secs = _finetune(ws, coords, target, steps, cfg.finetune_lr)
+            curve.append((secs, _mse(tuned, coords, target)))
+            out["finetune"].append({"steps": steps, "seconds": secs, "mse": curve[-1][1], "iou": iou(tuned)})
+        out["hybrid"] = []
+        for steps in cfg.hybrid_steps:
+            tuned, secs = _finetune(dws_ws, coords, target, steps, cfg.finetune_lr)
+            out["hybrid"].append({"steps": steps, "seconds": out["dws_seconds"] + secs,
+                                  "mse": _mse(tuned, coords, target), "iou": iou(tuned)})  # fmt: skip
+        reach = _time_to_reach(curve, out["dws_mse"])
+        out["finetune_seconds_to_dws_mse"] = reach
+        out["speedup_at_equal_mse"] = reach / out["dws_seconds"] if reach else None
+        out["removed"] = 1 - out["dws_mse"] / out["identity_mse"]
+        out["meshes"] = self._meshes(name, ws, dws_ws, mlp_ws, shapes, edit, target_fn)
+        if self.domain == "field":
+            k = cfg.mesh_count
+            views = lambda w: field_view_psnr(lambda p: evaluate(w[:k], p), lambda p: target_fn(p)[:k])  # noqa: E731
+            out["identity_psnr"], out["dws_psnr"] = views(ws).mean().item(), views(dws_ws).mean().item()
+            if mlp_ws is not None:
+                out["mlp_psnr"] = views(mlp_ws).mean().item()
+        if self.domain == "sdf" and edit.name != "remove_part":
+            out["held_out_meshes"] = self._held_out(edit, model)
+        return out
+
+    def _meshes(self, name, ws, dws_ws, mlp_ws, shapes, edit, target_fn) -> dict:
+        """Chamfer distances (64^3 meshes) for the first ``mesh_count`` INRs, and the before/after figure."""
+        k = min(self.cfg.mesh_count, ws.batch_size)
+        rows, stats = [], {"dws": [], "identity": [], "mlp": [], "source_fit": []}
+        for i in range(k):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                try:
+                    exact = level_set_mesh(lambda p, i=i: _level(target_fn(p)[i], self.domain), 64)
+                    meshes = {"identity": inr_to_mesh(ws[i : i + 1]), "dws": inr_to_mesh(dws_ws[i : i + 1])}
+                    if mlp_ws is not None:
+                        meshes["mlp"] = inr_to_mesh(mlp_ws[i : i + 1])
+                except ValueError:  # an edited INR without a surface: Chamfer undefined, counted apart
+                    stats.setdefault("no_surface", 0)
+                    stats["no_surface"] = stats["no_surface"] + 1
+                    continue
+            for key, mesh in meshes.items():
+                stats[key].append(chamfer_distance(mesh, exact))
+            stats["source_fit"].append(chamfer_distance(meshes["identity"], shape_to_mesh(shapes[i], 64)))
+            if len(rows) < 4:
+                rows.append([render_mesh_views(m, 1, 96)[0] for m in (meshes["identity"], exact, meshes["dws"])])
+        if rows:
+            images = torch.stack([img for row in zip(*rows) for img in row])  # rows: source, exact, DWS
+            save_image_grid(images, self.cfg.out / f"{name}-before-after.png", columns=len(rows), scale=1)
+        return {f"{k}_chamfer": sum(v) / len(v) for k, v in stats.items() if isinstance(v, list) and v} | {
+            "count": k, "no_surface": stats.get("no_surface", 0)}  # fmt: skip
+
+    def _held_out(self, edit, model) -> dict:
+        """The edit on SDF INRs fitted (width 32) to the held-out meshes of :mod:`dws_edit.data.mesh_set`."""
+        from dws_edit.api import fit_mesh
+        from dws_edit.data.mesh_set import held_out_meshes
+
+        meshes = held_out_meshes()
+        ws = WeightSpace.cat([fit_mesh(m, max_steps=self.cfg.mesh_fit_steps, points=16384) for m in meshes.values()])
+        g = torch.Generator().manual_seed(self.cfg.seed + 5)
+        params = edit.sample(ws.batch_size, g, "sdf")
+        cond = edit.encode(params, "sdf", batch=ws.batch_size) if edit.cond_dim("sdf") else None
+        options = target_options(edit, "sdf")
+
+        def target_fn(p):
+            with torch.no_grad():
+                return edit.target(lambda c: evaluate(ws, c), p, params, "sdf", **options)
+
+        res = 64 if edit.name == "smooth" else self.cfg.iou_resolution
+        with torch.no_grad():
+            edited = model(ws, cond)
+        iou = lambda w: occupancy_iou(lambda p: evaluate(w, p), target_fn, "sdf", res)  # noqa: E731
+        ident, dws = iou(ws), iou(edited)
+        return {"meshes": list(meshes), "identity_iou": ident.mean().item(), "dws_iou": dws.mean().item(),
+                "per_mesh_dws_iou": dict(zip(meshes, dws.tolist()))}  # fmt: skip
+
+
+def _level(values: torch.Tensor, domain: str) -> torch.Tensor:
+    """Values of one INR ``[M, dL]`` as a level-set function (negative inside): the SDF, or 1/2 - density."""
+    return values[:, 0] if domain == "sdf" else 0.5 - values[:, 0]
+
+
+def print_table(rows: dict, domain: str) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"{domain} edits, test split: IoU (128^3) and MSE at points against the exact edit")
+    cols = ("model", "IoU id", "IoU MLP", "IoU DWS", "MSE id", "MSE DWS", "removed", "Chamfer DWS", "source fit",
+            "DWS s", "FT s to DWS MSE", "speed-up", "held-out IoU id/DWS")  # fmt: skip
+    for c in cols:
+        table.add_column(c, justify="left" if c == "model" else "right")
+    for name, r in rows.items():
+        m, h = r["meshes"], r.get("held_out_meshes")
+        reach = r["finetune_seconds_to_dws_mse"]
+        table.add_row(
+            name, f"{r['identity_iou']:.3f}", f"{r['mlp_iou']:.3f}" if "mlp_iou" in r else "-", f"{r['dws_iou']:.3f}",
+            f"{r['identity_mse']:.2e}", f"{r['dws_mse']:.2e}", f"{100 * r['removed']:.0f}%",
+            f"{m.get('dws_chamfer', float('nan')):.4f}", f"{m.get('source_fit_chamfer', float('nan')):.4f}",
+            f"{r['dws_seconds']:.3f}", f"{reach:.2f}" if reach else "never",
+            f"{r['speedup_at_equal_mse']:.0f}x" if r["speedup_at_equal_mse"] else "-",
+            f"{h['identity_iou']:.3f} / {h['dws_iou']:.3f}" if h else "-",
+        )  # fmt: skip
+    console.print(table)
+    for name, r in rows.items():
+        if "dws_psnr" in r:
+            mlp = f", MLP {r['mlp_psnr']:.1f} dB" if "mlp_psnr" in r else ""
+            console.print(f"{name}: views PSNR identity {r['identity_psnr']:.1f} dB, DWS {r['dws_psnr']:.1f} dB{mlp}")
+
+
+def run_3d(cfg) -> dict[str, dict]:
+    """Measure every selected 3-D model; print the table; return ``{model: measurements}``."""
+    bench = Bench3D(cfg)
+    rows = {name: bench.bench_one(name, card) for name, card in bench.models().items()}
+    print_table(rows, cfg.domain)
+    return rows

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# After scripts/train_3d_edits.sh: copy the best 3-D models into checkpoints/ (their FlatMLPEditNet baselines stay in
+# runs/: 8 MB each would overflow the 50 MB budget of checkpoints/), measure them on held-out shapes in one run per
+# domain, and write the measured quality into their cards, checkpoints/README.md and checkpoints/figures/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+for domain in sdf field; do
+  published=0
+  for edit in symmetrize remove remove_part smooth; do
+    if [ -f "runs/$domain-$edit/best.safetensors" ]; then
+      .venv/bin/dws-edit models publish "runs/$domain-$edit" --name "$domain-$edit"
+      published=1
+    fi
+  done
+  if [ "$published" = 1 ]; then
+    .venv/bin/dws-edit bench edit --domain "$domain" --write-cards --out "outputs/bench_edit_$domain" | tee "logs/bench_edit_$domain.log"
+    mkdir -p checkpoints/figures
+    cp "outputs/bench_edit_$domain"/*.png checkpoints/figures/
+  fi
+done

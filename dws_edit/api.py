@@ -148,7 +148,13 @@ def _call_exact(name: str, ws: WeightSpace, params: dict) -> WeightSpace:
 
 
 def fit_image(
-    image, size: int = 28, channels: int = 1, target_psnr: float = 40.0, max_steps: int = 1000, seed: int = 0
+    image,
+    size: int = 28,
+    channels: int = 1,
+    target_psnr: float = 40.0,
+    max_steps: int = 1000,
+    seed: int = 0,
+    progress=None,
 ) -> WeightSpace:
     """Fit ONE SIREN (``image_spec(channels)``, B = 1) to one image.
 
@@ -157,14 +163,14 @@ def fit_image(
     ``dws_edit.data.images.image_to_tensor``: 8-bit / 255 and 16-bit / 65535 to [0, 1], EXIF orientation
     applied, alpha composited onto black (the zoos' background is 0), luminance (channels=1) or RGB
     (channels=3), resized to size x size (box filter when shrinking, LANCZOS when enlarging), clipped to
-    [0, 1]. Fitting stops at ``target_psnr`` dB or ``max_steps``. Raises ValueError (one line) for an
-    unreadable file or an unaccepted array.
+    [0, 1]. Fitting stops at ``target_psnr`` dB or ``max_steps``; ``progress(fraction)`` is called after
+    every step. Raises ValueError (one line) for an unreadable file or an unaccepted array.
     """
     from dws_edit.data.images import image_to_tensor
     from dws_edit.inr import fit_images
 
     pixels = image_to_tensor(image, size, channels)
-    ws, _ = fit_images(pixels[None], target_psnr=target_psnr, max_steps=max_steps, seed=seed)
+    ws, _ = fit_images(pixels[None], target_psnr=target_psnr, max_steps=max_steps, seed=seed, on_step=progress)
     return ws
 
 
@@ -176,6 +182,7 @@ def fit_mesh(
     lr: float = 1e-3,
     target_rmse: float = 0.0,
     seed: int = 0,
+    progress=None,
 ) -> WeightSpace:
     """Fit ONE SDF INR (``sdf_spec((hidden, hidden))``, B = 1) to a mesh.
 
@@ -187,7 +194,7 @@ def fit_mesh(
     reaches ``target_rmse``. The shipped SDF edit models were trained on width 32 (the default); wider INRs are
     more faithful (``dws-edit bench mesh-fit`` measures Chamfer distance and time per width). Raises ValueError
     (one line) for an unreadable file or a mesh that cannot give an SDF (no faces, NaN vertices, nothing
-    enclosed).
+    enclosed). ``progress(fraction)`` is called after every fitting step.
     """
     import trimesh
 
@@ -199,7 +206,7 @@ def fit_mesh(
         shape = MeshShape.from_path(mesh)
     else:
         raise ValueError(f"fit_mesh takes a mesh file path or a trimesh.Trimesh, not {type(mesh).__name__}")
-    return fit_shape(shape, hidden, points, max_steps, lr, target_rmse, seed)
+    return fit_shape(shape, hidden, points, max_steps, lr, target_rmse, seed, progress)
 
 
 def fit_shape(
@@ -210,15 +217,18 @@ def fit_shape(
     lr: float = 1e-3,
     target_rmse: float = 0.0,
     seed: int = 0,
+    progress=None,
 ) -> WeightSpace:
     """Fit ONE SDF INR (``sdf_spec((hidden, hidden))``, B = 1) to anything with ``.sdf(points [N, 3]) -> [N]`` in
     its own coordinates (a procedural :class:`~dws_edit.data.shapes.Shape`, a ``MeshShape``): the fitting of
-    :func:`fit_mesh`, without loading or normalizing. Raises ValueError for a width below 1."""
+    :func:`fit_mesh`, without loading or normalizing; ``progress(fraction)`` is called after every step. Raises
+    ValueError for a width below 1."""
     from dws_edit.data.shapes import sample_sdf_points
     from dws_edit.inr import fit, sdf_spec
 
     if not (isinstance(hidden, int) and hidden >= 1):
         raise ValueError(f"hidden={hidden!r}: expected a positive width")
     coords, sdf = sample_sdf_points(shape, points, torch.Generator().manual_seed(seed))
-    result = fit(sdf_spec((hidden, hidden)), coords, sdf[None, :, None], target_rmse**2, max_steps, lr, seed)
+    spec = sdf_spec((hidden, hidden))
+    result = fit(spec, coords, sdf[None, :, None], target_rmse**2, max_steps, lr, seed, on_step=progress)
     return result.ws

@@ -47,13 +47,15 @@ def fit(
     chunk: int = 64,
     on_done=None,
     shared_init: bool = False,
+    on_step=None,
 ) -> FitResult:
     """Fit one INR per target: ``targets`` [N, M, dL] at ``coords`` [M, d0] (shared) or [N, M, d0].
 
     Adam on the mean squared error of each INR separately; an INR stops (and keeps the weights that
     reached it) once its MSE is at most ``target_mse``. ``init`` (B = 1 or N) replaces the SIREN
     initialisation; ``shared_init`` starts every INR from one seeded SIREN initialisation. ``chunk``
-    INRs train at once; ``on_done(n)`` is called as n more INRs finish (e.g. a progress bar's advance).
+    INRs train at once; ``on_done(n)`` is called as n more INRs finish (e.g. a progress bar's advance), and
+    ``on_step(fraction)`` after every step with the fraction of the whole fit done (steps of all chunks).
     """
     n = targets.shape[0]
     if targets.dim() != 3 or targets.shape[-1] != spec.layer_sizes[-1]:
@@ -66,14 +68,17 @@ def fit(
     for lo in range(0, n, chunk):
         hi = min(n, lo + chunk)
         c = coords if coords.dim() == 2 else coords[lo:hi]
-        r = _fit_chunk(start[lo:hi], c, targets[lo:hi], target_mse, max_steps, lr, on_done)
+        step_done = None
+        if on_step is not None:
+            step_done = lambda k, lo=lo, hi=hi: on_step(min(1.0, (lo + (hi - lo) * k / max(max_steps, 1)) / n))  # noqa: E731
+        r = _fit_chunk(start[lo:hi], c, targets[lo:hi], target_mse, max_steps, lr, on_done, step_done)
         outs.append(r.ws)
         mses.append(r.mse)
         steps.append(r.steps)
     return FitResult(WeightSpace.cat(outs), torch.cat(mses), torch.cat(steps))
 
 
-def _fit_chunk(start, coords, targets, target_mse, max_steps, lr, on_done) -> FitResult:
+def _fit_chunk(start, coords, targets, target_mse, max_steps, lr, on_done, on_step=None) -> FitResult:
     n = start.batch_size
     spec = start.spec
     params = [t.detach().clone() for t in start.tensors()]
@@ -104,6 +109,8 @@ def _fit_chunk(start, coords, targets, target_mse, max_steps, lr, on_done) -> Fi
             grads = [gr[keep] for gr in grads]
             exp_avg = [m[keep] for m in exp_avg]
             exp_sq = [v[keep] for v in exp_sq]
+        if on_step is not None:
+            on_step(step + 1)
         with torch.no_grad():
             t = step + 1
             torch._foreach_mul_(exp_avg, beta1)
@@ -172,6 +179,7 @@ def fit_images(
     lr: float = 5e-3,
     on_done=None,
     channels_last: bool = False,
+    on_step=None,
 ) -> tuple[WeightSpace, Tensor]:
     """Fit one SIREN per image, on the pixel grid of [-1, 1]^2 (``grid_coords``).
 
@@ -181,7 +189,7 @@ def fit_images(
     ``spec``: default ``image_spec(channels=C)``. Adam stops each INR once its PSNR reaches
     ``target_psnr`` dB, else after ``max_steps``. Returns ``(ws, psnr)``: the WeightSpace [N, 1, ...] and
     each INR's PSNR [N] in dB. Raises ValueError (one line) for another layout, channel count, dtype
-    or value range, or a spec that does not map (x, y) to C outputs.
+    or value range, or a spec that does not map (x, y) to C outputs. ``on_done``/``on_step``: see :func:`fit`.
     """
     images = _image_batch(images, channels_last)
     n, c, h, w = images.shape
@@ -191,7 +199,9 @@ def fit_images(
     if n == 0:
         return WeightSpace.zeros(spec, batch=0), torch.empty(0)
     coords, targets = image_targets(images)
-    result = fit(spec, coords, targets, mse_from_psnr(target_psnr), max_steps, lr, seed, on_done=on_done)
+    result = fit(
+        spec, coords, targets, mse_from_psnr(target_psnr), max_steps, lr, seed, on_done=on_done, on_step=on_step
+    )
     return result.ws, psnr_from_mse(result.mse)
 
 

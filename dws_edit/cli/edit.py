@@ -17,8 +17,8 @@ class EditCommand:
     input: tyro.conf.Positional[Path]
     """The INR file (.safetensors written by dws-edit: dws-edit inr fit / inr import)."""
     edit: str = "smooth"
-    """Learned: smooth, symmetrize, remove, dilate. Exact: mirror, translate, rotate, scale, symmetrize_exact,
-    blend (dws-edit models lists them with their parameters)."""
+    """Learned: smooth, symmetrize, remove, remove_sphere, remove_part, dilate. Exact: mirror, translate, rotate,
+    scale, symmetrize_exact, blend (dws-edit models lists them with their parameters)."""
     out: Path = Path("edited.safetensors")
     """The edited INR file to write (never half-written)."""
     exact: bool = False
@@ -38,7 +38,11 @@ class EditCommand:
     factor: float | None = None
     """scale: the content grows by this factor (> 0)."""
     center: tuple[float, ...] | None = None
-    """rotate, scale: the fixed point (default the origin)."""
+    """rotate, scale: the fixed point (default the origin); remove_sphere: the ball's center."""
+    radius: float | None = None
+    """remove_sphere: the ball's radius."""
+    part: str | None = None
+    """remove_part: handle (mugs), legs (tables, chairs) or wheels (cars)."""
     other: Path | None = None
     """blend: the second INR file."""
     t: float | None = None
@@ -49,7 +53,7 @@ class EditCommand:
         from dws_edit.inr import read_inr, save_inr
 
         ws, header = read_inr(self.input)
-        names = ("sigma", "axis", "box", "angle", "offset", "factor", "center", "t")
+        names = ("sigma", "axis", "box", "angle", "offset", "factor", "center", "radius", "part", "t")
         params = {k: getattr(self, k) for k in names if getattr(self, k) is not None}
         if self.other is not None:
             params["b"] = read_inr(self.other)[0]

@@ -1,7 +1,7 @@
 """dws-edit in the browser: upload an image, a mesh or an INR (or pick a built-in example), edit it in weight space,
 compare before and after, chain, undo and redo, download.
 
-    .venv/bin/python app.py            # serves http://127.0.0.1:7860 (--port, --share-host to bind elsewhere)
+    .venv/bin/python app.py            # serves http://127.0.0.1:7860 (--port; --host to bind elsewhere)
 
 Thin: every step is a method of :class:`dws_edit.session.EditSession` (fit, edit, undo, redo, view, export), kept
 per browser session in ``gr.State``. Named endpoints for gradio_client: ``/fit``, ``/edit``, ``/undo``, ``/redo``,
@@ -19,13 +19,17 @@ from pathlib import Path
 import gradio as gr
 import torch
 
+from dws_edit.checkpoints import available_models
 from dws_edit.edits import EDITS, EXACT_EDITS, get_edit
 from dws_edit.session import EXAMPLES, IMAGE_SUFFIXES, INR_SUFFIXES, MESH_SUFFIXES, EditSession
 
 CONCURRENCY = 2
 """Requests served at once: one per CPU core of the target machine, each with one torch thread, so that two users
 editing at the same time do not slow each other down (torch's own threads would compete for the same cores)."""
-EDIT_CHOICES = [n for n in EDITS] + [n for n in EXACT_EDITS if n not in ("affine", "blend", "symmetrize_exact")]
+EDIT_CHOICES = [n for n in EDITS if any(c.get("edit") == n for c in available_models().values())] + [
+    n for n in EXACT_EDITS if n not in ("affine", "blend", "symmetrize_exact")
+]
+"""Learned edits with a shipped model, then the exact edits the widgets can drive."""
 MAX_FILE_SIZE = "50mb"
 """Gradio's own upload cap (the session refuses larger files too, with a message: dws_edit.session.MAX_UPLOAD_BYTES)."""
 
@@ -96,7 +100,7 @@ def edit_params(name: str, exact: bool, domain: str, sigma, axis, box, part, ext
     if not isinstance(more, dict):
         raise ValueError('other parameters: expected a JSON object, e.g. {"offset": [0.1, 0]}')
     if name in EDITS and not exact:
-        names = [p.name for p in get_edit(name).params(domain)]
+        names = allowed = [p.name for p in get_edit(name).params(domain)]
     else:
         import inspect
 
@@ -104,9 +108,13 @@ def edit_params(name: str, exact: bool, domain: str, sigma, axis, box, part, ext
         if exact_name not in EXACT_EDITS:
             raise ValueError(f"edit {name!r} has no exact closed form; exact: {', '.join(EXACT_EDITS)}")
         signature = inspect.signature(EXACT_EDITS[exact_name].fn).parameters
-        names = [n for n in list(signature)[1:] if signature[n].default is inspect.Parameter.empty or n in more]
-        if name == "rotate" and domain != "image":
+        allowed = list(signature)[1:]
+        names = [n for n in allowed if signature[n].default is inspect.Parameter.empty or n in more]
+        if name == "rotate" and domain != "image" and "axis" not in names:
             names.append("axis")
+    unknown = sorted(set(more) - set(allowed))
+    if unknown:
+        raise ValueError(f"other parameters {unknown} are not parameters of {name!r}; accepted: {', '.join(allowed)}")
     widgets = {"sigma": sigma, "axis": axis, "part": part}
     params = {}
     for n in names:

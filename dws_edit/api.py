@@ -106,6 +106,8 @@ def edit(ws: WeightSpace, name: str, *, exact: bool = False, model: Any = None, 
         raise ValueError(f"edit() takes a WeightSpace (see dws_edit.load_inr / fit_image); got {type(ws).__name__}")
     if ws.channels != 1:
         raise ValueError(f"edit() takes INR weights with one channel; got {ws.channels} channels")
+    if name not in EDITS and name not in EXACT_EDITS:
+        raise ValueError(f"unknown edit {name!r}; accepted: learned {', '.join(EDITS)}; exact {', '.join(EXACT_EDITS)}")
     if exact or name in EXACT_EDITS:
         exact_name = EXACT_NAMES.get(name, name)
         if exact_name not in EXACT_EDITS:

@@ -23,7 +23,7 @@ from dws_edit.render import inr_to_mesh, render_mesh_views, save_image_grid, sav
 DEMO_PARAMS_3D = {
     "smooth": {"sigma": 0.05},
     "symmetrize": {"axis": "x"},
-    "remove": {"box": (0.0, -1.0, -1.0, 1.0, 0.0, 1.0)},
+    "remove": {"box": (0.0, -0.6, -0.6, 1.0, 0.2, 0.6)},
     "remove_sphere": {"center": (0.3, 0.0, 0.0), "radius": 0.3},
     "remove_part": {"part": "handle"},
 }

@@ -27,18 +27,24 @@ def inside(values: Tensor, domain: str) -> Tensor:
 
 
 @torch.no_grad()
+def occupancy(fn: Fn, domain: str, resolution: int = 128, chunk: int = 32768) -> Tensor:
+    """Occupancy ``[B, resolution^3]`` (bool) of ``fn`` (see :func:`inside`) on the regular grid over [-1, 1]^3
+    (``dws_edit.render.cube_grid``), evaluated ``chunk`` points at a time."""
+    points = cube_grid(resolution).reshape(-1, 3).to(torch.float32)
+    return torch.cat([inside(fn(points[lo : lo + chunk]), domain) for lo in range(0, len(points), chunk)], dim=1)
+
+
+def iou(a: Tensor, b: Tensor) -> Tensor:
+    """IoU ``[B]`` of two occupancies ``[B, N]`` (bool); both empty gives 1."""
+    both, either = (a & b).sum(1), (a | b).sum(1)
+    return torch.where(either > 0, both / either.clamp_min(1), torch.ones_like(both, dtype=torch.float64)).float()
+
+
 def occupancy_iou(pred: Fn, target: Fn, domain: str, resolution: int = 128, chunk: int = 32768) -> Tensor:
     """Volumetric IoU ``[B]`` of the occupancies of ``pred`` and ``target`` (see :func:`inside`) on a
     ``resolution``^3 grid over [-1, 1]^3 (128 by default, as the issue's metric; Mescheder et al., Occupancy
     Networks, CVPR 2019, use the same measure). Both sides empty gives 1."""
-    points = cube_grid(resolution).reshape(-1, 3).to(torch.float32)
-    both = either = None
-    for lo in range(0, len(points), chunk):
-        p = points[lo : lo + chunk]
-        a, b = inside(pred(p), domain), inside(target(p), domain)
-        i, u = (a & b).sum(1), (a | b).sum(1)
-        both, either = (i, u) if both is None else (both + i, either + u)
-    return torch.where(either > 0, both / either.clamp_min(1), torch.ones_like(both, dtype=torch.float64)).float()
+    return iou(occupancy(pred, domain, resolution, chunk), occupancy(target, domain, resolution, chunk))
 
 
 def chamfer_distance(a, b, samples: int = 30000, seed: int = 0) -> float:

@@ -132,6 +132,12 @@ class EditSession:
         size = path.stat().st_size
         if size > MAX_UPLOAD_BYTES:
             raise ValueError(f"{path.name} is {size / 2**20:.0f} MB; accepted: files up to {MAX_UPLOAD_BYTES >> 20} MB")
+        try:
+            return self._fit_file(path, progress)
+        except ValueError as err:  # name the upload as the user knows it, not by its temporary path
+            raise ValueError(str(err).replace(str(path), path.name)) from None
+
+    def _fit_file(self, path: Path, progress: ProgressFn) -> EditSession:
         suffix = path.suffix.lower()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -168,6 +174,11 @@ class EditSession:
         shown = ", ".join(f"{k}={v}" for k, v in params.items())
         step = Step(edited, f"{name}({shown}) [{kind}]", error, {"edit": name, "kind": kind, "params": params})
         notes = tuple(dict.fromkeys(str(w.message) for w in caught))
+        if error and (error["edited"] > error["no_edit"]) == error["metric"].startswith("MSE") and kind == "learned":
+            notes += (
+                f"the learned {name} made this INR worse than not editing ({error['metric']} {error['edited']:.4g} "
+                f"against {error['no_edit']:.4g}): undo, and use an exact edit where one exists",
+            )
         return replace(self, steps=self.steps + (step,), undone=(), notes=notes)
 
     def _error(self, ws: WeightSpace, edited: WeightSpace, name: str, exact: bool, params: dict) -> dict | None:

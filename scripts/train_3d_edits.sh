@@ -13,6 +13,6 @@ for edit in symmetrize remove remove_part; do
   train "sdf-$edit-mlp" --edit "$edit" --zoo zoos/sdf --steps 4000 "${COMMON[@]}" --model mlp --depth 3
 done
 train sdf-smooth --edit smooth --zoo zoos/sdf --steps 4000 "${COMMON[@]}"
-for edit in symmetrize remove_part remove; do
+for edit in symmetrize remove_part; do
   train "field-$edit" --edit "$edit" --zoo zoos/fields --steps 3000 "${COMMON[@]}"
 done

@@ -119,6 +119,7 @@ def test_bad_input_gives_one_line_and_keeps_the_session(server, tmp_path, box_ob
         (lambda: call_edit(c, "remove", box="0 1"), "box"),
         (lambda: call_edit(c, "remove_part"), "does not apply to image INRs"),
         (lambda: call_edit(c, "translate", extra="{oops"), "not JSON"),
+        (lambda: call_edit(c, "mirror", exact=True, extra='{"bogus": 1}'), "not parameters of 'mirror'"),
         (lambda: c.predict("glb", api_name="/export"), "image INRs export as inr, png"),
     ):
         with pytest.raises(AppError, match=message):

@@ -59,7 +59,7 @@ def _image_rows(cards: dict) -> list[str]:
 
 def _rows_3d(cards: dict) -> list[str]:
     lines = [
-        "Against the exact edit on the zoo's test split: volumetric IoU (128^3 grid; smooth 64^3), Chamfer distance",
+        "Against the exact edit on the zoo's test split: volumetric IoU (128^3 grid; smooth 32^3), Chamfer distance",
         "of 64^3 marching-cubes meshes (coordinate units, shapes span [-0.8, 0.8]) next to the source INR's own",
         "fitting error, rendered-view PSNR for fields, and IoU on INRs fitted to held-out meshes the generator",
         "cannot make (dws_edit.data.mesh_set). FlatMLPEditNet baselines of 3-D models are not shipped (8 MB each):",

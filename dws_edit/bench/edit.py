@@ -24,54 +24,20 @@ import torch
 from rich.table import Table
 
 from dws_edit.bench.cards import plot_error_vs_time, write_index, write_quality
+from dws_edit.bench.common import finetune, mse_at, time_to_reach, timed
 from dws_edit.checkpoints import available_models, checkpoint_dir, load_checkpoint
 from dws_edit.console import console
 from dws_edit.data import load_zoo
 from dws_edit.edits import domain_of, get_edit
-from dws_edit.inr import evaluate, fit, grid_coords
+from dws_edit.inr import grid_coords
 from dws_edit.records import atomic_write_json, run_record
 from dws_edit.render import render_images, save_image_grid
 from dws_edit.tasks.edit import edit_targets
-from dws_edit.weights import WeightSpace
 
 
 def baseline_path(model_name: str) -> Path:
     """Where the FlatMLPEditNet baseline of a shipped model lives."""
     return checkpoint_dir() / "baselines" / f"{model_name}-mlp.safetensors"
-
-
-def _timed(fn, repeats: int = 3):
-    """(result, median seconds) of ``fn()`` run ``repeats`` times."""
-    times, out = [], None
-    for _ in range(repeats):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return out, sorted(times)[len(times) // 2]
-
-
-def _mse(ws: WeightSpace, coords, target) -> float:
-    with torch.no_grad():
-        return (evaluate(ws, coords) - target).square().mean().item()
-
-
-def _finetune(ws: WeightSpace, coords, target, steps: int, lr: float) -> tuple[WeightSpace, float]:
-    """Adam on the functional target from ``ws`` for ``steps`` steps (every INR of the batch at once)."""
-    t = time.perf_counter()
-    result = fit(ws.spec, coords, target, 0.0, steps, lr, init=ws, chunk=ws.batch_size)
-    return result.ws, time.perf_counter() - t
-
-
-def _time_to_reach(curve: list[tuple[float, float]], goal: float) -> float | None:
-    """First time (s) at which the (time, MSE) curve reaches ``goal``, interpolated linearly; None if never."""
-    prev = (0.0, float("inf"))
-    for t, mse in curve:
-        if mse <= goal:
-            if prev[1] == float("inf"):
-                return t
-            return prev[0] + (t - prev[0]) * (prev[1] - goal) / (prev[1] - mse)
-        prev = (t, mse)
-    return None
 
 
 @dataclass
@@ -157,25 +123,25 @@ class BenchEdit:
         cond = edit.encode(params, domain, batch=ws.batch_size) if edit.cond_dim(domain) else None
         out = {"edit": card["edit"], "zoo": card["data"]["zoo"], "inrs": ws.batch_size}
 
-        out["identity_mse"] = _mse(ws, coords, target)
+        out["identity_mse"] = mse_at(ws, coords, target)
         with torch.no_grad():
-            dws_ws, dws_s = _timed(lambda: model(ws, cond))
-        out["dws_mse"], out["dws_seconds"] = _mse(dws_ws, coords, target), dws_s
+            dws_ws, dws_s = timed(lambda: model(ws, cond))
+        out["dws_mse"], out["dws_seconds"] = mse_at(dws_ws, coords, target), dws_s
         if baseline is not None:
             with torch.no_grad():
-                mlp_ws, mlp_s = _timed(lambda: baseline(ws, cond))
-            out["mlp_mse"], out["mlp_seconds"] = _mse(mlp_ws, coords, target), mlp_s
+                mlp_ws, mlp_s = timed(lambda: baseline(ws, cond))
+            out["mlp_mse"], out["mlp_seconds"] = mse_at(mlp_ws, coords, target), mlp_s
         curve = []
         for steps in self.finetune_steps:
-            tuned, secs = _finetune(ws, coords, target, steps, self.finetune_lr)
-            curve.append((secs, _mse(tuned, coords, target)))
+            tuned, secs = finetune(ws, coords, target, steps, self.finetune_lr)
+            curve.append((secs, mse_at(tuned, coords, target)))
         out["finetune"] = [{"steps": k, "seconds": s, "mse": m} for k, (s, m) in zip(self.finetune_steps, curve)]
         hybrid = []
         for steps in self.hybrid_steps:
-            tuned, secs = _finetune(dws_ws, coords, target, steps, self.finetune_lr)
-            hybrid.append({"steps": steps, "seconds": dws_s + secs, "mse": _mse(tuned, coords, target)})
+            tuned, secs = finetune(dws_ws, coords, target, steps, self.finetune_lr)
+            hybrid.append({"steps": steps, "seconds": dws_s + secs, "mse": mse_at(tuned, coords, target)})
         out["hybrid"] = hybrid
-        reach = _time_to_reach(curve, out["dws_mse"])
+        reach = time_to_reach(curve, out["dws_mse"])
         out["finetune_seconds_to_dws_mse"] = reach
         out["speedup_at_equal_mse"] = reach / dws_s if reach else None
         out["removed"] = 1 - out["dws_mse"] / out["identity_mse"]
@@ -205,11 +171,11 @@ class BenchEdit:
         params = edit.sample(ws.batch_size, g, domain)
         target = edit_targets(edit, ws, coords, params, domain)
         cond = edit.encode(params, domain, batch=ws.batch_size) if edit.cond_dim(domain) else None
-        out = {"inrs": ws.batch_size, "mean_psnr_db": psnr.mean().item(), "identity_mse": _mse(ws, coords, target)}
+        out = {"inrs": ws.batch_size, "mean_psnr_db": psnr.mean().item(), "identity_mse": mse_at(ws, coords, target)}
         with torch.no_grad():
-            out["dws_mse"] = _mse(model(ws, cond), coords, target)
+            out["dws_mse"] = mse_at(model(ws, cond), coords, target)
             if baseline is not None:
-                out["mlp_mse"] = _mse(baseline(ws, cond), coords, target)
+                out["mlp_mse"] = mse_at(baseline(ws, cond), coords, target)
         out["removed"] = 1 - out["dws_mse"] / out["identity_mse"]
         return out
 
@@ -226,8 +192,8 @@ class BenchEdit:
             cond = edit.encode(params, domain, batch=ws.batch_size) if edit.cond_dim(domain) else None
             with torch.no_grad(), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                dws = _mse(model(ws, cond), coords, target)
-            ident = _mse(ws, coords, target)
+                dws = mse_at(model(ws, cond), coords, target)
+            ident = mse_at(ws, coords, target)
             out[str(width)] = {"mean_psnr_db": psnr.mean().item(), "identity_mse": ident, "dws_mse": dws,
                                "removed": 1 - dws / ident}  # fmt: skip
         return out
@@ -237,8 +203,8 @@ class BenchEdit:
 
         dilated = torch.from_numpy(grey_dilation(images.numpy(), size=(1, 3, 3), mode="nearest"))
         target = dilated.reshape(len(images), -1, 1)
-        mse = _mse(dws_ws, coords, target)
-        return {"mse_01": mse, "mse_nfn_scale": 4 * mse, "identity_mse_01": _mse(ws, coords, target)}
+        mse = mse_at(dws_ws, coords, target)
+        return {"mse_01": mse, "mse_nfn_scale": 4 * mse, "identity_mse_01": mse_at(ws, coords, target)}
 
     # ------------------------------------------------------------------ output
     def _figure(self, name, ws, target, dws_ws, mlp_ws) -> None:

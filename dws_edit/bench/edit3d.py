@@ -7,7 +7,8 @@ functional target of :mod:`dws_edit.edits`; for ``remove_part`` the generator's 
   fine-tuning (Adam on the target at fixed points) at several step budgets, and the hybrid (DWS, then steps);
 - MSE at the evaluation points (half near the surface; the quantity fine-tuning minimises, so the time ratio at
   equal error is read on it) and volumetric IoU on a 128^3 grid (:func:`dws_edit.metrics.occupancy_iou`; 64^3
-  for the points of the fine-tuning curve and the hybrid, and for smooth, whose exact target is costly);
+  for the points of the fine-tuning curve and the hybrid; smooth, whose exact target costs 729 evaluations a
+  point: 32^3 with a 7^3 quadrature, also for its meshes);
 - for the first few INRs, Chamfer distance between 64^3 marching-cubes meshes of the edited INR and of the exact
   target, and the source INR's own fitting error (Chamfer of its mesh to the generator's shape);
 - fields: PSNR of volume-rendered views against views of the exact target;
@@ -22,21 +23,18 @@ from pathlib import Path
 
 import torch
 
+from dws_edit.bench.common import finetune, mse_at, time_to_reach, timed
 from dws_edit.checkpoints import available_models, checkpoint_dir, load_checkpoint
 from dws_edit.console import console
 from dws_edit.data import load_zoo
 from dws_edit.data.shapes import Shape
 from dws_edit.edits import get_edit
 from dws_edit.inr import evaluate
-from dws_edit.metrics import chamfer_distance, field_view_psnr, occupancy_iou
+from dws_edit.metrics import chamfer_distance, field_view_psnr, occupancy, occupancy_iou
+from dws_edit.metrics import iou as metrics_iou
 from dws_edit.render import inr_to_mesh, level_set_mesh, render_mesh_views, save_image_grid, shape_to_mesh
 from dws_edit.tasks.edit import edit_params, edit_targets, sample_points, target_options, with_shapes
 from dws_edit.weights import WeightSpace
-
-
-def _mse(ws: WeightSpace, coords, target) -> float:
-    with torch.no_grad():
-        return (evaluate(ws, coords) - target).square().mean().item()
 
 
 def baseline_3d(name: str):
@@ -67,8 +65,6 @@ class Bench3D:
         return {n: shipped[n] for n in names}
 
     def bench_one(self, name: str, card: dict) -> dict:
-        from dws_edit.bench.edit import _finetune, _time_to_reach, _timed
-
         cfg = self.cfg
         model = load_checkpoint(checkpoint_dir() / f"{name}.safetensors")
         baseline = baseline_3d(name)
@@ -88,36 +84,64 @@ class Bench3D:
             with torch.no_grad():
                 return edit.target(lambda c: evaluate(ws, c), p, params, self.domain, **options)
 
-        res = 64 if edit.name == "smooth" else cfg.iou_resolution  # smooth: 729 evaluations a point
+        # the target's occupancy once per grid; smooth: 32^3 and a 7^3 quadrature (its exact target costs 729
+        # evaluations a point)
+        res = 32 if edit.name == "smooth" else cfg.iou_resolution
+        grid_fn = target_fn
+        if edit.name == "smooth":
+            grid_fn = lambda p: edit.target(lambda c: evaluate(ws, c), p, params, self.domain, points=7, extent=3.0)  # noqa: E731
+        targets = {}
 
         def iou(w: WeightSpace, resolution: int = res) -> float:
-            return occupancy_iou(lambda p: evaluate(w, p), target_fn, self.domain, resolution).mean().item()
+            if resolution not in targets:
+                targets[resolution] = occupancy(grid_fn, self.domain, resolution)
+            return (
+                metrics_iou(occupancy(lambda p: evaluate(w, p), self.domain, resolution), targets[resolution])
+                .mean()
+                .item()
+            )
 
         out = {"edit": edit.name, "zoo": card["data"]["zoo"], "inrs": ws.batch_size, "iou_resolution": res}
-        out["identity_mse"], out["identity_iou"] = _mse(ws, coords, target), iou(ws)
+        out["identity_mse"], out["identity_iou"] = mse_at(ws, coords, target), iou(ws)
         with torch.no_grad():
-            dws_ws, out["dws_seconds"] = _timed(lambda: model(ws, cond))
-        out["dws_mse"], out["dws_iou"] = _mse(dws_ws, coords, target), iou(dws_ws)
+            dws_ws, out["dws_seconds"] = timed(lambda: model(ws, cond))
+        out["dws_mse"], out["dws_iou"] = mse_at(dws_ws, coords, target), iou(dws_ws)
         mlp_ws = None
         if baseline is not None:
             with torch.no_grad():
-                mlp_ws, out["mlp_seconds"] = _timed(lambda: baseline(ws, cond))
-            out["mlp_mse"], out["mlp_iou"] = _mse(mlp_ws, coords, target), iou(mlp_ws)
+                mlp_ws, out["mlp_seconds"] = timed(lambda: baseline(ws, cond))
+            out["mlp_mse"], out["mlp_iou"] = mse_at(mlp_ws, coords, target), iou(mlp_ws)
         curve, out["finetune"] = [], []
         for steps in cfg.finetune_steps:
-            tuned, secs = _finetune(ws, coords, target, steps, cfg.finetune_lr)
-            curve.append((secs, _mse(tuned, coords, target)))
-            out["finetune"].append({"steps": steps, "seconds": secs, "mse": curve[-1][1], "iou_64": iou(tuned, 64)})
+            tuned, secs = finetune(ws, coords, target, steps, cfg.finetune_lr)
+            curve.append((secs, mse_at(tuned, coords, target)))
+            out["finetune"].append(
+                {"steps": steps, "seconds": secs, "mse": curve[-1][1], "iou_64": iou(tuned, min(res, 64))}
+            )
         out["hybrid"] = []
         for steps in cfg.hybrid_steps:
-            tuned, secs = _finetune(dws_ws, coords, target, steps, cfg.finetune_lr)
-            out["hybrid"].append({"steps": steps, "seconds": out["dws_seconds"] + secs,
-                                  "mse": _mse(tuned, coords, target), "iou_64": iou(tuned, 64)})  # fmt: skip
-        reach = _time_to_reach(curve, out["dws_mse"])
+            tuned, secs = finetune(dws_ws, coords, target, steps, cfg.finetune_lr)
+            seconds, mse = out["dws_seconds"] + secs, mse_at(tuned, coords, target)
+            out["hybrid"].append({"steps": steps, "seconds": seconds, "mse": mse, "iou_64": iou(tuned, min(res, 64))})
+        reach = time_to_reach(curve, out["dws_mse"])
         out["finetune_seconds_to_dws_mse"] = reach
         out["speedup_at_equal_mse"] = reach / out["dws_seconds"] if reach else None
         out["removed"] = 1 - out["dws_mse"] / out["identity_mse"]
-        out["meshes"] = self._meshes(name, ws, dws_ws, mlp_ws, shapes, edit, target_fn)
+        grid_options = {"points": 7, "extent": 3.0} if edit.name == "smooth" else options
+
+        def one_target(i: int):
+            """The exact edit of INR ``i`` alone (meshing one INR must not evaluate all of them)."""
+            p_i = {k: v[i : i + 1] if torch.is_tensor(v) and v.shape[0] > 1 else v for k, v in params.items()}
+            o_i = {k: v[i : i + 1] if isinstance(v, list) else v for k, v in grid_options.items()}
+            w_i = ws[i : i + 1]
+
+            def fn(p):
+                with torch.no_grad():
+                    return edit.target(lambda c: evaluate(w_i, c), p, p_i, self.domain, **o_i)[0]
+
+            return fn
+
+        out["meshes"] = self._meshes(name, ws, dws_ws, mlp_ws, shapes, one_target)
         if self.domain == "field":
             k = cfg.mesh_count
             views = lambda w: field_view_psnr(lambda p: evaluate(w[:k], p), lambda p: target_fn(p)[:k])  # noqa: E731
@@ -128,7 +152,7 @@ class Bench3D:
             out["held_out_meshes"] = self._held_out(edit, model)
         return out
 
-    def _meshes(self, name, ws, dws_ws, mlp_ws, shapes, edit, target_fn) -> dict:
+    def _meshes(self, name, ws, dws_ws, mlp_ws, shapes, one_target) -> dict:
         """Chamfer distances (64^3 meshes) for the first ``mesh_count`` INRs, and the before/after figure."""
         k = min(self.cfg.mesh_count, ws.batch_size)
         rows, stats = [], {"dws": [], "identity": [], "mlp": [], "source_fit": []}
@@ -136,7 +160,8 @@ class Bench3D:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 try:
-                    exact = level_set_mesh(lambda p, i=i: _level(target_fn(p)[i], self.domain), 64)
+                    target_i = one_target(i)
+                    exact = level_set_mesh(lambda p, t=target_i: _level(t(p), self.domain), 64)
                     meshes = {"identity": inr_to_mesh(ws[i : i + 1]), "dws": inr_to_mesh(dws_ws[i : i + 1])}
                     if mlp_ws is not None:
                         meshes["mlp"] = inr_to_mesh(mlp_ws[i : i + 1])
@@ -165,13 +190,13 @@ class Bench3D:
         g = torch.Generator().manual_seed(self.cfg.seed + 5)
         params = edit.sample(ws.batch_size, g, "sdf")
         cond = edit.encode(params, "sdf", batch=ws.batch_size) if edit.cond_dim("sdf") else None
-        options = target_options(edit, "sdf")
+        options = {"points": 7, "extent": 3.0} if edit.name == "smooth" else target_options(edit, "sdf")
 
         def target_fn(p):
             with torch.no_grad():
                 return edit.target(lambda c: evaluate(ws, c), p, params, "sdf", **options)
 
-        res = 64 if edit.name == "smooth" else self.cfg.iou_resolution
+        res = 32 if edit.name == "smooth" else self.cfg.iou_resolution
         with torch.no_grad():
             edited = model(ws, cond)
         iou = lambda w: occupancy_iou(lambda p: evaluate(w, p), target_fn, "sdf", res)  # noqa: E731

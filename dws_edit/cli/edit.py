@@ -50,8 +50,10 @@ class EditCommand:
 
     def run(self) -> Path:
         from dws_edit.api import edit
+        from dws_edit.cli.inr import check_inr_out
         from dws_edit.inr import read_inr, save_inr
 
+        check_inr_out(self.out, self.input, self.other)
         ws, header = read_inr(self.input)
         names = ("sigma", "axis", "box", "angle", "offset", "factor", "center", "radius", "part", "t")
         params = {k: getattr(self, k) for k in names if getattr(self, k) is not None}

@@ -12,6 +12,15 @@ from dws_edit.console import console
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
 
+def check_inr_out(out: Path, *inputs: Path | None) -> None:
+    """Refuse an ``--out`` INR file that would not be one (another suffix) or would replace an input file."""
+    if out.suffix.lower() != ".safetensors":
+        raise ValueError(f"--out {out}: INR files are written as .safetensors; accepted: a path ending in .safetensors")
+    for given in inputs:
+        if given is not None and out.resolve() == Path(given).resolve():
+            raise ValueError(f"--out {out} is the input file; give another path (the input is never overwritten)")
+
+
 @dataclass
 class InrFit:
     """Fit one INR to an image (image SIREN) or a mesh (SDF SIREN) and save it as an INR file (.safetensors)."""
@@ -40,6 +49,7 @@ class InrFit:
         from dws_edit.data.meshes import MESH_EXTENSIONS
         from dws_edit.inr import save_inr
 
+        check_inr_out(self.out, self.input)
         suffix = self.input.suffix.lower()
         if suffix not in IMAGE_SUFFIXES + MESH_EXTENSIONS:
             accepted = ", ".join(IMAGE_SUFFIXES + MESH_EXTENSIONS)
@@ -149,6 +159,7 @@ class InrImport:
     def run(self) -> Path:
         from dws_edit.inr import import_siren, save_inr
 
+        check_inr_out(self.out, self.input)
         ws = import_siren(self.input, self.format, self.w0_first, self.w0_hidden, self.output_offset, self.w0)
         save_inr(self.out, ws, [{"import": str(self.input), "format": self.format}])
         console.print(f"imported {self.input}: spec {ws.spec.layer_sizes}, w0 {ws.spec.w0} -> {self.out}")

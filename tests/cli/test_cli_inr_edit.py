@@ -56,6 +56,9 @@ def test_fit_edit_render_round_trip(fitted, capsys):
         (("inr", "render", "{x}", "--out", "{dir}/y.jpg"), "image INRs render to .png"),
         (("inr", "render", "{x}", "--out", "{dir}/y.glb"), "image INRs render to .png"),
         (("inr", "fit", "{dir}/flat.obj"), "encloses no volume"),
+        (("inr", "fit", "{dir}/photo.png", "--out", "{dir}/photo.png"), "accepted: a path ending in .safetensors"),
+        (("edit", "{x}", "--edit", "mirror", "--axis", "x", "--out", "{x}"), "is the input file"),
+        (("edit", "{x}", "--edit", "explode"), "exact mirror, translate"),
     ],
 )
 def test_user_mistakes_get_one_line_and_exit_2(fitted, capsys, args, message):

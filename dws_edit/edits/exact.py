@@ -22,8 +22,11 @@ AXES = ("x", "y", "z")
 Number = float | Sequence[float] | Tensor
 
 
-def _tensor(value: Number, ws: WeightSpace) -> Tensor:
-    return torch.as_tensor(value, dtype=ws.dtype, device=ws.device)
+def _tensor(value: Number, ws: WeightSpace, what: str = "value") -> Tensor:
+    try:
+        return torch.as_tensor(value, dtype=ws.dtype, device=ws.device)
+    except (TypeError, ValueError, RuntimeError):
+        raise ValueError(f"{what} {value!r} is not accepted: expected numbers") from None
 
 
 def _batched(t: Tensor, ndim: int, ws: WeightSpace, what: str, shape: str) -> Tensor:
@@ -79,7 +82,10 @@ def mirror(ws: WeightSpace, axis: str | int) -> WeightSpace:
 def translate(ws: WeightSpace, offset: Number) -> WeightSpace:
     """Move the content by ``offset`` (``[d0]`` or ``[B, d0]``, coordinate units): ``f'(x) = f(x - offset)``."""
     d0 = ws.spec.layer_sizes[0]
-    return affine(ws, torch.eye(d0, dtype=ws.dtype, device=ws.device), -_tensor(offset, ws))
+    off = _tensor(offset, ws, "offset")
+    if off.dim() not in (1, 2) or off.shape[-1] != d0:
+        raise ValueError(f"offset of shape {tuple(off.shape)} is not accepted: expected [{d0}] or [B, {d0}]")
+    return affine(ws, torch.eye(d0, dtype=ws.dtype, device=ws.device), -off)
 
 
 def _rotation(angle: Tensor, d0: int, axis: str | int | None) -> Tensor:

@@ -207,3 +207,14 @@ def test_registry_lists_every_exact_edit_with_parameter_docs():
     ws = siren(SPECS["image"], 27)
     out = get_exact_edit("rotate").fn(ws, angle=0.1)
     assert isinstance(out, WeightSpace) and out.dtype == torch.float64
+
+
+def test_translate_names_its_offset_in_errors():
+    from dws_edit.edits import translate
+    from dws_edit.inr import image_spec, init_siren
+
+    ws = init_siren(image_spec(), 1)
+    with pytest.raises(ValueError, match=r"offset of shape \(3,\) is not accepted: expected \[2\] or \[B, 2\]"):
+        translate(ws, [0.1, 0.0, 0.0])
+    with pytest.raises(ValueError, match="offset 'abc' is not accepted: expected numbers"):
+        translate(ws, "abc")

@@ -176,27 +176,18 @@ def fit_image(
     return ws
 
 
-def fit_mesh(
-    mesh,
-    hidden: int = 32,
-    points: int = 32768,
-    max_steps: int = 2000,
-    lr: float = 1e-3,
-    target_rmse: float = 0.0,
-    seed: int = 0,
-    progress=None,
-) -> WeightSpace:
+def fit_mesh(mesh, **options: Any) -> WeightSpace:
     """Fit ONE SDF INR (``sdf_spec((hidden, hidden))``, B = 1) to a mesh.
 
     ``mesh``: a path (.obj/.ply/.stl/.glb/.gltf/.off, Draco-compressed .glb too) or a ``trimesh.Trimesh``. It is
     repaired and normalized by :func:`dws_edit.data.meshes.prepare_mesh` (centered, longest side 1.6, so it lies
     in [-0.8, 0.8]^3) and its signed distance taken by :class:`~dws_edit.data.meshes.MeshShape` (generalized
-    winding numbers: holes, flipped faces and overlapping parts are tolerated with a ``MeshWarning``). Adam
-    (``lr``) on ``points`` fixed samples, half near the surface, for at most ``max_steps`` steps or until the RMSE
-    reaches ``target_rmse``. The shipped SDF edit models were trained on width 32 (the default); wider INRs are
-    more faithful (``dws-edit bench mesh-fit`` measures Chamfer distance and time per width). Raises ValueError
-    (one line) for an unreadable file or a mesh that cannot give an SDF (no faces, NaN vertices, nothing
-    enclosed). ``progress(fraction)`` is called after every fitting step.
+    winding numbers: holes, flipped faces and overlapping parts are tolerated with a ``MeshWarning``), then fitted
+    by :func:`fit_shape`, whose keyword ``options`` it takes (``hidden``, ``points``, ``max_steps``, ``lr``,
+    ``target_rmse``, ``seed``, ``progress``; Adam on fixed samples, half near the surface). The shipped SDF edit
+    models were trained on width 32 (the default); wider INRs are more faithful (``dws-edit bench mesh-fit``
+    measures Chamfer distance and time per width). Raises ValueError (one line) for an unreadable file or a mesh
+    that cannot give an SDF (no faces, NaN vertices, nothing enclosed).
     """
     import trimesh
 
@@ -208,7 +199,7 @@ def fit_mesh(
         shape = MeshShape.from_path(mesh)
     else:
         raise ValueError(f"fit_mesh takes a mesh file path or a trimesh.Trimesh, not {type(mesh).__name__}")
-    return fit_shape(shape, hidden, points, max_steps, lr, target_rmse, seed, progress)
+    return fit_shape(shape, **options)
 
 
 def fit_shape(
@@ -222,9 +213,10 @@ def fit_shape(
     progress=None,
 ) -> WeightSpace:
     """Fit ONE SDF INR (``sdf_spec((hidden, hidden))``, B = 1) to anything with ``.sdf(points [N, 3]) -> [N]`` in
-    its own coordinates (a procedural :class:`~dws_edit.data.shapes.Shape`, a ``MeshShape``): the fitting of
-    :func:`fit_mesh`, without loading or normalizing; ``progress(fraction)`` is called after every step. Raises
-    ValueError for a width below 1."""
+    its own coordinates (a procedural :class:`~dws_edit.data.shapes.Shape`, a ``MeshShape``): ``points`` fixed
+    samples, half near the surface (:func:`~dws_edit.data.shapes.sample_sdf_points`), Adam (``lr``) for at most
+    ``max_steps`` steps or until the RMSE reaches ``target_rmse``; ``progress(fraction)`` is called after every
+    step. Raises ValueError for a width below 1."""
     from dws_edit.data.shapes import sample_sdf_points
     from dws_edit.inr import fit, sdf_spec
 

@@ -49,12 +49,17 @@ def sample_points(ws: WeightSpace, domain: str, m: int, generator: torch.Generat
     uniform = torch.rand(n, m - m_near, 3, generator=generator) * 2 - 1
     candidates = torch.rand(n, 4 * m_near, 3, generator=generator) * 2 - 1
     with torch.autocast("cpu", enabled=False):
-        level = evaluate(ws.to(torch.float32), candidates)[..., 0]
-    level = level - 0.5 if domain == "field" else level
-    idx = level.abs().topk(m_near, dim=1, largest=False).indices
+        values = evaluate(ws.to(torch.float32), candidates)
+    return torch.cat([uniform, closest_to_surface(candidates, values, domain, m_near, generator)], dim=1)
+
+
+def closest_to_surface(candidates: Tensor, values: Tensor, domain: str, m: int, generator: torch.Generator) -> Tensor:
+    """The ``m`` candidates ``[B, M', 3]`` per INR whose values ``[B, M', dL]`` are closest to the surface (the SDF,
+    or the density minus 1/2, smallest in magnitude), jittered by N(0, 0.02^2) and kept in [-1, 1]^3: ``[B, m, 3]``."""
+    level = values[..., 0] - 0.5 if domain == "field" else values[..., 0]
+    idx = level.abs().topk(m, dim=1, largest=False).indices
     close = candidates.gather(1, idx[..., None].expand(-1, -1, 3))
-    close = (close + torch.randn(close.shape, generator=generator) * 0.02).clamp(-1, 1)
-    return torch.cat([uniform, close], dim=1)
+    return (close + torch.randn(close.shape, generator=generator) * 0.02).clamp(-1, 1)
 
 
 def edit_params(edit, n: int, generator: torch.Generator, domain: str, shapes: list | None = None) -> dict:
@@ -208,11 +213,7 @@ class EditTask:
         candidates = torch.rand(ws.batch_size, 4 * m_target, 3, generator=generator) * 2 - 1
         with torch.no_grad(), torch.autocast("cpu", enabled=False):
             values = self.edit.target(lambda c: evaluate(ws, c), candidates, params, self.domain, **(options or {}))
-        level = values[..., 0] - 0.5 if self.domain == "field" else values[..., 0]
-        idx = level.abs().topk(m_target, dim=1, largest=False).indices
-        close = candidates.gather(1, idx[..., None].expand(-1, -1, 3))
-        close = (close + torch.randn(close.shape, generator=generator) * 0.02).clamp(-1, 1)
-        return torch.cat([points, close], dim=1)
+        return torch.cat([points, closest_to_surface(candidates, values, self.domain, m_target, generator)], dim=1)
 
     def _loss_values(self, values: Tensor) -> Tensor:
         """Values as the loss compares them: SDFs clamped to [-clamp, clamp] when ``clamp`` is set."""

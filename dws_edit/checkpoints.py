@@ -12,6 +12,7 @@ import json
 import os
 from pathlib import Path
 
+import torch
 from torch import nn
 
 from dws_edit.io import json_field, read_file, write_file
@@ -31,10 +32,12 @@ def checkpoint_dir() -> Path:
     return Path(os.environ.get("DWS_EDIT_CHECKPOINTS", Path(__file__).resolve().parent.parent / "checkpoints"))
 
 
-def save_checkpoint(path: str | Path, model: nn.Module, kwargs: dict, card: dict) -> None:
+def save_checkpoint(path: str | Path, model: nn.Module, kwargs: dict, card: dict, half: bool = False) -> None:
     """Write ``model`` (built as ``type(model)(spec, **kwargs)``) with its card; both files atomically.
 
-    ``path``: ``<dir>/<name>.safetensors``; the card also goes to ``<dir>/<name>.json``.
+    ``path``: ``<dir>/<name>.safetensors``; the card also goes to ``<dir>/<name>.json``. ``half``: store the
+    parameters as float16 (half the size; statistics buffers stay float32); ``load_checkpoint`` returns a
+    float32 model either way.
     """
     path = Path(path)
     name = type(model).__name__
@@ -42,7 +45,11 @@ def save_checkpoint(path: str | Path, model: nn.Module, kwargs: dict, card: dict
         raise ValueError(f"cannot save a {name}; accepted models: {', '.join(MODEL_CLASSES)}")
     config = {"class": name, "spec": model.spec.to_dict(), "kwargs": kwargs}
     meta = {"format": FORMAT, "version": str(VERSION), "model": json.dumps(config), "card": json.dumps(card)}
-    write_file(path, model.state_dict(), meta)
+    state = model.state_dict()
+    if half:
+        params = dict(model.named_parameters())
+        state = {k: v.half() if k in params else v for k, v in state.items()}
+    write_file(path, state, meta)
     atomic_write_json(path.with_suffix(".json"), card)
 
 
@@ -62,6 +69,7 @@ def load_checkpoint(path: str | Path) -> nn.Module:
     if cls is None:
         raise ValueError(f"{path}: unknown model class {config.get('class')!r}; known: {', '.join(MODEL_CLASSES)}")
     model = cls(NetworkSpec.from_dict(config["spec"]), **config["kwargs"])
+    tensors = {k: v.float() if v.dtype == torch.float16 else v for k, v in tensors.items()}  # half=True files
     missing, unexpected = model.load_state_dict(tensors, strict=False)
     if missing or unexpected:
         raise ValueError(f"{path}: tensors do not match a {cls.__name__} (missing {missing}, unexpected {unexpected})")
@@ -99,7 +107,8 @@ def load_model(name: str) -> nn.Module:
 
 def publish(run: str | Path, name: str, baseline: bool = False) -> Path:
     """Copy a training run's best model (``<run>/best.safetensors``) into the shipped checkpoints as
-    ``<name>`` (baselines under ``baselines/``), its card named accordingly. Returns the written path."""
+    ``<name>`` (baselines under ``baselines/``, parameters stored as float16 to keep checkpoints/ small; the
+    bench measures them as loaded), its card named accordingly. Returns the written path."""
     run = Path(run)
     model = load_checkpoint(run / "best.safetensors")
     card = dict(model.card, name=name)
@@ -109,5 +118,7 @@ def publish(run: str | Path, name: str, baseline: bool = False) -> Path:
     if baseline:
         card["baseline_of"] = name.removesuffix("-mlp")
     target = checkpoint_dir() / ("baselines" if baseline else "") / f"{name}.safetensors"
-    save_checkpoint(target, model, card.get("model_kwargs", {}), card)
+    if baseline:
+        card["stored_as"] = "float16"
+    save_checkpoint(target, model, card.get("model_kwargs", {}), card, half=baseline)
     return target

@@ -110,3 +110,45 @@ def test_exact_edit_parameter_mistakes_are_one_line_errors(image_ws, name, param
 def test_writing_onto_a_directory_is_a_one_line_error(image_ws, tmp_path):
     with pytest.raises(ValueError, match="is a directory"):
         dws_edit.save_inr(tmp_path, image_ws)
+
+
+def test_half_checkpoints_load_as_float32_with_their_statistics(tmp_path, image_ws):
+    """``half=True`` stores the parameters as float16 (baselines do, to keep checkpoints/ small); the model comes
+    back float32, its statistics buffers exact, its output within float16 rounding of the original's."""
+    from dws_edit.checkpoints import load_checkpoint
+    from dws_edit.io import read_file
+    from dws_edit.nn import FlatMLPEditNet
+    from dws_edit.stats import WeightStats
+
+    spec = image_spec()
+    kwargs = dict(hidden=16, depth=2, cond_dim=2, outputs=2, init_scale=0.5)
+    model = FlatMLPEditNet(spec, **kwargs).eval()
+    model.set_stats(WeightStats.of(image_ws * 1.7))
+    save_checkpoint(tmp_path / "m.safetensors", model, kwargs, {"edit": "symmetrize"}, half=True)
+    tensors, _ = read_file(tmp_path / "m.safetensors")
+    assert tensors["scale"].dtype == torch.float16 and tensors["normalizer.std"].dtype == torch.float32
+    loaded = load_checkpoint(tmp_path / "m.safetensors")
+    assert all(p.dtype == torch.float32 for p in loaded.parameters())
+    torch.testing.assert_close(loaded.normalizer.std, model.normalizer.std, rtol=0, atol=0)
+    cond = torch.tensor([[0.0, 1.0]]).expand(3, 2)
+    coords = grid_coords(28, 28)
+    with torch.no_grad():
+        a, b = evaluate(model(image_ws, cond), coords), evaluate(loaded(image_ws, cond), coords)
+    assert 0 < (a - b).abs().max() < 1e-2
+
+
+def test_film_and_skip_models_round_trip_through_a_checkpoint(tmp_path, image_ws):
+    from dws_edit.checkpoints import load_checkpoint
+
+    kwargs = dict(hidden=4, depth=2, cond_dim=2, outputs=2, init_scale=0.3, film=True, skip=True)
+    torch.manual_seed(0)
+    model = DWSEditNet(image_spec(), **kwargs).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.1)  # FiLM gates away from their initial 1
+    save_checkpoint(tmp_path / "m.safetensors", model, kwargs, {"edit": "symmetrize"})
+    loaded = load_checkpoint(tmp_path / "m.safetensors")
+    cond = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
+    with torch.no_grad():
+        for x, y in zip(model(image_ws, cond).tensors(), loaded(image_ws, cond).tensors()):
+            torch.testing.assert_close(x, y)

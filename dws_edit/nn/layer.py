@@ -118,20 +118,26 @@ class DWSLayer(nn.Module):
 
     Complete (spans every equivariant linear map, all W/b blocks), width-agnostic (one set of
     parameters for any hidden widths with the same depth, d0 and dL), plus an invariant bias. An
-    optional conditioning vector ``cond`` [B, cond_dim] adds a learned invariant bias per network.
+    optional conditioning vector ``cond`` [B, cond_dim] adds a learned invariant bias per network and,
+    with ``film=True``, also scales every output feature by ``1 + gamma(cond)`` (FiLM, Perez et al. 2018;
+    gamma starts at 0): a multiplicative gate the additive bias cannot express, e.g. acting on one input
+    coordinate's column of W_0 for one value of an axis parameter. Both are invariant in ``cond``, so the
+    layer stays equivariant.
     """
 
-    def __init__(self, spec: NetworkSpec, in_channels: int, out_channels: int, cond_dim: int = 0):
+    def __init__(self, spec: NetworkSpec, in_channels: int, out_channels: int, cond_dim: int = 0, film: bool = False):
         super().__init__()
         self.num_layers = spec.num_layers
         self.d_in, self.d_out = spec.layer_sizes[0], spec.layer_sizes[-1]
         self.in_channels, self.out_channels, self.cond_dim = in_channels, out_channels, cond_dim
+        self.film = bool(film and cond_dim)
         self.slots = weight_space_slots(spec)
         # for each output slot: the kept sets S (largest first) and, for each, the inputs that have S
         self.plan: list[list[tuple[tuple[int, ...], list[Slot]]]] = []
         self.mix = nn.ParameterDict()
         self.bias = nn.ParameterDict()
         self.cond = nn.ModuleDict()
+        self.gamma = nn.ModuleDict()
         for out in self.slots:
             f_out = out_channels * out.fixed_size
             terms = []
@@ -145,6 +151,10 @@ class DWSLayer(nn.Module):
             self.bias[out.name] = nn.Parameter(torch.zeros(f_out))
             if cond_dim:
                 self.cond[out.name] = nn.Linear(cond_dim, f_out)
+            if self.film:
+                self.gamma[out.name] = nn.Linear(cond_dim, f_out)
+                nn.init.zeros_(self.gamma[out.name].weight)
+                nn.init.zeros_(self.gamma[out.name].bias)
             # He-uniform per term (ReLU gain), the variance shared among the terms of this output
             for keep, _ in terms:
                 w = self.mix[self._key(out, keep)]
@@ -218,13 +228,17 @@ class DWSLayer(nn.Module):
                     partial.append((set(keep), term))
             for _, acc in partial:  # in place: the full-size mix's backward does not need its output
                 result = result.add_(acc)
+            if self.film:
+                gate = 1 + self.gamma[out.name](cond)
+                result = result * gate.reshape(gate.shape[0], *(1,) * (result.dim() - 2), -1)
             outputs.append(result)
         return outputs
 
     def extra_repr(self) -> str:
         return (
             f"layers={self.num_layers}, d0={self.d_in}, dL={self.d_out}, "
-            f"in_channels={self.in_channels}, out_channels={self.out_channels}, cond_dim={self.cond_dim}"
+            f"in_channels={self.in_channels}, out_channels={self.out_channels}, "
+            f"cond_dim={self.cond_dim}, film={self.film}"
         )
 
 

@@ -59,7 +59,8 @@ class DWSBlocks(nn.Module):
     """A stack of DWS layers with ReLU (and optional normalization / dropout) between them.
 
     ``channels = (c_in, c_1, ..., c_out)``; no nonlinearity after the last layer. ``cond_dim`` feeds a
-    conditioning vector into every layer. Converts to the canonical form once, not per layer.
+    conditioning vector into every layer (``film``: also multiplicatively, see DWSLayer). Converts to the
+    canonical form once, not per layer.
     """
 
     def __init__(
@@ -69,9 +70,10 @@ class DWSBlocks(nn.Module):
         norm: bool = False,
         dropout: float = 0.0,
         cond_dim: int = 0,
+        film: bool = False,
     ):
         super().__init__()
-        self.layers = nn.ModuleList(DWSLayer(spec, a, b, cond_dim) for a, b in zip(channels[:-1], channels[1:]))
+        self.layers = nn.ModuleList(DWSLayer(spec, a, b, cond_dim, film) for a, b in zip(channels[:-1], channels[1:]))
         between = []
         for c in channels[1:-1]:
             parts: list[nn.Module] = [FeatureLayerNorm(spec, c)] if norm else []
@@ -261,8 +263,11 @@ class EditNet(_Normalized):
 class DWSEditNet(EditNet):
     """Equivariant edit model: ``delta`` is a stack of DWS layers ending in ``outputs`` channels.
 
-    ``cond`` [B, cond_dim] carries the edit's parameters into every layer. Equivariant: permuting the
-    input's hidden neurons permutes the edited INR's (each of its k blocks) the same way.
+    ``cond`` [B, cond_dim] carries the edit's parameters into every layer (``film``: also as a
+    multiplicative gate). ``skip``: one more DWS layer maps the input straight to the residual and is
+    added to the stack's output, so edits that are linear in the weights (a mirror of the input
+    coordinates, a scale of the output) have an exact path that does not pass through ReLUs. Equivariant:
+    permuting the input's hidden neurons permutes the edited INR's (each of its k blocks) the same way.
     """
 
     def __init__(
@@ -275,10 +280,17 @@ class DWSEditNet(EditNet):
         dropout: float = 0.0,
         init_scale: float = 1e-3,
         outputs: int = 1,
+        film: bool = False,
+        skip: bool = False,
     ):
         super().__init__(spec, cond_dim, outputs, init_scale)
         channels = (1,) + (hidden,) * depth + (outputs,)
-        self.blocks = DWSBlocks(spec, channels, norm=norm, dropout=dropout, cond_dim=cond_dim)
+        self.blocks = DWSBlocks(spec, channels, norm=norm, dropout=dropout, cond_dim=cond_dim, film=film)
+        self.skip = DWSLayer(spec, 1, outputs, cond_dim, film) if skip else None
 
     def delta(self, ws: WeightSpace, cond: Tensor | None) -> WeightSpace:
-        return self.blocks(ws, cond)
+        if self.skip is None:
+            return self.blocks(ws, cond)
+        feats = self.blocks.features(ws, cond)
+        direct = self.skip.forward_canonical(self.skip.canonical(ws), cond)
+        return self.skip.from_canonical([a + b for a, b in zip(feats, direct)], ws.spec)

@@ -126,6 +126,13 @@ class TrainEdit:
     """Width of the MLP's hidden layers (mlp)."""
     outputs: int = 2
     """Output-capacity expansion k: the model emits k networks whose outputs are averaged (hidden widths x k)."""
+    film: bool = False
+    """dws: the edit's parameters also gate every DWS layer multiplicatively (FiLM), not only as a bias."""
+    skip: bool = False
+    """dws: a DWS layer from the input straight to the residual, an exact path for edits linear in the weights."""
+    scale_lr: float = 1.0
+    """Learning-rate multiplier of the residual's per-tensor scales (they start at 1e-3 and an edit such as a
+    mirror needs them near 1: Adam moves a parameter about lr per step, so at 1 they need ~1,000 steps)."""
     augment: bool = True
     """A fresh random permutation of every training INR's hidden neurons (the function is unchanged)."""
     train_count: int | None = None
@@ -182,6 +189,7 @@ class EditTask:
         torch.manual_seed(cfg.loop.seed)
         if cfg.model == "dws":
             self.model_kwargs = dict(hidden=cfg.hidden, depth=cfg.depth, cond_dim=cond_dim, outputs=cfg.outputs)
+            self.model_kwargs.update({k: True for k in ("film", "skip") if getattr(cfg, k)})
             self.model: EditNet = DWSEditNet(self.spec, **self.model_kwargs)
         else:
             self.model_kwargs = dict(hidden=cfg.mlp_hidden, depth=cfg.depth, cond_dim=cond_dim, outputs=cfg.outputs)
@@ -201,6 +209,12 @@ class EditTask:
             identity = evaluate(self.val_ws, self.val_coords)
             self.val_identity = (identity - self.val_target).square().mean().item()
         self.started = time.time()
+
+    def param_groups(self) -> list[dict]:
+        """The optimizer's parameter groups: the residual's scales with their own learning-rate multiplier."""
+        scales = [self.model.scale]
+        rest = [p for p in self.model.parameters() if p is not self.model.scale]
+        return [{"params": rest}, {"params": scales, "lr_mult": self.cfg.scale_lr}]
 
     def _points(self, ws: WeightSpace, generator: torch.Generator, params=None, options=None) -> Tensor:
         if self.coords is not None:

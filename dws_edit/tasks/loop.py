@@ -101,7 +101,8 @@ def train(
     out = Path(out)
     torch.set_num_threads(cfg.threads)
     model = task.model
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    groups = task.param_groups() if hasattr(task, "param_groups") else [{"params": list(model.parameters())}]
+    opt = torch.optim.AdamW([{"lr_mult": 1.0, **g} for g in groups], lr=cfg.lr, weight_decay=cfg.weight_decay)
     save_model = save_model or (lambda path, m: write_file(path, m.state_dict()))
     identity = {"loop": asdict(cfg), **identity}
     step, best, history, elapsed = 0, math.inf, [], 0.0
@@ -137,7 +138,7 @@ def train(
         while step < cfg.steps:
             model.train()
             for group in opt.param_groups:
-                group["lr"] = _lr_at(step, cfg)
+                group["lr"] = _lr_at(step, cfg) * group["lr_mult"]
             g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
                 loss = task.train_loss(step, g)

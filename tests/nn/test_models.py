@@ -38,14 +38,40 @@ def test_encoder_and_classifier_are_invariant(spec, norm, seed):
         torch.testing.assert_close(model(ws.permute(perms)), model(ws), atol=1e-6, rtol=0)
 
 
-@given(specs(), st.integers(0, 3), st.integers(0, 1000))
-def test_edit_net_is_equivariant(spec, cond_dim, seed):
+@given(specs(), st.integers(0, 3), st.booleans(), st.booleans(), st.integers(0, 1000))
+def test_edit_net_is_equivariant(spec, cond_dim, film, skip, seed):
     torch.manual_seed(seed)
-    model = DWSEditNet(spec, hidden=4, depth=2, cond_dim=cond_dim, init_scale=0.5).double().eval()
+    model = DWSEditNet(spec, hidden=4, depth=2, cond_dim=cond_dim, init_scale=0.5, film=film, skip=skip)
+    model = model.double().eval()
+    with torch.no_grad():  # FiLM gates start at 1: make them depend on cond
+        for p in model.parameters():
+            if p.abs().max() == 0:
+                p.normal_()
     ws = random_ws(spec, 2, 1, seed)
     cond = torch.randn(2, cond_dim, dtype=torch.float64) if cond_dim else None
     perms = random_perms(ws, seed + 1)
     assert_ws_close(model(ws.permute(perms), cond), model(ws, cond).permute(perms))
+
+
+def test_film_gates_each_input_coordinate_by_the_condition():
+    """FiLM scales features multiplicatively: with a zero additive path, one value of the condition can switch a
+    column of W_0 on while the other switches it off, which no invariant bias can do."""
+    spec = NetworkSpec((2, 5, 4, 1))
+    model = DWSEditNet(spec, hidden=3, depth=1, cond_dim=2, film=True, skip=True, init_scale=1.0).double().eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+        model.scale.fill_(1.0)
+        skip = model.skip
+        # the full-size term of W_0: its inputs are the tensors with hidden axis 1 (W_0 first, d0 features)
+        skip.mix[skip._key(skip.slots[0], (1,))][0, 0] = -2.0  # delta W_0[:, 0] = -2 W_0[:, 0] ...
+        skip.gamma["W0"].weight[0, 1] = -1.0  # ... gated off (1 - 1 = 0) when cond = (0, 1)
+    ws = random_ws(spec, 2, 1, 0)
+    cond = torch.tensor([[1.0, 0.0], [0.0, 1.0]], dtype=torch.float64)
+    out = model(ws, cond)
+    torch.testing.assert_close(out.weights[0][0, 0, :, 0], -ws.weights[0][0, 0, :, 0])  # mirrored in x
+    torch.testing.assert_close(out.weights[0][1], ws.weights[0][1])  # unchanged
+    torch.testing.assert_close(out.weights[1], ws.weights[1])
 
 
 def test_edit_net_starts_near_identity_and_uses_stats():

@@ -32,6 +32,8 @@ EDIT_CHOICES = [n for n in EDITS if any(c.get("edit") == n for c in available_mo
 """Learned edits with a shipped model, then the exact edits the widgets can drive."""
 MAX_FILE_SIZE = "50mb"
 """Gradio's own upload cap (the session refuses larger files too, with a message: dws_edit.session.MAX_UPLOAD_BYTES)."""
+MAX_REFINE = 500
+"""Most refine steps (dws_edit.refine) the app runs after a learned edit."""
 
 
 def _guard(fn):
@@ -130,12 +132,29 @@ def edit_params(name: str, exact: bool, domain: str, sigma, axis, box, part, ext
 
 
 @_guard
-def edit(name: str, exact: bool, sigma: float, axis: str, box: str, part: str, extra: str, session: EditSession):
-    """Apply one edit to the current INR (learned: one DWS pass; exact: the closed form)."""
+def edit(
+    name: str,
+    exact: bool,
+    sigma: float,
+    axis: str,
+    box: str,
+    part: str,
+    extra: str,
+    refine: float,
+    session: EditSession,
+    progress=gr.Progress(),  # noqa: B008 (gradio idiom)
+):
+    """Apply one edit to the current INR (learned: one DWS pass, then ``refine`` fine-tuning steps on the edit's
+    target; exact: the closed form)."""
     if session is None or not session.steps:
         raise gr.Error("nothing to edit yet: fit an input first")
     params = edit_params(name, exact, session.domain, sigma, axis, box, part, extra)
-    return _outputs(session.edit(name, exact=exact, **params))
+    refine = refine or 0
+    if not float(refine).is_integer() or not 0 <= refine <= MAX_REFINE:
+        raise ValueError(f"refine steps: {refine!r} is not accepted; accepted: a whole number in [0, {MAX_REFINE}]")
+    steps = int(refine) if name in EDITS and not exact else 0  # the slider is for learned edits; exact ones are exact
+    on_step = (lambda f: progress(f, desc="refining")) if steps else None  # noqa: E731
+    return _outputs(session.edit(name, exact=exact, refine=steps, on_step=on_step, **params))
 
 
 @_guard
@@ -178,6 +197,9 @@ def build_app() -> gr.Blocks:
                 axis = gr.Radio(["x", "y", "z"], value="x", label="axis (symmetrize, mirror, rotate in 3-D)")
                 box = gr.Textbox("-1 -1 0 0", label="box: min corner then max corner (remove; 4 numbers 2-D, 6 in 3-D)")
                 part = gr.Dropdown(["handle", "legs", "wheels"], value="handle", label="part (remove_part)")
+                refine = gr.Slider(
+                    0, MAX_REFINE, value=0, step=10, label="refine steps (learned edits: fine-tune after the DWS pass)"
+                )
                 extra = gr.Textbox("", label='other parameters as JSON, e.g. {"radius": 0.3, "center": [0, 0, 0]}')
                 with gr.Row():
                     edit_btn = gr.Button("Edit", variant="primary")
@@ -196,7 +218,7 @@ def build_app() -> gr.Blocks:
                 summary = gr.Markdown()
         views = [before_img, after_img, before_3d, after_3d, summary, state]
         fit_btn.click(fit, [upload, example, state], views, api_name="fit")
-        edit_btn.click(edit, [name, exact, sigma, axis, box, part, extra, state], views, api_name="edit")
+        edit_btn.click(edit, [name, exact, sigma, axis, box, part, extra, refine, state], views, api_name="edit")
         undo_btn.click(undo, [state], views, api_name="undo")
         redo_btn.click(redo, [state], views, api_name="redo")
         export_btn.click(export, [kind, state], [download], api_name="export")

@@ -88,15 +88,27 @@ def learned_model_for(ws: WeightSpace, name: str):
     )
 
 
-def edit(ws: WeightSpace, name: str, *, exact: bool = False, model: Any = None, **params) -> WeightSpace:
+def edit(
+    ws: WeightSpace,
+    name: str,
+    *,
+    exact: bool = False,
+    model: Any = None,
+    refine: int = 0,
+    refine_lr: float | None = None,
+    **params,
+) -> WeightSpace:
     """Edit INRs in weight space: ``ws`` (a batch, or one INR with B = 1) -> the edited INRs.
 
     ``name``: a learned edit (``smooth``, ``symmetrize``, ``remove``, ``dilate``: one forward pass of a
     shipped DWS model) or an exact edit (``mirror``, ``translate``, ``rotate``, ``scale``, ``affine``,
     ``symmetrize_exact``, ``blend``: closed form, exact to float precision). ``exact=True`` picks the
     closed form of a learned edit where one exists (``symmetrize``). ``model``: a loaded edit model or a
-    checkpoint path/name to use instead of the shipped one. ``params``: the edit's parameters (see
-    ``available_edits()``), numbers shared by the batch or tensors with a leading [B].
+    checkpoint path/name to use instead of the shipped one. ``refine``: after a learned edit's pass, this many
+    Adam steps on the edit's functional target (:func:`dws_edit.refine.refine`, learning rate ``refine_lr``,
+    default per domain; for one INR each step is one batched forward and backward pass at 784 or 4,096
+    points). ``params``: the edit's parameters (see ``available_edits()``), numbers shared by the batch or
+    tensors with a leading [B].
 
     Returns a WeightSpace of the same batch size; learned models with output-capacity expansion and
     exact symmetrize/blend return wider hidden layers. Raises ValueError (one line) for an unknown
@@ -115,6 +127,8 @@ def edit(ws: WeightSpace, name: str, *, exact: bool = False, model: Any = None, 
                 f"edit {name!r} has no exact closed form; exact edits: {', '.join(EXACT_EDITS)} "
                 f"(and {', '.join(EXACT_NAMES)} with exact=True)"
             )
+        if refine:
+            raise ValueError(f"refine applies to learned edits; {name!r} here is exact (nothing to refine)")
         return _call_exact(exact_name, ws, params)
     definition = get_edit(name)
     domain = domain_of(ws.spec)
@@ -129,7 +143,12 @@ def edit(ws: WeightSpace, name: str, *, exact: bool = False, model: Any = None, 
     dtype = next(net.parameters()).dtype
     with torch.no_grad():
         out = net(ws.to(dtype), None if cond is None else cond.to(dtype))
-    return out.to(ws.dtype).check_finite()
+    out = out.to(ws.dtype).check_finite()
+    if refine:
+        from dws_edit.refine import refine as refine_edit
+
+        out = refine_edit(ws, out, name, params, refine, refine_lr).check_finite()
+    return out
 
 
 def _call_exact(name: str, ws: WeightSpace, params: dict) -> WeightSpace:

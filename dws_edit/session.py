@@ -24,6 +24,7 @@ from dws_edit.api import edit as apply_edit
 from dws_edit.api import fit_image, fit_mesh, fit_shape
 from dws_edit.edits import EDITS, domain_of, get_edit
 from dws_edit.inr import evaluate, grid_coords, load_inr, save_inr
+from dws_edit.refine import refine as refine_edit
 from dws_edit.weights import WeightSpace
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
@@ -163,18 +164,25 @@ class EditSession:
         return ws
 
     # ------------------------------------------------------------------ edits
-    def edit(self, name: str, exact: bool = False, **params: Any) -> EditSession:
-        """Apply an edit to the current INR (see :func:`dws_edit.edit`); the redo stack is cleared."""
+    def edit(self, name: str, exact: bool = False, refine: int = 0, on_step=None, **params: Any) -> EditSession:
+        """Apply an edit to the current INR (see :func:`dws_edit.edit`; ``refine`` steps after a learned pass,
+        ``on_step(fraction)`` during them); the redo stack is cleared."""
         ws = self.current
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             edited = apply_edit(ws, name, exact=exact, **params)
+            if refine:
+                if exact or name not in EDITS:
+                    raise ValueError(f"refine applies to learned edits; {name!r} here is exact (nothing to refine)")
+                edited = refine_edit(ws, edited, name, params, refine, on_step=on_step)
         error = self._error(ws, edited, name, exact, params)
         kind = "exact" if exact or name not in EDITS else "learned"
         shown = ", ".join(f"{k}={v}" for k, v in params.items())
-        step = Step(edited, f"{name}({shown}) [{kind}]", error, {"edit": name, "kind": kind, "params": params})
+        record = {"edit": name, "kind": kind, "params": params} | ({"refine": refine} if refine else {})
+        label = f"{name}({shown}) [{kind}{f' + {refine} refine steps' if refine else ''}]"
+        step = Step(edited, label, error, record)
         notes = tuple(dict.fromkeys(str(w.message) for w in caught))
-        if error and (error["edited"] > error["no_edit"]) == error["metric"].startswith("MSE") and kind == "learned":
+        if error and (error["edited"] > error["no_edit"]) == error["metric"].startswith("MSE") and kind != "exact":
             notes += (
                 f"the learned {name} made this INR worse than not editing ({error['metric']} {error['edited']:.4g} "
                 f"against {error['no_edit']:.4g}): undo, and use an exact edit where one exists",

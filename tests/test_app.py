@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import app  # noqa: E402
 
 pytestmark = pytest.mark.slow
-EDIT_DEFAULTS = dict(exact=False, sigma=0.05, axis="x", box="-1 -1 0 0", part="handle", extra="")
+EDIT_DEFAULTS = dict(exact=False, sigma=0.05, axis="x", box="-1 -1 0 0", part="handle", extra="", refine=0)
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +40,8 @@ def client(server):
 
 def call_edit(c, name, **kw):
     a = {**EDIT_DEFAULTS, **kw}
-    return c.predict(name, a["exact"], a["sigma"], a["axis"], a["box"], a["part"], a["extra"], api_name="/edit")
+    args = (a["exact"], a["sigma"], a["axis"], a["box"], a["part"], a["extra"], a["refine"])
+    return c.predict(name, *args, api_name="/edit")
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +70,25 @@ def test_fit_edit_chain_undo_redo_export_images(server, tmp_path):
     torch.testing.assert_close(evaluate(inr, coords), evaluate(want, coords), atol=1e-5, rtol=0)
     png = Image.open(c.predict("png", api_name="/export"))
     assert png.size == (29 * 8, 29 * 8)
+
+
+def _edited_mse(summary: str, step: int) -> float:
+    line = next(x for x in summary.splitlines() if f"step {step}:" in x)
+    return float(line.split("MSE on the 28x28 grid ")[1].split()[0])
+
+
+def test_refine_slider_fine_tunes_after_a_learned_edit(server):
+    c = client(server)
+    c.predict(None, "digit 7", api_name="/fit")
+    one_pass = _edited_mse(call_edit(c, "symmetrize", axis="y")[4], 1)
+    c.predict(api_name="/undo")
+    r = call_edit(c, "symmetrize", axis="y", refine=100)
+    assert "[learned + 100 refine steps]" in r[4]
+    assert _edited_mse(r[4], 1) < 0.2 * one_pass
+    inr = dws_edit.load_inr(c.predict("inr", api_name="/export"))
+    assert inr.spec.hidden_sizes == (64, 64)  # the DWS pass's width, refined in place
+    r = call_edit(c, "mirror", exact=True, refine=100)  # the slider is for learned edits: exact ones ignore it
+    assert "step 2: mirror(axis=x) [exact]" in r[4]
 
 
 def test_mesh_upload_edit_and_export(server, box_obj):
@@ -119,6 +139,7 @@ def test_bad_input_gives_one_line_and_keeps_the_session(server, tmp_path, box_ob
         (lambda: call_edit(c, "remove", box="0 1"), "box"),
         (lambda: call_edit(c, "remove_part"), "does not apply to image INRs"),
         (lambda: call_edit(c, "translate", extra="{oops"), "not JSON"),
+        (lambda: call_edit(c, "symmetrize", refine=2.5), "refine steps: 2.5 is not accepted"),
         (lambda: call_edit(c, "mirror", exact=True, extra='{"bogus": 1}'), "not parameters of 'mirror'"),
         (lambda: c.predict("glb", api_name="/export"), "image INRs export as inr, png"),
     ):

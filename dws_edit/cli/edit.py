@@ -25,6 +25,8 @@ class EditCommand:
     """Use the closed form where the edit has one (symmetrize)."""
     model: str | None = None
     """A checkpoint name or .safetensors path to use instead of the shipped model."""
+    refine: int = 0
+    """Learned edits: after the DWS pass, this many Adam steps on the edit's target (e.g. 100; 0: the pass only)."""
     sigma: float | None = None
     """smooth: Gaussian std in the INR's coordinate units."""
     axis: str | None = None
@@ -59,10 +61,12 @@ class EditCommand:
         params = {k: getattr(self, k) for k in names if getattr(self, k) is not None}
         if self.other is not None:
             params["b"] = read_inr(self.other)[0]
-        edited = edit(ws, self.edit, exact=self.exact, model=self.model, **params)
+        edited = edit(ws, self.edit, exact=self.exact, model=self.model, refine=self.refine, **params)
         from dws_edit.edits import EXACT_EDITS
 
         step = {"edit": self.edit, "exact": self.exact or self.edit in EXACT_EDITS}
+        if self.refine:
+            step["refine"] = self.refine
         step.update({k: v for k, v in params.items() if k != "b"})
         if self.other is not None:
             step["other"] = str(self.other)

@@ -44,6 +44,12 @@ def test_fit_edit_render_round_trip(fitted, capsys):
     assert Image.open(fitted / "y.png").size == (29 * 4, 29 * 4)  # 28 pixels and the grid gap, x4
     assert run("inr", "info", fitted / "y.safetensors") == 0
     assert '"domain": "image"' in capsys.readouterr().out
+    out = fitted / "z.safetensors"
+    assert run("edit", x, "--edit", "symmetrize", "--axis", "y", "--refine", "40", "--out", out) == 0
+    z, header = read_inr(out)
+    assert header["edit_history"][-1] == {"edit": "symmetrize", "exact": False, "refine": 40, "axis": "y"}
+    asym = lambda w: (evaluate(w, coords) - evaluate(w, coords * torch.tensor([1.0, -1.0]))).abs().mean()  # noqa: E731
+    assert asym(z) < 0.05 < asym(ws)
 
 
 @pytest.mark.parametrize(
@@ -59,6 +65,7 @@ def test_fit_edit_render_round_trip(fitted, capsys):
         (("inr", "fit", "{dir}/photo.png", "--out", "{dir}/photo.png"), "accepted: a path ending in .safetensors"),
         (("edit", "{x}", "--edit", "mirror", "--axis", "x", "--out", "{x}"), "is the input file"),
         (("edit", "{x}", "--edit", "explode"), "exact mirror, translate"),
+        (("edit", "{x}", "--edit", "mirror", "--axis", "x", "--refine", "10"), "refine applies to learned edits"),
     ],
 )
 def test_user_mistakes_get_one_line_and_exit_2(fitted, capsys, args, message):

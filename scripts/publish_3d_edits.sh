@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 for domain in sdf field; do
   published=0
-  for edit in symmetrize remove remove_part smooth; do
+  for edit in symmetrize remove remove_part smooth remove_sphere; do
     if [ -f "runs/$domain-$edit/best.safetensors" ]; then
       .venv/bin/dws-edit models publish "runs/$domain-$edit" --name "$domain-$edit"
       published=1

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Train the shipped 3-D edit models (SDF, then colored fields) and the SDF FlatMLPEditNet baselines (same data,
+# Train the shipped 3-D edit models (SDF, then colored fields) and their FlatMLPEditNet baselines (same data,
 # steps and batch), one after the other (never two torch jobs at once on 2 cores). Resumable: rerun to continue.
 # Logs in logs/. Needs zoos/sdf and zoos/fields (bash scripts/fit_zoos.sh). THREADS (default 2): torch's threads.
 # Then: bash scripts/publish_3d_edits.sh copies the best models into checkpoints/ and measures them.
@@ -8,11 +8,13 @@ cd "$(dirname "$0")/.."
 mkdir -p logs runs
 train() { local name=$1; shift; echo "== $name: dws-edit train edit $*"; .venv/bin/dws-edit train edit "$@" --out "runs/$name" > "logs/train_$name.log" 2>&1; tail -2 "logs/train_$name.log"; }
 COMMON=(--batch-size 32 --points 2048 --lr 1e-3 --eval-every 500 --val-count 256 --outputs 2 --threads "${THREADS:-2}")
-for edit in symmetrize remove remove_part; do
+for edit in symmetrize remove remove_part smooth; do
   train "sdf-$edit" --edit "$edit" --zoo zoos/sdf --steps 4000 "${COMMON[@]}"
   train "sdf-$edit-mlp" --edit "$edit" --zoo zoos/sdf --steps 4000 "${COMMON[@]}" --model mlp --depth 3
 done
-train sdf-smooth --edit smooth --zoo zoos/sdf --steps 4000 "${COMMON[@]}"
-for edit in symmetrize remove_part; do
+train sdf-remove_sphere --edit remove_sphere --zoo zoos/sdf --steps 4000 "${COMMON[@]}"
+for edit in symmetrize remove remove_part smooth; do
   train "field-$edit" --edit "$edit" --zoo zoos/fields --steps 3000 "${COMMON[@]}"
+  train "field-$edit-mlp" --edit "$edit" --zoo zoos/fields --steps 3000 "${COMMON[@]}" --model mlp --depth 3
 done
+train field-remove_sphere --edit remove_sphere --zoo zoos/fields --steps 3000 "${COMMON[@]}"

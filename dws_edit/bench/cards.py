@@ -123,7 +123,8 @@ def plot_error_vs_time(path: Path, name: str, row: dict, lr: float) -> None:
     fig, ax = plt.subplots(figsize=(5, 3.5))
     ft, hy = row["finetune"], row["hybrid"]
     ax.plot([f["seconds"] for f in ft], [f["mse"] for f in ft], "o-", label=f"fine-tuning (Adam lr {lr:g})")
-    ax.plot([h["seconds"] for h in hy], [h["mse"] for h in hy], "s-", label="DWS + fine-tuning")
+    hybrid_lr = f" (lr {row['hybrid_lr']:g})" if "hybrid_lr" in row else ""
+    ax.plot([h["seconds"] for h in hy], [h["mse"] for h in hy], "s-", label=f"DWS + fine-tuning{hybrid_lr}")
     ax.scatter([row["dws_seconds"]], [row["dws_mse"]], marker="*", s=150, color="C3", zorder=3, label="DWS (one pass)")
     if "mlp_mse" in row:
         ax.scatter([row["mlp_seconds"]], [row["mlp_mse"]], marker="x", s=80, color="k", label="FlatMLPEditNet")

@@ -31,6 +31,7 @@ from dws_edit.data import load_zoo
 from dws_edit.edits import domain_of, get_edit
 from dws_edit.inr import grid_coords
 from dws_edit.records import atomic_write_json, run_record
+from dws_edit.refine import DEFAULT_LR
 from dws_edit.render import render_images, save_image_grid
 from dws_edit.tasks.edit import edit_targets
 
@@ -68,6 +69,9 @@ class BenchEdit:
     """Hidden widths (both layers) of extra INRs fitted to the same test images: quality off the trained width."""
     hybrid_steps: tuple[int, ...] = (5, 20, 50)
     """Fine-tuning steps after the DWS pass (the hybrid)."""
+    hybrid_lr: float | None = None
+    """The hybrid's Adam learning rate (default: the one ``edit(..., refine=N)`` uses, dws_edit.refine.DEFAULT_LR
+    of the domain: images 1e-3, 3-D 3e-4)."""
     threads: int = 2
     """torch CPU threads."""
     seed: int = 0
@@ -136,9 +140,9 @@ class BenchEdit:
             tuned, secs = finetune(ws, coords, target, steps, self.finetune_lr)
             curve.append((secs, mse_at(tuned, coords, target)))
         out["finetune"] = [{"steps": k, "seconds": s, "mse": m} for k, (s, m) in zip(self.finetune_steps, curve)]
-        hybrid = []
+        hybrid, out["hybrid_lr"] = [], self.hybrid_lr or DEFAULT_LR[domain]
         for steps in self.hybrid_steps:
-            tuned, secs = finetune(dws_ws, coords, target, steps, self.finetune_lr)
+            tuned, secs = finetune(dws_ws, coords, target, steps, out["hybrid_lr"])
             hybrid.append({"steps": steps, "seconds": dws_s + secs, "mse": mse_at(tuned, coords, target)})
         out["hybrid"] = hybrid
         reach = time_to_reach(curve, out["dws_mse"])

@@ -32,6 +32,7 @@ from dws_edit.edits import get_edit
 from dws_edit.inr import evaluate
 from dws_edit.metrics import chamfer_distance, field_view_psnr, occupancy, occupancy_iou
 from dws_edit.metrics import iou as metrics_iou
+from dws_edit.refine import DEFAULT_LR
 from dws_edit.render import inr_to_mesh, level_set_mesh, render_mesh_views, save_image_grid, shape_to_mesh
 from dws_edit.tasks.edit import edit_params, edit_targets, sample_points, target_options, with_shapes
 from dws_edit.weights import WeightSpace
@@ -118,9 +119,9 @@ class Bench3D:
             out["finetune"].append(
                 {"steps": steps, "seconds": secs, "mse": curve[-1][1], "iou_64": iou(tuned, min(res, 64))}
             )
-        out["hybrid"] = []
+        out["hybrid"], out["hybrid_lr"] = [], cfg.hybrid_lr or DEFAULT_LR[self.domain]
         for steps in cfg.hybrid_steps:
-            tuned, secs = finetune(dws_ws, coords, target, steps, cfg.finetune_lr)
+            tuned, secs = finetune(dws_ws, coords, target, steps, out["hybrid_lr"])
             seconds, mse = out["dws_seconds"] + secs, mse_at(tuned, coords, target)
             out["hybrid"].append({"steps": steps, "seconds": seconds, "mse": mse, "iou_64": iou(tuned, min(res, 64))})
         reach = time_to_reach(curve, out["dws_mse"])

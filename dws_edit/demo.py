@@ -48,6 +48,8 @@ class Demo:
     """Seed of the image choice and the SIREN initialisations."""
     shapes: bool = True
     """Also fit a built-in 3-D shape (a mug) as an SDF INR and edit it (dws_edit.demo3d)."""
+    refine: int = 100
+    """Learned edits are also shown refined: the DWS pass, then this many Adam steps on the target (0: not shown)."""
 
     def run(self) -> dict:
         started = time.time()
@@ -70,7 +72,7 @@ class Demo:
         if self.shapes:
             from dws_edit.demo3d import demo_3d
 
-            result["edits_3d"] = demo_3d(self.out, self.seed)
+            result["edits_3d"] = demo_3d(self.out, self.seed, refine=self.refine)
         atomic_write_json(self.out / "demo.json", run_record("dws-edit", self.seed, started, **result))
         console.print(f"wrote before/after PNGs and demo.json to {self.out}")
         return result
@@ -94,29 +96,31 @@ class Demo:
     def _edits(self, ws) -> list[dict]:
         coords = grid_coords(28, 28)
         learned = sorted({c["edit"] for c in available_models().values() if c.get("domain") == "image"})
-        runs = [(name, False) for name in learned] + [("symmetrize", True)]
+        runs = [(name, False, 0) for name in learned] + [("symmetrize", True, 0)]
+        if self.refine:
+            runs[len(learned) : len(learned)] = [(name, False, self.refine) for name in learned]
         if not learned:
             console.print("no shipped image edit models in checkpoints/: showing the exact edits only")
         table = Table(title="edits of the fitted INRs: MSE against the exact target on the 28x28 grid, [0, 1]")
         for col in ("edit", "kind", "parameters", "no edit", "edited", "removed", "seconds"):
             table.add_column(col, justify="left" if col in ("edit", "kind", "parameters") else "right")
         rows = []
-        for name, exact in runs:
+        for name, exact, refine in runs:
             params = DEMO_PARAMS[name]
             definition = get_edit(name)
             target = edit_targets(definition, ws, coords, params, "image")
             t = time.perf_counter()
-            edited = edit(ws, name, exact=exact, **params)
+            edited = edit(ws, name, exact=exact, refine=refine, **params)
             seconds = time.perf_counter() - t
             with torch.no_grad():
                 before = (evaluate(ws, coords) - target).square().mean().item()
                 after = (evaluate(edited, coords) - target).square().mean().item()
-            kind = "exact" if exact else "DWS, one pass"
+            kind = "exact" if exact else f"DWS + {refine} refine steps" if refine else "DWS, one pass"
             rows.append(dict(edit=name, kind=kind, params=params, identity_mse=before, mse=after, seconds=seconds))
             removed = f"{100 * (1 - after / before):.0f}%"
             table.add_row(name, kind, str(params), f"{before:.2e}", f"{after:.2e}", removed, f"{seconds:.3f}")
             grid = torch.cat([render_images(ws), target.reshape(-1, 1, 28, 28).clamp(0, 1), render_images(edited)])
-            suffix = "-exact" if exact else ""
+            suffix = "-exact" if exact else f"-refined{refine}" if refine else ""
             save_image_grid(grid, self.out / f"{name}{suffix}.png", columns=ws.batch_size, scale=3)
         console.print(table)
         console.print("each PNG: top row the fitted INRs, middle the exact target, bottom the edited INRs")

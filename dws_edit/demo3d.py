@@ -29,8 +29,9 @@ DEMO_PARAMS_3D = {
 }
 
 
-def demo_3d(out: Path, seed: int = 0, steps: int = 1500) -> list[dict]:
-    """Fit and edit the demo mug; write ``out/mug-<edit>.glb`` and ``out/mug-<edit>.png``; return the table rows."""
+def demo_3d(out: Path, seed: int = 0, steps: int = 1500, refine: int = 100) -> list[dict]:
+    """Fit and edit the demo mug; write ``out/mug-<edit>.glb`` and ``out/mug-<edit>.png``; return the table rows.
+    Learned edits (but remove_part, see dws_edit.refine) are also shown with ``refine`` steps after the pass."""
     shape = sample_shape("mug", torch.Generator().manual_seed(seed))
     console.print(f"fitting an SDF SIREN (3->32->32->1) to a built-in mug ({steps} steps) ...")
     t = time.time()
@@ -39,14 +40,16 @@ def demo_3d(out: Path, seed: int = 0, steps: int = 1500) -> list[dict]:
     save_mesh(source, out / "mug.glb")
     console.print(f"  fitted in {time.time() - t:.1f} s; mesh of {len(source.faces)} faces -> {out / 'mug.glb'}")
     learned = sorted({c["edit"] for c in available_models().values() if c.get("domain") == "sdf"})
-    runs = [(name, False) for name in learned if name in DEMO_PARAMS_3D] + [("symmetrize", True)]
+    runs = [(name, False, 0) for name in learned if name in DEMO_PARAMS_3D]
+    runs += [(name, False, refine) for name, _, _ in runs if refine and name != "remove_part"]
+    runs += [("symmetrize", True, 0)]
     if not learned:
         console.print("no shipped SDF edit models in checkpoints/: showing the exact edits only")
     table = Table(title="3-D edits of the fitted mug: IoU (64^3) against the exact edit")
     for col in ("edit", "kind", "parameters", "IoU no edit", "IoU edited", "seconds"):
         table.add_column(col, justify="left" if col in ("edit", "kind", "parameters") else "right")
     rows = []
-    for name, exact in runs:
+    for name, exact, refined in runs:
         params = DEMO_PARAMS_3D[name]
         definition = get_edit(name)
         options = (
@@ -58,14 +61,14 @@ def demo_3d(out: Path, seed: int = 0, steps: int = 1500) -> list[dict]:
                 return definition.target(lambda c: evaluate(ws, c), p, params, "sdf", **options)
 
         t = time.perf_counter()
-        edited = edit(ws, name, exact=exact, **params)
+        edited = edit(ws, name, exact=exact, refine=refined, **params)
         seconds = time.perf_counter() - t
         before = occupancy_iou(lambda p: evaluate(ws, p), target, "sdf", 64).item()
         after = occupancy_iou(lambda p, e=edited: evaluate(e, p), target, "sdf", 64).item()
-        kind = "exact" if exact else "DWS, one pass"
+        kind = "exact" if exact else f"DWS + {refined} refine steps" if refined else "DWS, one pass"
         rows.append(dict(edit=name, kind=kind, params=params, identity_iou=before, iou=after, seconds=seconds))
         table.add_row(name, kind, str(params), f"{before:.3f}", f"{after:.3f}", f"{seconds:.3f}")
-        stem = f"mug-{name}{'-exact' if exact else ''}"
+        stem = f"mug-{name}{'-exact' if exact else f'-refined{refined}' if refined else ''}"
         try:
             mesh = inr_to_mesh(edited)
         except ValueError as err:

@@ -152,9 +152,8 @@ def edit(
     refine = refine or 0
     if not float(refine).is_integer() or not 0 <= refine <= MAX_REFINE:
         raise ValueError(f"refine steps: {refine!r} is not accepted; accepted: a whole number in [0, {MAX_REFINE}]")
-    steps = int(refine) if name in EDITS and not exact else 0  # the slider is for learned edits; exact ones are exact
-    on_step = (lambda f: progress(f, desc="refining")) if steps else None  # noqa: E731
-    return _outputs(session.edit(name, exact=exact, refine=steps, on_step=on_step, **params))
+    on_step = lambda f: progress(f, desc="refining")  # noqa: E731
+    return _outputs(session.edit(name, exact=exact, refine=int(refine), on_step=on_step, **params))
 
 
 @_guard

@@ -58,6 +58,26 @@ def _describe_accepts(a: dict) -> str:
     )
 
 
+def _check_model_fits(net, given, name: str, domain: str, spec: NetworkSpec) -> None:
+    """A model given by the user (``edit(..., model=)``) must perform ``name`` on INRs like these (by its card;
+    a model without a card is trusted). Raises ValueError in one line."""
+    card = getattr(net, "card", None)
+    if not card or "edit" not in card:
+        return
+    label = given if isinstance(given, str | Path) else card.get("name", type(net).__name__)
+    if (card["edit"], card.get("domain")) != (name, domain):
+        fits = [m for m, c in available_models().items() if (c.get("edit"), c.get("domain")) == (name, domain)]
+        raise ValueError(
+            f"model {label} performs {card['edit']!r} on {card.get('domain')} INRs, not {name!r} on {domain} INRs; "
+            f"accepted: {', '.join(fits) or 'none shipped'}"
+        )
+    if "accepts" in card and not _accepts(card, spec):
+        raise ValueError(
+            f"model {label} accepts INRs {_describe_accepts(card['accepts'])}; this INR is {spec.layer_sizes} "
+            f"{spec.activation} w0={spec.w0} offset {spec.output_offset}"
+        )
+
+
 def learned_model_for(ws: WeightSpace, name: str):
     """The shipped model that performs edit ``name`` on INRs of ``ws``'s spec.
 
@@ -137,6 +157,7 @@ def edit(
         net = learned_model_for(ws, name)
     else:
         net = _model(str(model)) if not isinstance(model, torch.nn.Module) else model
+        _check_model_fits(net, model, name, domain, ws.spec)
     cond = definition.encode(params, domain, batch=ws.batch_size) if definition.cond_dim(domain) else None
     if cond is None and params:
         raise ValueError(f"edit {name!r} takes no parameters; got {sorted(params)}")

@@ -171,12 +171,13 @@ class EditSession:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             edited = apply_edit(ws, name, exact=exact, **params)
-            if refine:
-                if exact or name not in EDITS:
-                    raise ValueError(f"refine applies to learned edits; {name!r} here is exact (nothing to refine)")
+            kind = "exact" if exact or name not in EDITS else "learned"
+            if refine and kind == "exact":
+                warnings.warn(f"{name} is exact: the refine steps are for learned edits, none were run", stacklevel=1)
+                refine = 0
+            elif refine:
                 edited = refine_edit(ws, edited, name, params, refine, on_step=on_step)
         error = self._error(ws, edited, name, exact, params)
-        kind = "exact" if exact or name not in EDITS else "learned"
         shown = ", ".join(f"{k}={v}" for k, v in params.items())
         record = {"edit": name, "kind": kind, "params": params} | ({"refine": refine} if refine else {})
         label = f"{name}({shown}) [{kind}{f' + {refine} refine steps' if refine else ''}]"
@@ -189,6 +190,14 @@ class EditSession:
             )
         return replace(self, steps=self.steps + (step,), undone=(), notes=notes)
 
+    def _shapes(self) -> list | None:
+        """The procedural shape the current INR is a fit of ([Shape]): known for a built-in shape before any edit."""
+        if len(self.steps) != 1 or "shape" not in self.source:
+            return None
+        from dws_edit.data.shapes import Shape
+
+        return [Shape.from_dict(self.source["shape"])]
+
     def _error(self, ws: WeightSpace, edited: WeightSpace, name: str, exact: bool, params: dict) -> dict | None:
         if name not in EDITS or exact:
             return None
@@ -196,11 +205,9 @@ class EditSession:
         definition = get_edit(name)
         options: dict[str, Any] = {}
         if name == "remove_part":
-            if len(self.steps) != 1 or "shape" not in self.source:
-                return None  # the exact shape without the part is known for a built-in shape as fitted
-            from dws_edit.data.shapes import Shape
-
-            options["shapes"] = [Shape.from_dict(self.source["shape"])]
+            options["shapes"] = self._shapes()
+            if options["shapes"] is None:
+                return None
         if name == "smooth" and domain != "image":
             options = {"points": 5, "extent": 2.5}
 

@@ -152,3 +152,21 @@ def test_film_and_skip_models_round_trip_through_a_checkpoint(tmp_path, image_ws
     with torch.no_grad():
         for x, y in zip(model(image_ws, cond).tensors(), loaded(image_ws, cond).tensors()):
             torch.testing.assert_close(x, y)
+
+
+def test_a_model_given_for_another_edit_or_domain_is_refused_in_one_line(image_ws):
+    from dws_edit.inr import init_siren as init
+    from dws_edit.inr import sdf_spec
+
+    with pytest.raises(ValueError, match="performs 'smooth' on image INRs, not 'symmetrize' on image INRs"):
+        dws_edit.edit(image_ws, "symmetrize", axis="x", model="image-smooth")
+    sdf = init(sdf_spec(), 1, torch.Generator().manual_seed(0))
+    with pytest.raises(ValueError, match="not 'symmetrize' on sdf INRs; accepted: sdf-symmetrize"):
+        dws_edit.edit(sdf, "symmetrize", axis="x", model="image-symmetrize")
+
+
+def test_an_unwritable_output_names_the_path_given(image_ws, tmp_path):
+    (tmp_path / "a_file").write_text("x")
+    target = tmp_path / "a_file" / "out.safetensors"  # a folder that is a file
+    with pytest.raises(ValueError, match=f"cannot write {target}"):
+        dws_edit.save_inr(target, image_ws)

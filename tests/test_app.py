@@ -87,8 +87,8 @@ def test_refine_slider_fine_tunes_after_a_learned_edit(server):
     assert _edited_mse(r[4], 1) < 0.2 * one_pass
     inr = dws_edit.load_inr(c.predict("inr", api_name="/export"))
     assert inr.spec.hidden_sizes == (64, 64)  # the DWS pass's width, refined in place
-    r = call_edit(c, "mirror", exact=True, refine=100)  # the slider is for learned edits: exact ones ignore it
-    assert "step 2: mirror(axis=x) [exact]" in r[4]
+    r = call_edit(c, "mirror", exact=True, refine=100)  # the slider is for learned edits: exact ones say so
+    assert "step 2: mirror(axis=x) [exact]" in r[4] and "mirror is exact: the refine steps are for learned" in r[4]
 
 
 def test_mesh_upload_edit_and_export(server, box_obj):

@@ -61,10 +61,32 @@ def test_refine_improves_a_3d_edit(tiny_shape_zoos):
         (lambda ws: dws_edit.edit(ws, "symmetrize", axis="x", refine=2.5), "steps=2.5 is not accepted"),
         (lambda ws: dws_edit.edit(ws, "symmetrize", axis="x", refine=5, refine_lr=-1), "lr=-1 is not accepted"),
         (lambda ws: refine(ws, ws[:1], "smooth", {"sigma": 0.05}, 5), "1 edited INRs for 4 sources"),
-        (lambda ws: refine(ws, ws, "remove_part", {"part": "handle"}, 5), "procedural shape"),
+        (lambda ws: refine(ws, ws, "remove_part", {"part": "handle"}, 5), "remove_part cannot be refined"),
     ],
 )
 def test_refine_mistakes_are_one_line_errors(digits, call, message):
     with pytest.raises(ValueError, match=message) as err:
         call(digits)
     assert "\n" not in str(err.value)
+
+
+def test_refine_accepts_numpy_integers(digits):
+    import numpy as np
+
+    out = dws_edit.edit(digits, "symmetrize", axis="x", refine=np.int64(3))
+    assert out.batch_size == digits.batch_size
+
+
+def test_the_app_session_refines_learned_edits_and_notes_exact_ones():
+    from dws_edit.session import EditSession
+
+    session = EditSession().fit("mug")
+    box = (0.0, -0.6, -0.6, 1.0, 0.2, 0.6)
+    one_pass = session.edit("remove", box=box)
+    refined = session.edit("remove", refine=100, box=box)
+    assert "[learned + 100 refine steps]" in refined.summary()
+    assert refined.steps[-1].error["edited"] > one_pass.steps[-1].error["edited"]  # IoU against the exact edit
+    exact = refined.edit("mirror", refine=50, axis="x")
+    assert any("mirror is exact" in n for n in exact.notes) and exact.steps[-1].record.get("refine") is None
+    with pytest.raises(ValueError, match="remove_part cannot be refined"):
+        session.edit("remove_part", refine=10, part="handle")

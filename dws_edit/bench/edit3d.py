@@ -30,10 +30,17 @@ from dws_edit.data import load_zoo
 from dws_edit.data.shapes import Shape
 from dws_edit.edits import get_edit
 from dws_edit.inr import evaluate
-from dws_edit.metrics import chamfer_distance, field_view_psnr, occupancy, occupancy_iou
+from dws_edit.metrics import chamfer_distance, occupancy, occupancy_iou, psnr
 from dws_edit.metrics import iou as metrics_iou
 from dws_edit.refine import DEFAULT_LR
-from dws_edit.render import inr_to_mesh, level_set_mesh, render_mesh_views, save_image_grid, shape_to_mesh
+from dws_edit.render import (
+    inr_to_mesh,
+    level_set_mesh,
+    render_field_views,
+    render_mesh_views,
+    save_image_grid,
+    shape_to_mesh,
+)
 from dws_edit.tasks.edit import edit_params, edit_targets, sample_points, target_options, with_shapes
 from dws_edit.weights import WeightSpace
 
@@ -130,22 +137,28 @@ class Bench3D:
         out["removed"] = 1 - out["dws_mse"] / out["identity_mse"]
         grid_options = {"points": 7, "extent": 3.0} if edit.name == "smooth" else options
 
-        def one_target(i: int):
-            """The exact edit of INR ``i`` alone (meshing one INR must not evaluate all of them)."""
-            p_i = {k: v[i : i + 1] if torch.is_tensor(v) and v.shape[0] > 1 else v for k, v in params.items()}
-            o_i = {k: v[i : i + 1] if isinstance(v, list) else v for k, v in grid_options.items()}
-            w_i = ws[i : i + 1]
+        def targets_of(lo: int, hi: int):
+            """The exact edit of INRs ``lo`` to ``hi - 1`` alone (meshing or rendering a few INRs must not evaluate
+            all of them; smooth with the grid's quadrature)."""
+            p_s = {k: v[lo:hi] if torch.is_tensor(v) and v.shape[0] > 1 else v for k, v in params.items()}
+            o_s = {k: v[lo:hi] if isinstance(v, list) else v for k, v in grid_options.items()}
+            w_s = ws[lo:hi]
 
             def fn(p):
                 with torch.no_grad():
-                    return edit.target(lambda c: evaluate(w_i, c), p, p_i, self.domain, **o_i)[0]
+                    return edit.target(lambda c: evaluate(w_s, c), p, p_s, self.domain, **o_s)
 
             return fn
 
+        def one_target(i: int):
+            f = targets_of(i, i + 1)
+            return lambda p: f(p)[0]
+
         out["meshes"] = self._meshes(name, ws, dws_ws, mlp_ws, shapes, one_target)
-        if self.domain == "field":
-            k = cfg.mesh_count
-            views = lambda w: field_view_psnr(lambda p: evaluate(w[:k], p), lambda p: target_fn(p)[:k])  # noqa: E731
+        if self.domain == "field":  # views of the exact edit rendered once, of the first mesh_count INRs
+            k = min(cfg.mesh_count, ws.batch_size)
+            target_views = render_field_views(targets_of(0, k))
+            views = lambda w: psnr(render_field_views(lambda p: evaluate(w[:k], p)), target_views)  # noqa: E731
             out["identity_psnr"], out["dws_psnr"] = views(ws).mean().item(), views(dws_ws).mean().item()
             if mlp_ws is not None:
                 out["mlp_psnr"] = views(mlp_ws).mean().item()

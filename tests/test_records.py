@@ -25,7 +25,7 @@ def test_failed_atomic_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "replace", broken_replace)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(ValueError, match=f"cannot write {path}: disk full"):
         atomic_write_bytes(path, b"new")
     assert path.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["result.json"]

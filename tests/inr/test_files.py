@@ -147,7 +147,7 @@ def test_a_failing_save_leaves_the_existing_file_intact(tmp_path, monkeypatch):
         raise OSError("No space left on device")
 
     monkeypatch.setattr(os, "replace", fail)
-    with pytest.raises(OSError):
+    with pytest.raises(ValueError, match=f"cannot write {path}: No space left on device"):
         save_inr(path, random_inrs(batch=2, seed=3))
     monkeypatch.undo()
     assert path.read_bytes() == before

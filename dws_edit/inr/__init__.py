@@ -1,6 +1,6 @@
 """INR architectures, their one batched evaluation, and batched fitting."""
 
-from dws_edit.inr.evaluate import evaluate
+from dws_edit.inr.evaluate import evaluate, layer_values
 from dws_edit.inr.files import load_inr, read_inr, save_inr
 from dws_edit.inr.fitting import FitResult, fit, fit_images, psnr_from_mse
 from dws_edit.inr.imports import SIREN_FORMATS, import_siren
@@ -18,6 +18,7 @@ __all__ = [
     "fit",
     "fit_images",
     "grid_coords",
+    "layer_values",
     "image_spec",
     "init_siren",
     "psnr_from_mse",

@@ -22,6 +22,13 @@ def evaluate(ws: WeightSpace, coords: Tensor) -> Tensor:
     ``coords`` is [N, d0] (the same points for every INR) or [B, N, d0]; returns [B, N, dL]. The
     activation, w0 and output offset come from ``ws.spec``.
     """
+    return layer_values(ws, coords)[-1]
+
+
+def layer_values(ws: WeightSpace, coords: Tensor) -> list[Tensor]:
+    """What every layer of the INRs computes at ``coords`` ([N, d0] or [B, N, d0]): one tensor [B, N, n_l]
+    per hidden layer l = 1 .. L-1, after its activation (sin(w0 z) for SIRENs), then the output [B, N, dL]
+    as ``evaluate`` returns it. Channel 0 of ``ws``."""
     spec = ws.spec
     d0 = spec.layer_sizes[0]
     if coords.shape[-1] != d0 or coords.dim() not in (2, 3):
@@ -35,6 +42,7 @@ def evaluate(ws: WeightSpace, coords: Tensor) -> Tensor:
         h = h.expand(ws.batch_size, *h.shape)
     last = spec.num_layers - 1
     sine = spec.activation == "sine"
+    layers = []
     for i, (w, b) in enumerate(zip(ws.weights, ws.biases)):
         w, b = w[:, 0], b[:, 0]  # [B, o, n], [B, o]
         # sin(w0 (h W^T + b)) with w0 folded into the matrix product: no separate full-size multiply
@@ -42,4 +50,6 @@ def evaluate(ws: WeightSpace, coords: Tensor) -> Tensor:
         h = torch.baddbmm(b[:, None, :], h, w.transpose(1, 2), beta=scale, alpha=scale)
         if i < last:
             h = torch.sin(h) if sine else activation(spec, h)
-    return h + spec.output_offset if spec.output_offset else h
+            layers.append(h)
+    layers.append(h + spec.output_offset if spec.output_offset else h)
+    return layers

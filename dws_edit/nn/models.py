@@ -6,6 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from dws_edit.nn.layer import DWSLayer, weight_space_slots
+from dws_edit.nn.probes import ProbeFeatures
 from dws_edit.stats import WeightStats
 from dws_edit.weights import NetworkSpec, WeightSpace, concat_networks
 
@@ -84,12 +85,15 @@ class DWSBlocks(nn.Module):
         self.between = nn.ModuleList(between)
         self.cond_dim = cond_dim
 
-    def features(self, ws: WeightSpace, cond: Tensor | None = None) -> Features:
-        """Run the stack and return the last layer's output in canonical form."""
+    def features(self, ws: WeightSpace, cond: Tensor | None = None, extra: Features | None = None) -> Features:
+        """Run the stack and return the last layer's output in canonical form; ``extra`` (canonical, one
+        tensor per slot, broadcastable) is added to the first layer's output, before its nonlinearity."""
         self.layers[0].check_input(ws)
         feats = self.layers[0].canonical(ws)
         for k, layer in enumerate(self.layers):
             feats = layer.forward_canonical(feats, cond)
+            if k == 0 and extra is not None:
+                feats = [f + e for f, e in zip(feats, extra)]
             if k < len(self.between):
                 feats = self.between[k](feats)
         return feats
@@ -237,7 +241,9 @@ class EditNet(_Normalized):
         self.spec, self.cond_dim, self.outputs = spec, cond_dim, outputs
         self.scale = nn.Parameter(torch.full((2 * spec.num_layers,), float(init_scale)))
 
-    def delta(self, ws: WeightSpace, cond: Tensor | None) -> WeightSpace:
+    def delta(self, ws: WeightSpace, cond: Tensor | None, raw: WeightSpace) -> WeightSpace:
+        """The residual [B, k, ...] in normalized units from the normalized weights ``ws`` (``raw``: the same
+        INRs as given, for models that evaluate them)."""
         raise NotImplementedError
 
     def forward(self, ws: WeightSpace, cond: Tensor | None = None) -> WeightSpace:
@@ -247,7 +253,7 @@ class EditNet(_Normalized):
             raise ValueError(
                 f"this edit model needs edit parameters of shape [{ws.batch_size}, {self.cond_dim}]; got {got}"
             )
-        delta = self.normalizer.scale(self.delta(self.normalize(ws), cond if self.cond_dim else None))
+        delta = self.normalizer.scale(self.delta(self.normalize(ws), cond if self.cond_dim else None, ws))
         s = self.scale
         edited = [
             WeightSpace(
@@ -268,6 +274,8 @@ class DWSEditNet(EditNet):
     added to the stack's output, so edits that are linear in the weights (a mirror of the input
     coordinates, a scale of the output) have an exact path that does not pass through ReLUs. Equivariant:
     permuting the input's hidden neurons permutes the edited INR's (each of its k blocks) the same way.
+    ``probes = p > 0``: the INR's hidden activations at p^d0 probe points feed the first layer per neuron,
+    and its outputs there join ``cond`` (``dws_edit.nn.probes``).
     """
 
     def __init__(
@@ -282,15 +290,22 @@ class DWSEditNet(EditNet):
         outputs: int = 1,
         film: bool = False,
         skip: bool = False,
+        probes: int = 0,
     ):
         super().__init__(spec, cond_dim, outputs, init_scale)
         channels = (1,) + (hidden,) * depth + (outputs,)
-        self.blocks = DWSBlocks(spec, channels, norm=norm, dropout=dropout, cond_dim=cond_dim, film=film)
-        self.skip = DWSLayer(spec, 1, outputs, cond_dim, film) if skip else None
+        self.probes = ProbeFeatures(spec, probes, hidden, cond_dim) if probes else None
+        block_cond = cond_dim + (self.probes.out_features if probes else 0)
+        self.blocks = DWSBlocks(spec, channels, norm=norm, dropout=dropout, cond_dim=block_cond, film=film)
+        self.skip = DWSLayer(spec, 1, outputs, block_cond, film) if skip else None
 
-    def delta(self, ws: WeightSpace, cond: Tensor | None) -> WeightSpace:
-        if self.skip is None:
-            return self.blocks(ws, cond)
-        feats = self.blocks.features(ws, cond)
-        direct = self.skip.forward_canonical(self.skip.canonical(ws), cond)
-        return self.skip.from_canonical([a + b for a, b in zip(feats, direct)], ws.spec)
+    def delta(self, ws: WeightSpace, cond: Tensor | None, raw: WeightSpace) -> WeightSpace:
+        extra = None
+        if self.probes is not None:
+            extra, values = self.probes(raw, cond)
+            cond = values if cond is None else torch.cat([cond.to(values.dtype), values], dim=-1)
+        feats = self.blocks.features(ws, cond, extra)
+        if self.skip is not None:
+            direct = self.skip.forward_canonical(self.skip.canonical(ws), cond)
+            feats = [a + b for a, b in zip(feats, direct)]
+        return self.blocks.layers[-1].from_canonical(feats, ws.spec)

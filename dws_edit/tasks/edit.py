@@ -130,6 +130,9 @@ class TrainEdit:
     """dws: the edit's parameters also gate every DWS layer multiplicatively (FiLM), not only as a bias."""
     skip: bool = False
     """dws: a DWS layer from the input straight to the residual, an exact path for edits linear in the weights."""
+    probes: int = 0
+    """dws: probe points per axis (probes^d0 in all, on a grid over [-1, 1]^d0): every hidden neuron's activations
+    there feed the first DWS layer, gated per probe by the edit's parameters (dws_edit.nn.probes; 0: off)."""
     scale_lr: float = 1.0
     """Learning-rate multiplier of the residual's per-tensor scales (they start at 1e-3 and an edit such as a
     mirror needs them near 1: Adam moves a parameter about lr per step, so at 1 they need ~1,000 steps)."""
@@ -190,6 +193,8 @@ class EditTask:
         if cfg.model == "dws":
             self.model_kwargs = dict(hidden=cfg.hidden, depth=cfg.depth, cond_dim=cond_dim, outputs=cfg.outputs)
             self.model_kwargs.update({k: True for k in ("film", "skip") if getattr(cfg, k)})
+            if cfg.probes:
+                self.model_kwargs["probes"] = cfg.probes
             self.model: EditNet = DWSEditNet(self.spec, **self.model_kwargs)
         else:
             self.model_kwargs = dict(hidden=cfg.mlp_hidden, depth=cfg.depth, cond_dim=cond_dim, outputs=cfg.outputs)

@@ -200,3 +200,40 @@ def test_mlp_edit_baseline_shapes():
     ws = WeightSpace.randn(spec, 3)
     out = FlatMLPEditNet(spec, hidden=32, cond_dim=2)(ws, torch.zeros(3, 2))
     assert out.spec == spec and out.batch_size == 3
+
+
+@given(specs(max_layers=4, max_width=6), st.integers(0, 2), st.integers(0, 1000))
+def test_edit_net_with_probes_is_equivariant(spec, cond_dim, seed):
+    torch.manual_seed(seed)
+    model = DWSEditNet(spec, hidden=4, depth=2, cond_dim=cond_dim, outputs=2, probes=3, init_scale=0.5)
+    model = model.double().eval()
+    ws = random_ws(spec, 2, 1, seed)
+    cond = torch.randn(2, cond_dim, dtype=torch.float64) if cond_dim else None
+    perms = random_perms(ws, seed + 1)
+    wide = _block_perms(perms, spec.hidden_sizes, 2)
+    assert_ws_close(model(ws.permute(perms), cond), model(ws, cond).permute(wide))
+
+
+def test_probe_features_feed_the_first_layer_and_are_gated_by_the_edit():
+    """The probe grid covers [-1, 1]^d0; the probe path is live (zeroing its maps changes the residual) and its
+    per-probe gates depend on the edit's parameters."""
+    from dws_edit.nn.probes import probe_grid
+
+    grid = probe_grid(2, 4)
+    assert grid.shape == (16, 2) and grid.abs().max() < 1 and torch.unique(grid[:, 0]).numel() == 4
+    spec = NetworkSpec((2, 5, 4, 1))
+    torch.manual_seed(0)
+    model = DWSEditNet(spec, hidden=4, depth=2, cond_dim=2, probes=4, init_scale=1.0).double().eval()
+    ws = random_ws(spec, 1, 1, 0)
+    cond = torch.tensor([[0.2, -0.5]], dtype=torch.float64)
+    terms, values = model.probes(ws, cond)
+    torch.testing.assert_close(values, evaluate(ws, grid.double()).reshape(1, -1))
+    other, _ = model.probes(ws, cond + 1.0)
+    assert max((a - b).abs().max().item() for a, b in zip(terms, other) if torch.is_tensor(a)) > 1e-6
+    before = model(ws, cond)
+    with torch.no_grad():
+        for p in model.probes.project.parameters():
+            p.zero_()
+    assert (model(ws, cond) - before).flatten().abs().max() > 1e-6
+    with pytest.raises(ValueError, match="at least one probe point"):
+        probe_grid(2, 0)

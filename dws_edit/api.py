@@ -120,14 +120,15 @@ def edit(
 ) -> WeightSpace:
     """Edit INRs in weight space: ``ws`` (a batch, or one INR with B = 1) -> the edited INRs.
 
-    ``name``: a learned edit (``smooth``, ``symmetrize``, ``remove``, ``dilate``: one forward pass of a
-    shipped DWS model) or an exact edit (``mirror``, ``translate``, ``rotate``, ``scale``, ``affine``,
-    ``symmetrize_exact``, ``blend``: closed form, exact to float precision). ``exact=True`` picks the
-    closed form of a learned edit where one exists (``symmetrize``). ``model``: a loaded edit model or a
-    checkpoint path/name to use instead of the shipped one. ``refine``: after a learned edit's pass, this many
-    Adam steps on the edit's functional target (:func:`dws_edit.refine.refine`, learning rate ``refine_lr``,
-    default per domain; for one INR each step is one batched forward and backward pass at 784 or 4,096
-    points). ``params``: the edit's parameters (see ``available_edits()``), numbers shared by the batch or
+    ``name``: a learned edit (``smooth``, ``symmetrize``, ``remove``, ``dilate``: one forward pass of a shipped DWS
+    model; a model trained with ``--gradient``, as ``image-dilate``, also takes the gradient of the edit's MSE at
+    the INR, against the edit's target on the 28x28 grid or at 4,096 points for 3-D) or an exact edit (``mirror``,
+    ``translate``, ``rotate``, ``scale``, ``affine``, ``symmetrize_exact``, ``blend``: closed form, exact to float
+    precision). ``exact=True`` picks the closed form of a learned edit where one exists (``symmetrize``). ``model``:
+    a loaded edit model or a checkpoint path/name to use instead of the shipped one. ``refine``: after a learned
+    edit's pass, this many Adam steps on the edit's functional target (:func:`dws_edit.refine.refine`, learning rate
+    ``refine_lr``, default per domain; for one INR each step is one batched forward and backward pass at 784 or
+    4,096 points). ``params``: the edit's parameters (see ``available_edits()``), numbers shared by the batch or
     tensors with a leading [B].
 
     Returns a WeightSpace of the same batch size; learned models with output-capacity expansion and
@@ -162,8 +163,10 @@ def edit(
     if cond is None and params:
         raise ValueError(f"edit {name!r} takes no parameters; got {sorted(params)}")
     dtype = next(net.parameters()).dtype
+    from dws_edit.tasks.edit import run_edit_model
+
     with torch.no_grad():
-        out = net(ws.to(dtype), None if cond is None else cond.to(dtype))
+        out = run_edit_model(net, ws.to(dtype), None if cond is None else cond.to(dtype), definition, params)
     out = out.to(ws.dtype).check_finite()
     if refine:
         from dws_edit.refine import refine as refine_edit

@@ -36,6 +36,11 @@ def _accepts(card: dict) -> str:
     return f"{a['d0']}->{'->'.join(map(str, a['hidden_widths_trained']))}->{a['dL']}, sin({a['w0']:g}x)"
 
 
+def _name(name: str, card: dict) -> str:
+    """The model's name, marked when it takes the loss gradient besides the weights (``--gradient``)."""
+    return f"{name} (weights + loss gradient)" if card.get("model_kwargs", {}).get("gradient") else name
+
+
 def _image_rows(cards: dict) -> list[str]:
     lines = [
         "MSE on the 28x28 pixel grid, values in [0, 1], against the edit's exact functional target, on the zoo's",
@@ -50,9 +55,9 @@ def _image_rows(cards: dict) -> list[str]:
         widths = ", ".join(f"{w}: {100 * v['removed']:.0f}%" for w, v in q.get("other_widths", {}).items())
         mlp = f"{q['mlp_mse']:.2e}" if q.get("mlp_mse") is not None else "-"
         lines.append(
-            f"| {name} | {card['edit']} | {_accepts(card)} | {card['data']['zoo']} ({card['data']['train_inrs']:,} "
-            f"INRs) | {q['test_inrs']} | {q['identity_mse']:.2e} | {mlp} | {q['mse']:.2e} | {100 * q['removed']:.0f}% "
-            f"| {widths} | {100 * q['loop_fitted']['removed']:.0f}% |"
+            f"| {_name(name, card)} | {card['edit']} | {_accepts(card)} | {card['data']['zoo']} "
+            f"({card['data']['train_inrs']:,} INRs) | {q['test_inrs']} | {q['identity_mse']:.2e} | {mlp} | "
+            f"{q['mse']:.2e} | {100 * q['removed']:.0f}% | {widths} | {100 * q['loop_fitted']['removed']:.0f}% |"
         )
     return lines
 
@@ -77,8 +82,9 @@ def _rows_3d(cards: dict) -> list[str]:
         held = f"{h['identity_iou']:.3f} / {h['dws_iou']:.3f}" if h else "-"
         speed = f"{q['speedup_at_equal_mse']:.0f}x" if q.get("speedup_at_equal_mse") else "fine-tuning never reached it"
         lines.append(
-            f"| {name} | {card['edit']} | {_accepts(card)} | {card['data']['zoo']} ({card['data']['train_inrs']:,} "
-            f"INRs) | {q['test_inrs']} | {q['identity_iou']:.3f} | {mlp} | {q['iou']:.3f} | "
+            f"| {_name(name, card)} | {card['edit']} | {_accepts(card)} | {card['data']['zoo']} "
+            f"({card['data']['train_inrs']:,} INRs) | {q['test_inrs']} | {q['identity_iou']:.3f} | {mlp} | "
+            f"{q['iou']:.3f} | "
             f"{m.get('dws_chamfer', float('nan')):.4f} | {m.get('source_fit_chamfer', float('nan')):.4f} | {psnr} | "
             f"{held} | {speed} |"
         )

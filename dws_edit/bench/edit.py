@@ -8,6 +8,8 @@ and the edit's exact functional target, and the wall time, of
 - fine-tuning: Adam on the functional target from the input weights, at several step budgets (how
   render-and-finetune tools such as 3-D Neural Sculpting edit), giving an error-vs-time curve;
 - the hybrid: the DWS pass, then k fine-tuning steps from its output;
+times exclude computing the edit's target on the grid, which fine-tuning and a model that takes the loss
+gradient (``--gradient``) both need (``dws_edit.edit`` computes it, the same target, before such a model);
 on the zoo's test split and on INRs fitted by the anchors' per-image loop (random initialisation),
 which is what users who bring INRs fitted by other code have. The MNIST dilation is also measured
 against the dilated original image, in [0, 1] and on the NFN scale [-1, 1] (4x the MSE).
@@ -33,7 +35,7 @@ from dws_edit.inr import grid_coords
 from dws_edit.records import atomic_write_json, run_record
 from dws_edit.refine import DEFAULT_LR
 from dws_edit.render import render_images, save_image_grid
-from dws_edit.tasks.edit import edit_targets
+from dws_edit.tasks.edit import edit_targets, run_edit_model
 
 
 def baseline_path(model_name: str) -> Path:
@@ -129,7 +131,7 @@ class BenchEdit:
 
         out["identity_mse"] = mse_at(ws, coords, target)
         with torch.no_grad():
-            dws_ws, dws_s = timed(lambda: model(ws, cond))
+            dws_ws, dws_s = timed(lambda: run_edit_model(model, ws, cond, coords=coords, target=target))
         out["dws_mse"], out["dws_seconds"] = mse_at(dws_ws, coords, target), dws_s
         if baseline is not None:
             with torch.no_grad():
@@ -177,7 +179,7 @@ class BenchEdit:
         cond = edit.encode(params, domain, batch=ws.batch_size) if edit.cond_dim(domain) else None
         out = {"inrs": ws.batch_size, "mean_psnr_db": psnr.mean().item(), "identity_mse": mse_at(ws, coords, target)}
         with torch.no_grad():
-            out["dws_mse"] = mse_at(model(ws, cond), coords, target)
+            out["dws_mse"] = mse_at(run_edit_model(model, ws, cond, coords=coords, target=target), coords, target)
             if baseline is not None:
                 out["mlp_mse"] = mse_at(baseline(ws, cond), coords, target)
         out["removed"] = 1 - out["dws_mse"] / out["identity_mse"]
@@ -196,7 +198,7 @@ class BenchEdit:
             cond = edit.encode(params, domain, batch=ws.batch_size) if edit.cond_dim(domain) else None
             with torch.no_grad(), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                dws = mse_at(model(ws, cond), coords, target)
+                dws = mse_at(run_edit_model(model, ws, cond, coords=coords, target=target), coords, target)
             ident = mse_at(ws, coords, target)
             out[str(width)] = {"mean_psnr_db": psnr.mean().item(), "identity_mse": ident, "dws_mse": dws,
                                "removed": 1 - dws / ident}  # fmt: skip

@@ -41,7 +41,14 @@ from dws_edit.render import (
     save_image_grid,
     shape_to_mesh,
 )
-from dws_edit.tasks.edit import edit_params, edit_targets, sample_points, target_options, with_shapes
+from dws_edit.tasks.edit import (
+    edit_params,
+    edit_targets,
+    run_edit_model,
+    sample_points,
+    target_options,
+    with_shapes,
+)
 from dws_edit.weights import WeightSpace
 
 
@@ -112,7 +119,7 @@ class Bench3D:
         out = {"edit": edit.name, "zoo": card["data"]["zoo"], "inrs": ws.batch_size, "iou_resolution": res}
         out["identity_mse"], out["identity_iou"] = mse_at(ws, coords, target), iou(ws)
         with torch.no_grad():
-            dws_ws, out["dws_seconds"] = timed(lambda: model(ws, cond))
+            dws_ws, out["dws_seconds"] = timed(lambda: run_edit_model(model, ws, cond, edit, params))
         out["dws_mse"], out["dws_iou"] = mse_at(dws_ws, coords, target), iou(dws_ws)
         mlp_ws = None
         if baseline is not None:
@@ -212,7 +219,7 @@ class Bench3D:
 
         res = 32 if edit.name == "smooth" else self.cfg.iou_resolution
         with torch.no_grad():
-            edited = model(ws, cond)
+            edited = run_edit_model(model, ws, cond, edit, params)
         iou = lambda w: occupancy_iou(lambda p: evaluate(w, p), target_fn, "sdf", res)  # noqa: E731
         ident, dws = iou(ws), iou(edited)
         return {"meshes": list(meshes), "identity_iou": ident.mean().item(), "dws_iou": dws.mean().item(),

@@ -140,7 +140,7 @@ class FlatMLPEditNet(EditNet):
         super().__init__(spec, cond_dim, outputs, init_scale)
         self.net = _mlp((spec.num_params + cond_dim,) + (hidden,) * (depth - 1) + (outputs * spec.num_params,))
 
-    def delta(self, ws: WeightSpace, cond: Tensor | None, raw: WeightSpace | None = None) -> WeightSpace:
+    def delta(self, ws: WeightSpace, cond: Tensor | None, raw=None, grad=None) -> WeightSpace:
         x = _flat(ws) if cond is None else torch.cat([_flat(ws), cond.to(ws.dtype)], dim=-1)
         out = self.net(x).reshape(ws.batch_size, self.outputs, self.spec.num_params)
         return WeightSpace.from_flat(out, ws.spec, check=False)

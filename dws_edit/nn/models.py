@@ -241,19 +241,30 @@ class EditNet(_Normalized):
         self.spec, self.cond_dim, self.outputs = spec, cond_dim, outputs
         self.scale = nn.Parameter(torch.full((2 * spec.num_layers,), float(init_scale)))
 
-    def delta(self, ws: WeightSpace, cond: Tensor | None, raw: WeightSpace) -> WeightSpace:
+    def delta(
+        self, ws: WeightSpace, cond: Tensor | None, raw: WeightSpace, grad: WeightSpace | None = None
+    ) -> WeightSpace:
         """The residual [B, k, ...] in normalized units from the normalized weights ``ws`` (``raw``: the same
-        INRs as given, for models that evaluate them)."""
+        INRs as given, for models that evaluate them; ``grad``: the loss gradient, for models that take it)."""
         raise NotImplementedError
 
-    def forward(self, ws: WeightSpace, cond: Tensor | None = None) -> WeightSpace:
-        """``ws`` [B, 1, ...], ``cond`` [B, cond_dim] -> the edited INRs (hidden widths x ``outputs``)."""
+    gradient = False
+    """Whether the model also takes ``grad``, the gradient of the edit's functional loss at ``ws``."""
+
+    def forward(self, ws: WeightSpace, cond: Tensor | None = None, grad: WeightSpace | None = None) -> WeightSpace:
+        """``ws`` [B, 1, ...], ``cond`` [B, cond_dim] (and ``grad`` like ``ws`` for a model with ``gradient``) ->
+        the edited INRs (hidden widths x ``outputs``)."""
         if self.cond_dim and (cond is None or cond.shape != (ws.batch_size, self.cond_dim)):
             got = "none" if cond is None else tuple(cond.shape)
             raise ValueError(
                 f"this edit model needs edit parameters of shape [{ws.batch_size}, {self.cond_dim}]; got {got}"
             )
-        delta = self.normalizer.scale(self.delta(self.normalize(ws), cond if self.cond_dim else None, ws))
+        if self.gradient and (grad is None or grad.batch_size != ws.batch_size):
+            raise ValueError(
+                "this edit model takes the gradient of the edit's loss at the source INRs (grad=, one per INR); "
+                "dws_edit.tasks.edit.run_edit_model and dws_edit.edit compute it"
+            )
+        delta = self.normalizer.scale(self.delta(self.normalize(ws), cond if self.cond_dim else None, ws, grad))
         s = self.scale
         edited = [
             WeightSpace(
@@ -275,7 +286,12 @@ class DWSEditNet(EditNet):
     coordinates, a scale of the output) have an exact path that does not pass through ReLUs. Equivariant:
     permuting the input's hidden neurons permutes the edited INR's (each of its k blocks) the same way.
     ``probes = p > 0``: the INR's hidden activations at p^d0 probe points feed the first layer per neuron,
-    and its outputs there join ``cond`` (``dws_edit.nn.probes``).
+    and its outputs there join ``cond`` (``dws_edit.nn.probes``). ``gradient``: the model also takes the
+    gradient of the edit's functional MSE at the source weights (``forward(ws, cond, grad)``), as a second
+    input channel, each tensor scaled to unit RMS per INR, with the log10 of those RMS values joining ``cond``
+    (gradients as equivariant inputs, as in GradMetaNet, Gelberg et al. 2025): the direction fine-tuning's
+    first step takes, which the model turns into the whole edit. Per-tensor RMS is invariant, so the model
+    stays equivariant.
     """
 
     def __init__(
@@ -291,15 +307,22 @@ class DWSEditNet(EditNet):
         film: bool = False,
         skip: bool = False,
         probes: int = 0,
+        gradient: bool = False,
     ):
         super().__init__(spec, cond_dim, outputs, init_scale)
-        channels = (1,) + (hidden,) * depth + (outputs,)
+        self.gradient = bool(gradient)
+        inputs = 2 if gradient else 1
+        channels = (inputs,) + (hidden,) * depth + (outputs,)
         self.probes = ProbeFeatures(spec, probes, hidden, cond_dim) if probes else None
-        block_cond = cond_dim + (self.probes.out_features if probes else 0)
+        block_cond = cond_dim + (self.probes.out_features if probes else 0) + (2 * spec.num_layers if gradient else 0)
         self.blocks = DWSBlocks(spec, channels, norm=norm, dropout=dropout, cond_dim=block_cond, film=film)
-        self.skip = DWSLayer(spec, 1, outputs, block_cond, film) if skip else None
+        self.skip = DWSLayer(spec, inputs, outputs, block_cond, film) if skip else None
 
-    def delta(self, ws: WeightSpace, cond: Tensor | None, raw: WeightSpace) -> WeightSpace:
+    def delta(
+        self, ws: WeightSpace, cond: Tensor | None, raw: WeightSpace, grad: WeightSpace | None = None
+    ) -> WeightSpace:
+        if self.gradient:
+            ws, cond = _with_gradient(ws, grad, cond)
         extra = None
         if self.probes is not None:
             extra, values = self.probes(raw, cond)
@@ -309,3 +332,15 @@ class DWSEditNet(EditNet):
             direct = self.skip.forward_canonical(self.skip.canonical(ws), cond)
             feats = [a + b for a, b in zip(feats, direct)]
         return self.blocks.layers[-1].from_canonical(feats, ws.spec)
+
+
+def _with_gradient(ws: WeightSpace, grad: WeightSpace, cond: Tensor | None) -> tuple[WeightSpace, Tensor]:
+    """``ws`` with the gradient as a second channel, each tensor scaled to unit RMS per INR, and ``cond`` with the
+    log10 of those RMS values [B, 2L] appended."""
+    grads = [g.to(ws.dtype) for g in grad.tensors()]
+    rms = torch.stack([g.flatten(1).square().mean(1).sqrt() for g in grads], dim=1) + 1e-12  # [B, 2L]
+    scaled = [g / r.reshape(-1, *(1,) * (g.dim() - 1)) for g, r in zip(grads, rms.unbind(1))]
+    both = [torch.cat([w, g], dim=1) for w, g in zip(ws.tensors(), scaled)]
+    log_rms = torch.log10(rms)
+    cond = log_rms if cond is None else torch.cat([cond.to(ws.dtype), log_rms], dim=1)
+    return WeightSpace(ws.spec, tuple(both[0::2]), tuple(both[1::2])), cond

@@ -101,9 +101,50 @@ def edit_targets(
     return torch.cat(outs)
 
 
-def edited_values(model: EditNet, ws: WeightSpace, cond: Tensor | None, coords: Tensor) -> Tensor:
-    """Values of the model's edited INRs at ``coords``; the INR itself is evaluated in float32."""
-    edited = model(ws, cond)
+def run_edit_model(
+    model: EditNet,
+    ws: WeightSpace,
+    cond: Tensor | None,
+    edit=None,
+    params: dict | None = None,
+    coords: Tensor | None = None,
+    target: Tensor | None = None,
+    points: int = 4096,
+    seed: int = 0,
+) -> WeightSpace:
+    """The edit model's output for the INRs ``ws``: ``model(ws, cond)``, and for a model that takes the loss
+    gradient (``model.gradient``) also the gradient of each INR's functional MSE at ``coords`` against the edit's
+    ``target`` there ([B, M, dL]). Not given, they are computed here from ``edit`` (an EditDef) and ``params``: the
+    28x28 grid for images, ``points`` points half near each INR's surface for 3-D (drawn with ``seed``), and the
+    exact target (``edit_targets``). The gradient is the one fine-tuning's first step follows
+    (``dws_edit.inr.fitting.mse_and_grads``). Raises ValueError for a gradient model and ``remove_part``."""
+    if not getattr(model, "gradient", False):
+        return model(ws, cond)
+    from dws_edit.inr.fitting import mse_and_grads
+
+    if coords is None or target is None:
+        if edit is None or edit.name == "remove_part":
+            raise ValueError(
+                "a gradient edit model needs the edit's target computed from the INR; remove_part's is the "
+                "generator's shape; accepted edits: smooth, symmetrize, remove, remove_sphere, dilate"
+            )
+        domain = domain_of(ws.spec)
+        if domain == "image":
+            coords = sample_coords(domain, ws.spec)
+        else:
+            coords = sample_points(ws, domain, points, torch.Generator().manual_seed(seed))
+        target = edit_targets(edit, ws, coords, params or {}, domain, **target_options(edit, domain))
+    with torch.autocast("cpu", enabled=False):
+        _, grads = mse_and_grads(ws.spec, [t.detach().float() for t in ws.tensors()], coords, target)
+    return model(ws, cond, WeightSpace(ws.spec, tuple(grads[0::2]), tuple(grads[1::2])))
+
+
+def edited_values(
+    model: EditNet, ws: WeightSpace, cond: Tensor | None, coords: Tensor, target: Tensor | None = None
+) -> Tensor:
+    """Values of the model's edited INRs at ``coords``; the INR itself is evaluated in float32. ``target``: the
+    edit's target at ``coords``, where a gradient model takes its gradient."""
+    edited = run_edit_model(model, ws, cond, coords=coords, target=target)
     with torch.autocast("cpu", enabled=False):
         return evaluate(edited.to(torch.float32), coords)
 
@@ -133,6 +174,10 @@ class TrainEdit:
     probes: int = 0
     """dws: probe points per axis (probes^d0 in all, on a grid over [-1, 1]^d0): every hidden neuron's activations
     there feed the first DWS layer, gated per probe by the edit's parameters (dws_edit.nn.probes; 0: off)."""
+    gradient: bool = False
+    """dws: the model also takes the gradient of the edit's functional MSE at the source weights (what fine-tuning's
+    first step follows), as a second input channel (GradMetaNet's idea); the edit then costs one backward pass
+    through the INR more. Not for remove_part (its target is not computed from the INR)."""
     scale_lr: float = 1.0
     """Learning-rate multiplier of the residual's per-tensor scales (they start at 1e-3 and an edit such as a
     mirror needs them near 1: Adam moves a parameter about lr per step, so at 1 they need ~1,000 steps)."""
@@ -195,6 +240,13 @@ class EditTask:
             self.model_kwargs.update({k: True for k in ("film", "skip") if getattr(cfg, k)})
             if cfg.probes:
                 self.model_kwargs["probes"] = cfg.probes
+            if cfg.gradient:
+                if self.edit.name == "remove_part":
+                    raise ValueError(
+                        "--gradient: remove_part's target is the generator's shape, not computed from the INR; "
+                        "accepted edits: smooth, symmetrize, remove, remove_sphere, dilate"
+                    )
+                self.model_kwargs["gradient"] = True
             self.model: EditNet = DWSEditNet(self.spec, **self.model_kwargs)
         else:
             self.model_kwargs = dict(hidden=cfg.mlp_hidden, depth=cfg.depth, cond_dim=cond_dim, outputs=cfg.outputs)
@@ -260,7 +312,7 @@ class EditTask:
             ws = ws.permute(ws.random_permutations(generator))
         with torch.no_grad(), torch.autocast("cpu", enabled=False):
             target = self.edit.target(lambda c: evaluate(ws, c), coords, params, self.domain, **options)
-        pred = edited_values(self.model, ws, self._cond(params, n), coords)
+        pred = edited_values(self.model, ws, self._cond(params, n), coords, target)
         return (self._loss_values(pred) - self._loss_values(target)).square().mean()
 
     def validate(self) -> dict[str, float]:
@@ -268,7 +320,8 @@ class EditTask:
         for lo in range(0, self.val_ws.batch_size, 256):
             cond = None if self.val_cond is None else self.val_cond[lo : lo + 256]
             coords = self.val_coords if self.val_coords.dim() == 2 else self.val_coords[lo : lo + 256]
-            preds.append(edited_values(self.model, self.val_ws[lo : lo + 256], cond, coords))
+            target = self.val_target[lo : lo + 256]
+            preds.append(edited_values(self.model, self.val_ws[lo : lo + 256], cond, coords, target))
         pred = torch.cat(preds)
         mse = (pred - self.val_target).square().mean().item()
         out = {"score": mse, "mse": mse, "identity_mse": self.val_identity, "removed": 1 - mse / self.val_identity}

@@ -237,3 +237,25 @@ def test_probe_features_feed_the_first_layer_and_are_gated_by_the_edit():
     assert (model(ws, cond) - before).flatten().abs().max() > 1e-6
     with pytest.raises(ValueError, match="at least one probe point"):
         probe_grid(2, 0)
+
+
+@given(specs(max_layers=4, max_width=6), st.booleans(), st.integers(0, 1000))
+def test_edit_net_with_the_loss_gradient_is_equivariant(spec, skip, seed):
+    torch.manual_seed(seed)
+    model = DWSEditNet(spec, hidden=4, depth=2, cond_dim=1, outputs=2, gradient=True, skip=skip, init_scale=0.5)
+    model = model.double().eval()
+    ws, grad = random_ws(spec, 2, 1, seed), random_ws(spec, 2, 1, seed + 7) * 1e-3
+    cond = torch.randn(2, 1, dtype=torch.float64)
+    perms = random_perms(ws, seed + 1)
+    wide = _block_perms(perms, spec.hidden_sizes, 2)
+    assert_ws_close(model(ws.permute(perms), cond, grad.permute(perms)), model(ws, cond, grad).permute(wide))
+
+
+def test_edit_net_with_the_loss_gradient_uses_it_and_refuses_to_run_without():
+    spec = NetworkSpec((2, 6, 5, 1))
+    torch.manual_seed(0)
+    model = DWSEditNet(spec, hidden=4, depth=2, gradient=True, init_scale=1.0).double().eval()
+    ws, grad = random_ws(spec, 1, 1, 0), random_ws(spec, 1, 1, 1)
+    assert (model(ws, None, grad) - model(ws, None, grad * -1.0)).flatten().abs().max() > 1e-6
+    with pytest.raises(ValueError, match="gradient of the edit's loss"):
+        model(ws)

@@ -171,7 +171,8 @@ def edit(
     if refine:
         from dws_edit.refine import refine as refine_edit
 
-        out = refine_edit(ws, out, name, params, refine, refine_lr).check_finite()
+        f32 = torch.float32
+        out = refine_edit(ws.to(f32), out.to(f32), name, params, refine, refine_lr).to(ws.dtype).check_finite()
     return out
 
 

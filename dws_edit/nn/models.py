@@ -321,12 +321,12 @@ class DWSEditNet(EditNet):
     def delta(
         self, ws: WeightSpace, cond: Tensor | None, raw: WeightSpace, grad: WeightSpace | None = None
     ) -> WeightSpace:
-        if self.gradient:
-            ws, cond = _with_gradient(ws, grad, cond)
         extra = None
-        if self.probes is not None:
+        if self.probes is not None:  # gated by the edit's parameters only
             extra, values = self.probes(raw, cond)
             cond = values if cond is None else torch.cat([cond.to(values.dtype), values], dim=-1)
+        if self.gradient:
+            ws, cond = _with_gradient(ws, grad, cond)
         feats = self.blocks.features(ws, cond, extra)
         if self.skip is not None:
             direct = self.skip.forward_canonical(self.skip.canonical(ws), cond)

@@ -249,6 +249,9 @@ class EditTask:
                 self.model_kwargs["gradient"] = True
             self.model: EditNet = DWSEditNet(self.spec, **self.model_kwargs)
         else:
+            if cfg.gradient or cfg.probes:
+                raise ValueError("--gradient and --probes are options of the DWS model; --model mlp (the weights-only "
+                                 "baseline) takes neither")  # fmt: skip
             self.model_kwargs = dict(hidden=cfg.mlp_hidden, depth=cfg.depth, cond_dim=cond_dim, outputs=cfg.outputs)
             self.model = FlatMLPEditNet(self.spec, **self.model_kwargs)
         if train.stats is None:

@@ -241,8 +241,11 @@ def test_probe_features_feed_the_first_layer_and_are_gated_by_the_edit():
 
 @given(specs(max_layers=4, max_width=6), st.booleans(), st.integers(0, 1000))
 def test_edit_net_with_the_loss_gradient_is_equivariant(spec, skip, seed):
+    """(with ``skip``, also with probe features: the two inputs combine)"""
     torch.manual_seed(seed)
-    model = DWSEditNet(spec, hidden=4, depth=2, cond_dim=1, outputs=2, gradient=True, skip=skip, init_scale=0.5)
+    probes = 2 if skip else 0
+    model = DWSEditNet(spec, hidden=4, depth=2, cond_dim=1, outputs=2, gradient=True, skip=skip, probes=probes,
+                       init_scale=0.5)  # fmt: skip
     model = model.double().eval()
     ws, grad = random_ws(spec, 2, 1, seed), random_ws(spec, 2, 1, seed + 7) * 1e-3
     cond = torch.randn(2, 1, dtype=torch.float64)

@@ -136,9 +136,15 @@ def test_gradient_models_get_the_gradient_of_the_edits_loss_at_the_source(tiny_i
     torch.testing.assert_close(got.flatten(), expected.flatten(), atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(via_api.flatten(), expected.flatten(), atol=1e-5, rtol=1e-4)
 
-    results = _config(tiny_image_zoo, tmp_path / "run", steps=40, gradient=True).run()
+    with pytest.raises(ValueError, match="take[s]? neither"):
+        _config(tiny_image_zoo, tmp_path / "mlp", steps=4, gradient=True, model="mlp").run()
+    results = _config(tiny_image_zoo, tmp_path / "run", steps=40, gradient=True, probes=2).run()
     assert results["best_val_score"] < results["history"][0]["identity_mse"]
-    assert load_checkpoint(tmp_path / "run" / "best.safetensors").gradient
+    model = load_checkpoint(tmp_path / "run" / "best.safetensors")
+    assert model.gradient and model.probes is not None
+    with torch.no_grad():  # refine on float64 INRs (the pass and the fine-tuning in float32, returned as float64)
+        refined = dws_edit.edit(ws.to(torch.float64), "symmetrize", model=model, axis="x", refine=2)
+    assert refined.dtype == torch.float64
 
 
 def test_gradient_models_are_refused_for_remove_part(tiny_shape_zoos):

@@ -101,6 +101,12 @@ def edit_targets(
     return torch.cat(outs)
 
 
+GRADIENT_REFUSAL = (
+    "a gradient edit model needs the edit's target computed from the INR; remove_part's target is the generator's "
+    "shape; accepted edits: smooth, symmetrize, remove, remove_sphere, dilate"
+)
+
+
 def run_edit_model(
     model: EditNet,
     ws: WeightSpace,
@@ -124,10 +130,7 @@ def run_edit_model(
 
     if coords is None or target is None:
         if edit is None or edit.name == "remove_part":
-            raise ValueError(
-                "a gradient edit model needs the edit's target computed from the INR; remove_part's is the "
-                "generator's shape; accepted edits: smooth, symmetrize, remove, remove_sphere, dilate"
-            )
+            raise ValueError(GRADIENT_REFUSAL)
         domain = domain_of(ws.spec)
         if domain == "image":
             coords = sample_coords(domain, ws.spec)
@@ -242,10 +245,7 @@ class EditTask:
                 self.model_kwargs["probes"] = cfg.probes
             if cfg.gradient:
                 if self.edit.name == "remove_part":
-                    raise ValueError(
-                        "--gradient: remove_part's target is the generator's shape, not computed from the INR; "
-                        "accepted edits: smooth, symmetrize, remove, remove_sphere, dilate"
-                    )
+                    raise ValueError(f"--gradient: {GRADIENT_REFUSAL}")
                 self.model_kwargs["gradient"] = True
             self.model: EditNet = DWSEditNet(self.spec, **self.model_kwargs)
         else:

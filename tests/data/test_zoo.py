@@ -361,3 +361,27 @@ def test_shape_zoo_records_exact_shape_parameters(tmp_path, field):
         torch.testing.assert_close(Shape.from_dict(meta).sdf(points), source.shape(i).sdf(points))
     mug = next(Shape.from_dict(m) for m in zoo.meta if m["family"] == "mug")
     assert "handle" in mug.part_names and "handle" not in mug.without("handle").part_names
+
+
+def test_image_source_keeps_the_first_items_of_each_official_split():
+    full = ImageSource(dataset="fashion-mnist").load()
+    x, y, split = ImageSource(dataset="fashion-mnist", train_count=50, val_count=10, test_count=20).load()
+    assert [(split == s).sum().item() for s in range(3)] == [40, 10, 20]
+    n_train = (full[2] != 2).sum().item()
+    assert torch.equal(x[:50], full[0][:50]) and torch.equal(x[50:], full[0][n_train : n_train + 20])
+    assert torch.equal(y[50:], full[1][n_train : n_train + 20])
+    source = ImageSource(dataset="fashion-mnist", train_count=50, val_count=10, test_count=20)
+    assert source.describe()["train_count"] == 50 and source.size() == 70
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(dataset="digits", train_count=10), "only for data sets with an official test split"),
+        (dict(dataset="fashion-mnist", test_count=0), "positive"),
+        (dict(dataset="fashion-mnist", train_count=100, val_count=100), "leaves no training items"),
+    ],
+)
+def test_image_source_counts_that_cannot_work_are_refused(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        ImageSource(**kwargs).load()

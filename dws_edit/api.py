@@ -102,9 +102,12 @@ def learned_model_for(ws: WeightSpace, name: str):
             return _model(model_name)
     accepted = "; ".join(f"{m}: {_describe_accepts(c['accepts'])}" for m, c in candidates.items())
     s = ws.spec
+    shape = (s.num_layers, s.layer_sizes[0], s.layer_sizes[-1])
+    same_shape = any(shape == tuple(c["accepts"][k] for k in ("depth", "d0", "dL")) for c in candidates.values())
+    hint = " (only w0 or the offset differ: an imported SIREN may need --output-offset / w0)" if same_shape else ""
     raise ValueError(
         f"no shipped model for {name!r} accepts INRs of spec {s.layer_sizes} ({s.activation}, w0={s.w0}, "
-        f"offset {s.output_offset}); accepted: {accepted} (an imported SIREN may need --output-offset / w0)"
+        f"offset {s.output_offset}); accepted: {accepted}{hint}"
     )
 
 

@@ -77,7 +77,11 @@ def test_other_specs_are_refused_or_warned(shipped):
     other = init_siren(image_spec(w0=10.0), 1)
     with pytest.raises(ValueError, match="accepted: image-symmetrize") as err:
         dws_edit.edit(other, "symmetrize", axis="y")
-    assert "\n" not in str(err.value)
+    assert "\n" not in str(err.value) and "only w0 or the offset differ" in str(err.value)
+    rgb = init_siren(image_spec(channels=3), 1)  # another shape: no w0/offset hint
+    with pytest.raises(ValueError, match=r"spec \(2, 32, 32, 3\).*accepted: image-symmetrize") as err:
+        dws_edit.edit(rgb, "symmetrize", axis="y")
+    assert "offset differ" not in str(err.value)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         dws_edit.edit(init_siren(image_spec(), 1), "symmetrize", axis="y")  # the trained widths: no warning

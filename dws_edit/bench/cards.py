@@ -31,7 +31,8 @@ def write_quality(name: str, row: dict) -> None:
     save_checkpoint(path, model, card.get("model_kwargs", {}), card)
 
 
-def _accepts(card: dict) -> str:
+def accepts_summary(card: dict) -> str:
+    """The INR spec a card accepts, as the index writes it: "2->32->32->1, sin(30x)"."""
     a = card["accepts"]
     return f"{a['d0']}->{'->'.join(map(str, a['hidden_widths_trained']))}->{a['dL']}, sin({a['w0']:g}x)"
 
@@ -39,6 +40,18 @@ def _accepts(card: dict) -> str:
 def _name(name: str, card: dict) -> str:
     """The model's name, marked when it takes the loss gradient besides the weights (``--gradient``)."""
     return f"{name} (weights + loss gradient)" if card.get("model_kwargs", {}).get("gradient") else name
+
+
+def quality_summary(card: dict) -> str:
+    """One line of a card's measured test quality (the headline numbers of checkpoints/README.md), or
+    "not measured" for a card without one."""
+    q = card.get("quality")
+    if not q or "mse" not in q:
+        return "not measured"
+    n = f"on {q['test_inrs']} test INRs"
+    if "iou" in q:
+        return f"IoU {q['iou']:.3f} against the exact edit (no edit {q['identity_iou']:.3f}) {n}"
+    return f"MSE {q['mse']:.2e} (no edit {q['identity_mse']:.2e}), {100 * q['removed']:.0f}% of the error removed {n}"
 
 
 def _image_rows(cards: dict) -> list[str]:
@@ -55,7 +68,7 @@ def _image_rows(cards: dict) -> list[str]:
         widths = ", ".join(f"{w}: {100 * v['removed']:.0f}%" for w, v in q.get("other_widths", {}).items())
         mlp = f"{q['mlp_mse']:.2e}" if q.get("mlp_mse") is not None else "-"
         lines.append(
-            f"| {_name(name, card)} | {card['edit']} | {_accepts(card)} | {card['data']['zoo']} "
+            f"| {_name(name, card)} | {card['edit']} | {accepts_summary(card)} | {card['data']['zoo']} "
             f"({card['data']['train_inrs']:,} INRs) | {q['test_inrs']} | {q['identity_mse']:.2e} | {mlp} | "
             f"{q['mse']:.2e} | {100 * q['removed']:.0f}% | {widths} | {100 * q['loop_fitted']['removed']:.0f}% |"
         )
@@ -82,7 +95,7 @@ def _rows_3d(cards: dict) -> list[str]:
         held = f"{h['identity_iou']:.3f} / {h['dws_iou']:.3f}" if h else "-"
         speed = f"{q['speedup_at_equal_mse']:.0f}x" if q.get("speedup_at_equal_mse") else "fine-tuning never reached it"
         lines.append(
-            f"| {_name(name, card)} | {card['edit']} | {_accepts(card)} | {card['data']['zoo']} "
+            f"| {_name(name, card)} | {card['edit']} | {accepts_summary(card)} | {card['data']['zoo']} "
             f"({card['data']['train_inrs']:,} INRs) | {q['test_inrs']} | {q['identity_iou']:.3f} | {mlp} | "
             f"{q['iou']:.3f} | "
             f"{m.get('dws_chamfer', float('nan')):.4f} | {m.get('source_fit_chamfer', float('nan')):.4f} | {psnr} | "

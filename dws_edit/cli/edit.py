@@ -105,6 +105,7 @@ class Models:
         from rich.table import Table
 
         from dws_edit.api import available_edits
+        from dws_edit.bench.cards import accepts_summary, quality_summary
         from dws_edit.checkpoints import available_models
 
         edits = available_edits()
@@ -118,10 +119,13 @@ class Models:
             shipped = ", ".join(m["name"] for m in e.get("models", [])) or "-"
             table.add_row(e["name"], e["kind"], ", ".join(e["domains"]), escape(text), shipped)
         console.print(table)
+        models = Table(title="shipped models (checkpoints/README.md has every measurement)")
+        for col in ("model", "edit", "accepts", "input", "test quality"):
+            models.add_column(col)
         for name, card in available_models().items():
-            console.print(
-                f"[bold]{name}[/]: {card.get('does', '')}; test quality: {card.get('quality', 'not measured')}"
-            )
+            given = "weights + loss gradient" if card.get("model_kwargs", {}).get("gradient") else "weights"
+            models.add_row(name, card["edit"], accepts_summary(card), given, quality_summary(card))
+        console.print(models)
         return edits
 
 

@@ -208,6 +208,7 @@ class TrainEdit:
     """Run folder (default runs/<zoo>-<edit>-<model>); rerun to resume."""
 
     def run(self) -> dict:
+        self.loop.check()  # before the zoo loads
         out = self.out or Path("runs") / f"{self.zoo.name}-{self.edit}-{self.model}"
         task = EditTask(self)
         identity = {"task": "edit", "config": _jsonable(asdict(self)), "zoo_sha256": task.zoo_sha256}

@@ -64,6 +64,15 @@ class LoopConfig:
     threads: int = 2
     """torch CPU threads."""
 
+    def check(self) -> None:
+        """Raises ValueError (one line) for a value out of range; ``train`` calls it first (a command line with a
+        bad value parses, then fails in one line before anything is written)."""
+        for name in ("steps", "batch_size", "eval_every", "threads"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} {getattr(self, name)}: expected a positive integer")
+        if not self.lr > 0:
+            raise ValueError(f"lr {self.lr}: expected a positive learning rate")
+
 
 class Task(Protocol):
     """What the loop needs from a task."""
@@ -98,6 +107,7 @@ def train(
     with another identity raises ValueError instead of resuming someone else's run. ``save_model(path,
     model)`` writes the best model (default: its state dict through dws_edit.io). Returns the results.
     """
+    cfg.check()
     out = Path(out)
     torch.set_num_threads(cfg.threads)
     model = task.model

@@ -96,3 +96,22 @@ def test_mesh_fit_render_round_trip(tmp_path, capsys):
     assert Image.open(tmp_path / "ring.png").size == (3 * (112 + 1), 112 + 1)
     assert run("inr", "render", x, "--out", tmp_path / "other.png", "--index", "3") == 2
     assert "holds INRs 0..0" in capsys.readouterr().err
+
+
+def test_models_list_gives_each_shipped_model_its_quality_in_words(capsys, monkeypatch):
+    from dws_edit.checkpoints import available_models
+
+    from dws_edit.console import console
+
+    monkeypatch.setattr(console, "width", 400)  # one table row per line
+    assert run("models", "list") == 0
+    out = capsys.readouterr().out
+    assert "{" not in out  # no raw card dicts
+    models_table = out.split("shipped models (")[1]
+    for name, card in available_models().items():
+        line = next(ln for ln in models_table.splitlines() if f" {name} " in ln)
+        q = card.get("quality") or {}
+        expected = f"IoU {q['iou']:.3f}" if "iou" in q else f"{100 * q.get('removed', 0):.0f}% of the error removed"
+        expected = expected if q else "not measured"
+        assert expected in line, (name, line)
+        assert ("weights + loss gradient" in line) == bool(card.get("model_kwargs", {}).get("gradient")), line

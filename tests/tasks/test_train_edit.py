@@ -155,3 +155,12 @@ def test_gradient_models_are_refused_for_remove_part(tiny_shape_zoos):
                     gradient=True, loop=loop)  # fmt: skip
     with pytest.raises(ValueError, match="remove_part's target is the generator's shape"):
         EditTask(cfg)
+
+
+@pytest.mark.parametrize("bad", [dict(steps=0), dict(batch_size=0), dict(eval_every=0), dict(lr=0.0)])
+def test_loop_values_out_of_range_fail_in_one_line_before_anything_is_written(tiny_image_zoo, tmp_path, bad):
+    cfg = _config(tiny_image_zoo, tmp_path / "run")
+    cfg.loop = LoopConfig(**{**cfg.loop.__dict__, **bad})
+    with pytest.raises(ValueError, match=f"{next(iter(bad))} 0(\\.0)?: expected a positive"):
+        cfg.run()
+    assert not (tmp_path / "run").exists()

@@ -51,7 +51,7 @@ if [ ${#write[@]} -gt 0 ]; then
   mkdir -p checkpoints/figures
   for name in "${names[@]}"; do
     cp "$ck/$name.safetensors" "$ck/$name.json" checkpoints/
-    cp "$out/$name"-*.png checkpoints/figures/
+    cp "$out/$name-before-after.png" "$out/$name-error-vs-time.png" checkpoints/figures/
   done
   .venv/bin/python -c "from dws_edit.bench.cards import write_index; print('wrote', write_index())"
 fi

@@ -100,7 +100,6 @@ def test_mesh_fit_render_round_trip(tmp_path, capsys):
 
 def test_models_list_gives_each_shipped_model_its_quality_in_words(capsys, monkeypatch):
     from dws_edit.checkpoints import available_models
-
     from dws_edit.console import console
 
     monkeypatch.setattr(console, "width", 400)  # one table row per line

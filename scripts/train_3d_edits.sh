@@ -8,8 +8,11 @@ cd "$(dirname "$0")/.."
 mkdir -p logs runs
 train() { local name=$1; shift; echo "== $name: dws-edit train edit $*"; .venv/bin/dws-edit train edit "$@" --out "runs/$name" > "logs/train_$name.log" 2>&1; tail -2 "logs/train_$name.log"; }
 COMMON=(--batch-size 32 --points 2048 --lr 1e-3 --eval-every 500 --val-count 256 --outputs 2 --threads "${THREADS:-2}")
+# sdf-symmetrize and sdf-remove also take the loss gradient (README "3-D edit models"): 2,000 and 3,000 steps.
+train sdf-symmetrize --edit symmetrize --zoo zoos/sdf --steps 2000 "${COMMON[@]}" --gradient
+train sdf-remove --edit remove --zoo zoos/sdf --steps 3000 "${COMMON[@]}" --gradient
 for edit in symmetrize remove remove_part smooth; do
-  train "sdf-$edit" --edit "$edit" --zoo zoos/sdf --steps 4000 "${COMMON[@]}"
+  case $edit in remove_part|smooth) train "sdf-$edit" --edit "$edit" --zoo zoos/sdf --steps 4000 "${COMMON[@]}" ;; esac
   train "sdf-$edit-mlp" --edit "$edit" --zoo zoos/sdf --steps 4000 "${COMMON[@]}" --model mlp --depth 3
 done
 train sdf-remove_sphere --edit remove_sphere --zoo zoos/sdf --steps 4000 "${COMMON[@]}"

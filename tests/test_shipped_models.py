@@ -67,20 +67,10 @@ def fresh_shapes():
     return ws, shapes
 
 
-SYMMETRIZE_SHORTFALL = pytest.mark.xfail(
-    strict=True,
-    reason="known shortfall: on these 6 fresh mugs, tables, chairs and cars (mostly symmetric already) the SDF "
-    "symmetrize model leaves the MSE where it was (1.24e-3 against 1.19e-3); README, 3-D edit models",
-)
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "name",
-    [
-        pytest.param(n, marks=SYMMETRIZE_SHORTFALL) if n == "sdf-symmetrize" else n
-        for n in sorted(n for n, c in SHIPPED.items() if c["domain"] == "sdf")
-    ],
+    sorted(n for n, c in SHIPPED.items() if c["domain"] == "sdf"),
 )
 def test_shipped_sdf_model_beats_no_edit_on_fresh_inrs(name, fresh_shapes):
     from dws_edit.tasks.edit import edit_params, sample_points, target_options

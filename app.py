@@ -181,8 +181,8 @@ def build_app() -> gr.Blocks:
     with gr.Blocks(title="dws-edit: edit neural fields in weight space") as demo:
         gr.Markdown(
             "# dws-edit\nEdit implicit neural representations directly in weight space: a DWS network maps the "
-            "INR's weights to the edited INR's weights in one pass. Upload an image, a mesh (watertight or not) or "
-            "an INR file, or pick an example; then edit, compare, chain, undo and download."
+            "INR's weights to the edited INR's weights, without rendering or fine-tuning. Upload an image, a mesh "
+            "(watertight or not) or an INR file, or pick an example; then edit, compare, chain, undo and download."
         )
         state = gr.State(EditSession())
         with gr.Row():

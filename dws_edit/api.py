@@ -123,9 +123,10 @@ def edit(
 ) -> WeightSpace:
     """Edit INRs in weight space: ``ws`` (a batch, or one INR with B = 1) -> the edited INRs.
 
-    ``name``: a learned edit (``smooth``, ``symmetrize``, ``remove``, ``dilate``: one forward pass of a shipped DWS
-    model; a model trained with ``--gradient``, as ``image-dilate``, also takes the gradient of the edit's MSE at
-    the INR, against the edit's target on the 28x28 grid or at 4,096 points for 3-D) or an exact edit (``mirror``,
+    ``name``: a learned edit (``smooth``, ``symmetrize``, ``remove``, ``dilate``: the forward pass of a shipped DWS
+    model; a model trained with ``--gradient``, as the image models, also takes the gradient of the edit's MSE at
+    the INR, against the edit's target on the 28x28 grid or at 4,096 points for 3-D, and one with ``--passes 2``
+    takes it again at its first pass's output for a second pass) or an exact edit (``mirror``,
     ``translate``, ``rotate``, ``scale``, ``affine``, ``symmetrize_exact``, ``blend``: closed form, exact to float
     precision). ``exact=True`` picks the closed form of a learned edit where one exists (``symmetrize``). ``model``:
     a loaded edit model or a checkpoint path/name to use instead of the shipped one. ``refine``: after a learned

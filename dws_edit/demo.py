@@ -115,7 +115,7 @@ class Demo:
             with torch.no_grad():
                 before = (evaluate(ws, coords) - target).square().mean().item()
                 after = (evaluate(edited, coords) - target).square().mean().item()
-            kind = "exact" if exact else f"DWS + {refine} refine steps" if refine else "DWS, one pass"
+            kind = "exact" if exact else f"DWS + {refine} refine steps" if refine else "DWS model"
             rows.append(dict(edit=name, kind=kind, params=params, identity_mse=before, mse=after, seconds=seconds))
             removed = f"{100 * (1 - after / before):.0f}%"
             table.add_row(name, kind, str(params), f"{before:.2e}", f"{after:.2e}", removed, f"{seconds:.3f}")

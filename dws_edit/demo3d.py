@@ -65,7 +65,7 @@ def demo_3d(out: Path, seed: int = 0, steps: int = 1500, refine: int = 100) -> l
         seconds = time.perf_counter() - t
         before = occupancy_iou(lambda p: evaluate(ws, p), target, "sdf", 64).item()
         after = occupancy_iou(lambda p, e=edited: evaluate(e, p), target, "sdf", 64).item()
-        kind = "exact" if exact else f"DWS + {refined} refine steps" if refined else "DWS, one pass"
+        kind = "exact" if exact else f"DWS + {refined} refine steps" if refined else "DWS model"
         rows.append(dict(edit=name, kind=kind, params=params, identity_iou=before, iou=after, seconds=seconds))
         table.add_row(name, kind, str(params), f"{before:.3f}", f"{after:.3f}", f"{seconds:.3f}")
         stem = f"mug-{name}{'-exact' if exact else f'-refined{refined}' if refined else ''}"

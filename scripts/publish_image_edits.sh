@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# After scripts/train_image_edits.sh: copy the best models into checkpoints/ (baselines into
+# After scripts/train_image_edits.sh: copy the best two-pass models into checkpoints/ (baselines into
 # checkpoints/baselines/), measure them all on held-out INRs in one run, and write the measured
 # quality into their cards and the figures into checkpoints/figures/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 for edit in symmetrize remove smooth dilate; do
-  .venv/bin/dws-edit models publish "runs/image-$edit" --name "image-$edit"
+  .venv/bin/dws-edit models publish "runs/image-$edit-p2" --name "image-$edit"
   .venv/bin/dws-edit models publish "runs/image-$edit-mlp" --name "image-$edit-mlp" --baseline
 done
 .venv/bin/dws-edit bench edit --write-cards --out outputs/bench_edit | tee logs/bench_edit.log

@@ -18,7 +18,7 @@ def test_demo_fits_checks_symmetry_and_edits(tmp_path):
     exact = [e for e in result["edits"] if e["kind"] == "exact"]
     assert exact and exact[0]["mse"] < 1e-10 < exact[0]["identity_mse"]
     assert (tmp_path / "symmetrize-exact.png").exists()
-    one_pass = {e["edit"]: e["mse"] for e in result["edits"] if e["kind"] == "DWS, one pass"}
+    one_pass = {e["edit"]: e["mse"] for e in result["edits"] if e["kind"] == "DWS model"}
     refined = {e["edit"]: e["mse"] for e in result["edits"] if e["kind"] == "DWS + 100 refine steps"}
     assert refined.keys() == one_pass.keys() and all(refined[n] < one_pass[n] for n in refined)
     assert json.loads((tmp_path / "demo.json").read_text())["command"].startswith("dws-edit")
@@ -107,9 +107,9 @@ def test_demo_3d_fits_and_edits_a_mug(shipped_sdf, tmp_path):
     rows = demo_3d(tmp_path, steps=150, refine=60)
     kinds = {(r["edit"], r["kind"]) for r in rows}
     assert kinds == {
-        ("symmetrize", "DWS, one pass"),
+        ("symmetrize", "DWS model"),
         ("symmetrize", "DWS + 60 refine steps"),
-        ("remove_part", "DWS, one pass"),  # no refine: its target needs the procedural shape
+        ("remove_part", "DWS model"),  # no refine: its target needs the procedural shape
         ("symmetrize", "exact"),
     }
     exact = next(r for r in rows if r["kind"] == "exact")

@@ -37,9 +37,22 @@ def accepts_summary(card: dict) -> str:
     return f"{a['d0']}->{'->'.join(map(str, a['hidden_widths_trained']))}->{a['dL']}, sin({a['w0']:g}x)"
 
 
+def _commands(card: dict) -> str:
+    """The command that trained a card's model, after the one that trained its ``--init`` checkpoint if any."""
+    start = card.get("started_from")
+    if not start:
+        return f"`{card['command']}`"
+    return f"`{start['command']}`, then `{card['command']}` (from that run's model, SHA-256 {start['sha256'][:12]})"
+
+
 def model_input(card: dict) -> str:
-    """What the model takes: "weights", or "weights + loss gradient" for ``--gradient`` models."""
-    return "weights + loss gradient" if card.get("model_kwargs", {}).get("gradient") else "weights"
+    """What the model takes: "weights", or "weights + loss gradient" for ``--gradient`` models (", 2 passes" for
+    a model with refinement passes, each taking the gradient again)."""
+    kwargs = card.get("model_kwargs", {})
+    if not kwargs.get("gradient"):
+        return "weights"
+    passes = kwargs.get("passes", 1)
+    return "weights + loss gradient" + (f", {passes} passes" if passes > 1 else "")
 
 
 def _name(name: str, card: dict) -> str:
@@ -127,7 +140,7 @@ def write_index() -> Path:
             lines += ["", f"## {title}", ""]
             lines += _image_rows(of_domain) if domain == "image" else _rows_3d(of_domain)
     lines += ["", "Training commands (from the cards):", ""]
-    lines += [f"- {name}: `{card['command']}`" for name, card in cards.items()]
+    lines += [f"- {name}: {_commands(card)}" for name, card in cards.items()]
     lines += ["", "Before/after (image rows: source INR, exact target, DWS edit, MLP edit; 3-D rows: source, exact",
               "target, DWS edit) and error against time:", ""]  # fmt: skip
     for name in cards:
@@ -149,7 +162,7 @@ def plot_error_vs_time(path: Path, name: str, row: dict, lr: float) -> None:
     ax.plot([f["seconds"] for f in ft], [f["mse"] for f in ft], "o-", label=f"fine-tuning (Adam lr {lr:g})")
     hybrid_lr = f" (lr {row['hybrid_lr']:g})" if "hybrid_lr" in row else ""
     ax.plot([h["seconds"] for h in hy], [h["mse"] for h in hy], "s-", label=f"DWS + fine-tuning{hybrid_lr}")
-    ax.scatter([row["dws_seconds"]], [row["dws_mse"]], marker="*", s=150, color="C3", zorder=3, label="DWS (one pass)")
+    ax.scatter([row["dws_seconds"]], [row["dws_mse"]], marker="*", s=150, color="C3", zorder=3, label="DWS model")
     if "mlp_mse" in row:
         ax.scatter([row["mlp_seconds"]], [row["mlp_mse"]], marker="x", s=80, color="k", label="FlatMLPEditNet")
     ax.axhline(row["identity_mse"], ls="--", color="gray", label="identity (no edit)")

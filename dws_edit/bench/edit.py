@@ -4,7 +4,7 @@
 For each shipped image edit model: the MSE on the pixel grid (values in [0, 1]) between the edited INR
 and the edit's exact functional target, and the wall time, of
 - identity (no edit), the ``FlatMLPEditNet`` baseline trained with the same data and budget, the DWS
-  model (one forward pass);
+  model (its forward passes, no fine-tuning);
 - fine-tuning: Adam on the functional target from the input weights, at several step budgets (how
   render-and-finetune tools such as 3-D Neural Sculpting edit), giving an error-vs-time curve;
 - the hybrid: the DWS pass, then k fine-tuning steps from its output;

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor, nn
 
@@ -9,6 +11,9 @@ from dws_edit.nn.layer import DWSLayer, weight_space_slots
 from dws_edit.nn.probes import ProbeFeatures
 from dws_edit.stats import WeightStats
 from dws_edit.weights import NetworkSpec, WeightSpace, concat_networks
+
+GradientFn = Callable[[WeightSpace], WeightSpace]
+"""The loss gradient of an edit at given INRs: INRs [B, ...] -> a WeightSpace of their shapes, no graph."""
 
 # Features inside a stack of DWS layers stay in the layer's channels-last canonical form: a list of
 # tensors [B, *hidden axes, fixed_size * C], one per weight-space tensor in flat order (see layer.py).
@@ -240,6 +245,7 @@ class EditNet(_Normalized):
             raise ValueError(f"outputs = {outputs}: an edit model emits at least one network")
         self.spec, self.cond_dim, self.outputs = spec, cond_dim, outputs
         self.scale = nn.Parameter(torch.full((2 * spec.num_layers,), float(init_scale)))
+        self.refiners: nn.ModuleList | None = None  # further passes (DWSEditNet's ``passes``)
 
     def delta(
         self, ws: WeightSpace, cond: Tensor | None, raw: WeightSpace, grad: WeightSpace | None = None
@@ -251,19 +257,36 @@ class EditNet(_Normalized):
     gradient = False
     """Whether the model also takes ``grad``, the gradient of the edit's functional loss at ``ws``."""
 
-    def forward(self, ws: WeightSpace, cond: Tensor | None = None, grad: WeightSpace | None = None) -> WeightSpace:
-        """``ws`` [B, 1, ...], ``cond`` [B, cond_dim] (and ``grad`` like ``ws`` for a model with ``gradient``) ->
+    def forward(
+        self, ws: WeightSpace, cond: Tensor | None = None, grad: WeightSpace | GradientFn | None = None
+    ) -> WeightSpace:
+        """``ws`` [B, 1, ...], ``cond`` [B, cond_dim] (and for a model with ``gradient``, ``grad``: the loss gradient
+        like ``ws``, or a function of the INRs that returns it, which a model with refinement passes needs) ->
         the edited INRs (hidden widths x ``outputs``)."""
         if self.cond_dim and (cond is None or cond.shape != (ws.batch_size, self.cond_dim)):
             got = "none" if cond is None else tuple(cond.shape)
             raise ValueError(
                 f"this edit model needs edit parameters of shape [{ws.batch_size}, {self.cond_dim}]; got {got}"
             )
+        gradient_of = grad if callable(grad) else None
+        if gradient_of is not None:
+            grad = gradient_of(ws)
         if self.gradient and (grad is None or grad.batch_size != ws.batch_size):
             raise ValueError(
                 "this edit model takes the gradient of the edit's loss at the source INRs (grad=, one per INR); "
                 "dws_edit.tasks.edit.run_edit_model and dws_edit.edit compute it"
             )
+        if self.refiners and gradient_of is None:
+            raise ValueError(
+                "this edit model refines its output with the loss gradient there: grad= must be a function of the "
+                "INRs (dws_edit.tasks.edit.run_edit_model passes one)"
+            )
+        edited = self._one_pass(ws, cond, grad)
+        for refiner in self.refiners or ():
+            edited = refiner(edited, cond, gradient_of(edited))
+        return edited
+
+    def _one_pass(self, ws: WeightSpace, cond: Tensor | None, grad: WeightSpace | None) -> WeightSpace:
         delta = self.normalizer.scale(self.delta(self.normalize(ws), cond if self.cond_dim else None, ws, grad))
         s = self.scale
         edited = [
@@ -291,7 +314,10 @@ class DWSEditNet(EditNet):
     input channel, each tensor scaled to unit RMS per INR, with the log10 of those RMS values joining ``cond``
     (gradients as equivariant inputs, as in GradMetaNet, Gelberg et al. 2025): the direction fine-tuning's
     first step takes, which the model turns into the whole edit. Per-tensor RMS is invariant, so the model
-    stays equivariant.
+    stays equivariant. ``passes = p > 1`` (gradient models): p - 1 further DWSEditNets (``refiners``, one
+    output each, so the widths stay) each take the previous pass's output and the loss gradient there: an
+    unrolled learned optimizer (as in learned gradient descent, Andrychowicz et al. 2016), each pass one more
+    backward pass through the INR.
     """
 
     def __init__(
@@ -308,15 +334,28 @@ class DWSEditNet(EditNet):
         skip: bool = False,
         probes: int = 0,
         gradient: bool = False,
+        passes: int = 1,
     ):
         super().__init__(spec, cond_dim, outputs, init_scale)
+        if passes < 1 or (passes > 1 and not gradient):
+            raise ValueError(f"passes = {passes}: expected 1, or more with gradient=True (each pass takes it)")
         self.gradient = bool(gradient)
+        if passes > 1:  # outputs=1: the first pass's widths stay
+            same = dict(hidden=hidden, depth=depth, cond_dim=cond_dim, norm=norm, dropout=dropout, film=film, skip=skip)
+            self.refiners = nn.ModuleList(
+                DWSEditNet(spec, **same, init_scale=init_scale, gradient=True) for _ in range(passes - 1)
+            )
         inputs = 2 if gradient else 1
         channels = (inputs,) + (hidden,) * depth + (outputs,)
         self.probes = ProbeFeatures(spec, probes, hidden, cond_dim) if probes else None
         block_cond = cond_dim + (self.probes.out_features if probes else 0) + (2 * spec.num_layers if gradient else 0)
         self.blocks = DWSBlocks(spec, channels, norm=norm, dropout=dropout, cond_dim=block_cond, film=film)
         self.skip = DWSLayer(spec, inputs, outputs, block_cond, film) if skip else None
+
+    def set_stats(self, stats: WeightStats) -> None:
+        super().set_stats(stats)
+        for refiner in self.refiners or ():
+            refiner.set_stats(stats)
 
     def delta(
         self, ws: WeightSpace, cond: Tensor | None, raw: WeightSpace, grad: WeightSpace | None = None

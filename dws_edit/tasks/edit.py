@@ -123,7 +123,8 @@ def run_edit_model(
     ``target`` there ([B, M, dL]). Not given, they are computed here from ``edit`` (an EditDef) and ``params``: the
     28x28 grid for images, ``points`` points half near each INR's surface for 3-D (drawn with ``seed``), and the
     exact target (``edit_targets``). The gradient is the one fine-tuning's first step follows
-    (``dws_edit.inr.fitting.mse_and_grads``). Raises ValueError for a gradient model and ``remove_part``."""
+    (``dws_edit.inr.fitting.mse_and_grads``); a model with refinement passes (``passes``) takes it again at each
+    pass's output. Raises ValueError for a gradient model and ``remove_part``."""
     if not getattr(model, "gradient", False):
         return model(ws, cond)
     from dws_edit.inr.fitting import mse_and_grads
@@ -137,9 +138,13 @@ def run_edit_model(
         else:
             coords = sample_points(ws, domain, points, torch.Generator().manual_seed(seed))
         target = edit_targets(edit, ws, coords, params or {}, domain, **target_options(edit, domain))
-    with torch.autocast("cpu", enabled=False):
-        _, grads = mse_and_grads(ws.spec, [t.detach().float() for t in ws.tensors()], coords, target)
-    return model(ws, cond, WeightSpace(ws.spec, tuple(grads[0::2]), tuple(grads[1::2])))
+
+    def gradient_of(inrs: WeightSpace) -> WeightSpace:
+        with torch.autocast("cpu", enabled=False):
+            _, grads = mse_and_grads(inrs.spec, [t.detach().float() for t in inrs.tensors()], coords, target)
+        return WeightSpace(inrs.spec, tuple(grads[0::2]), tuple(grads[1::2]))
+
+    return model(ws, cond, gradient_of)
 
 
 def edited_values(
@@ -181,6 +186,13 @@ class TrainEdit:
     """dws: the model also takes the gradient of the edit's functional MSE at the source weights (what fine-tuning's
     first step follows), as a second input channel (GradMetaNet's idea); the edit then costs one backward pass
     through the INR more. Not for remove_part (its target is not computed from the INR)."""
+    passes: int = 1
+    """dws with --gradient: edit passes; each after the first is one more DWSEditNet that takes the previous pass's
+    output and the loss gradient there (a learned optimizer unrolled PASSES steps; one backward pass through the
+    INR each)."""
+    init: Path | None = None
+    """Start from this checkpoint's weights (e.g. a shipped model; the same model options, except that PASSES may
+    be higher: the added passes start near the identity)."""
     scale_lr: float = 1.0
     """Learning-rate multiplier of the residual's per-tensor scales (they start at 1e-3 and an edit such as a
     mirror needs them near 1: Adam moves a parameter about lr per step, so at 1 they need ~1,000 steps)."""
@@ -248,16 +260,21 @@ class EditTask:
                 if self.edit.name == "remove_part":
                     raise ValueError(f"--gradient: {GRADIENT_REFUSAL}")
                 self.model_kwargs["gradient"] = True
+            if cfg.passes != 1:
+                if not cfg.gradient:
+                    raise ValueError(f"--passes {cfg.passes}: each pass takes the loss gradient; add --gradient")
+                self.model_kwargs["passes"] = cfg.passes
             self.model: EditNet = DWSEditNet(self.spec, **self.model_kwargs)
         else:
-            if cfg.gradient or cfg.probes:
-                raise ValueError("--gradient and --probes are options of the DWS model; --model mlp (the weights-only "
-                                 "baseline) takes neither")  # fmt: skip
+            if cfg.gradient or cfg.probes or cfg.passes != 1:
+                raise ValueError("--gradient, --probes and --passes are options of the DWS model; --model mlp (the "
+                                 "weights-only baseline) takes none of them")  # fmt: skip
             self.model_kwargs = dict(hidden=cfg.mlp_hidden, depth=cfg.depth, cond_dim=cond_dim, outputs=cfg.outputs)
             self.model = FlatMLPEditNet(self.spec, **self.model_kwargs)
         if train.stats is None:
             raise ValueError(f"{cfg.zoo} has no statistics (stats.safetensors); rerun its fit command")
         self.model.set_stats(train.stats)
+        self.started_from = start_from(self.model, cfg.init) if cfg.init is not None else None
         # the fixed validation set: INRs, parameters, points and exact targets
         g = torch.Generator().manual_seed(12345)
         self.val_ws, val_shapes = with_shapes(self.edit.name, val, cfg.val_count)
@@ -363,7 +380,32 @@ class EditTask:
                 "train_inrs": self.train_ws.batch_size,
             },
             "run": str(out),
+            **({"started_from": self.started_from} if self.started_from else {}),
         }
+
+
+def start_from(model: EditNet, path: Path) -> dict:
+    """Load the weights of the checkpoint at ``path`` into ``model``: every tensor of it must fit; only added
+    refinement passes (``refiners.*``) may be missing, and keep their near-identity start. The checkpoint's
+    weight statistics (the units its weights learned in) are kept, for the added passes too. Returns the
+    record the new model's card keeps (the file, its SHA-256, the command that trained it). Raises ValueError
+    naming the file for any other mismatch."""
+    from dws_edit.checkpoints import load_checkpoint
+
+    source = load_checkpoint(path)
+    state = source.state_dict()
+    own = model.state_dict()
+    bad = sorted(k for k, v in state.items() if k not in own or own[k].shape != v.shape)
+    missing = sorted(k for k in own if k not in state and not k.startswith("refiners."))
+    if bad or missing or type(source) is not type(model):
+        raise ValueError(
+            f"--init {path}: a {type(source).__name__} of other options than this run's {type(model).__name__} "
+            f"({len(bad)} tensors differ, {len(missing)} missing); only --passes may be higher"
+        )
+    model.load_state_dict(state, strict=False)
+    model.set_stats(model.normalizer.stats)
+    sha256 = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return {"checkpoint": str(path), "sha256": sha256, "command": source.card.get("command")}
 
 
 def with_shapes(edit: str, split, count: int) -> tuple[WeightSpace, list | None]:

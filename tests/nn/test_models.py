@@ -254,6 +254,39 @@ def test_edit_net_with_the_loss_gradient_is_equivariant(spec, skip, seed):
     assert_ws_close(model(ws.permute(perms), cond, grad.permute(perms)), model(ws, cond, grad).permute(wide))
 
 
+def _elementwise_gradient(ws: WeightSpace) -> WeightSpace:
+    """A stand-in for the loss gradient that is a function of the INRs and equivariant (elementwise)."""
+    return WeightSpace(ws.spec, tuple(torch.sin(3 * t) for t in ws.weights), tuple(torch.cos(t) for t in ws.biases))
+
+
+@given(specs(max_layers=3, max_width=5), st.integers(0, 1000))
+def test_edit_net_with_refinement_passes_is_equivariant_and_each_pass_counts(spec, seed):
+    """passes=2: the second pass runs on the first's (2x wide) output with the gradient there; permuting the input
+    permutes the wide output as with one pass, and the second pass changes the result."""
+    torch.manual_seed(seed)
+    model = DWSEditNet(spec, hidden=4, depth=2, cond_dim=1, outputs=2, gradient=True, passes=2, init_scale=0.5)
+    model = model.double().eval()
+    ws, cond = random_ws(spec, 2, 1, seed), torch.randn(2, 1, dtype=torch.float64)
+    perms = random_perms(ws, seed + 1)
+    wide = _block_perms(perms, spec.hidden_sizes, 2)
+    out = model(ws, cond, _elementwise_gradient)
+    assert out.spec.hidden_sizes == tuple(2 * h for h in spec.hidden_sizes)
+    assert_ws_close(model(ws.permute(perms), cond, _elementwise_gradient), out.permute(wide))
+    one_pass = model._one_pass(ws, cond, _elementwise_gradient(ws))
+    assert (out - one_pass).flatten().abs().max() > 1e-6
+
+
+def test_refinement_passes_need_the_gradient_as_a_function():
+    spec = NetworkSpec((2, 6, 5, 1))
+    with pytest.raises(ValueError, match="passes = 2: expected 1, or more with gradient=True"):
+        DWSEditNet(spec, passes=2)
+    model = DWSEditNet(spec, hidden=4, depth=2, gradient=True, passes=3).double().eval()
+    assert len(model.refiners) == 2
+    ws = random_ws(spec, 1, 1, 0)
+    with pytest.raises(ValueError, match="grad= must be a function of the INRs"):
+        model(ws, None, _elementwise_gradient(ws))
+
+
 def test_edit_net_with_the_loss_gradient_uses_it_and_refuses_to_run_without():
     spec = NetworkSpec((2, 6, 5, 1))
     torch.manual_seed(0)

@@ -1,5 +1,6 @@
 """Edit training: the loop trains, validates, checkpoints, and resumes a killed run exactly."""
 
+import hashlib
 import json
 import os
 import signal
@@ -136,7 +137,7 @@ def test_gradient_models_get_the_gradient_of_the_edits_loss_at_the_source(tiny_i
     torch.testing.assert_close(got.flatten(), expected.flatten(), atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(via_api.flatten(), expected.flatten(), atol=1e-5, rtol=1e-4)
 
-    with pytest.raises(ValueError, match="take[s]? neither"):
+    with pytest.raises(ValueError, match="takes none of them"):
         _config(tiny_image_zoo, tmp_path / "mlp", steps=4, gradient=True, model="mlp").run()
     results = _config(tiny_image_zoo, tmp_path / "run", steps=40, gradient=True, probes=2).run()
     assert results["best_val_score"] < results["history"][0]["identity_mse"]
@@ -145,6 +146,32 @@ def test_gradient_models_get_the_gradient_of_the_edits_loss_at_the_source(tiny_i
     with torch.no_grad():  # refine on float64 INRs (the pass and the fine-tuning in float32, returned as float64)
         refined = dws_edit.edit(ws.to(torch.float64), "symmetrize", model=model, axis="x", refine=2)
     assert refined.dtype == torch.float64
+
+
+def test_a_run_starts_from_a_checkpoint_and_adds_refinement_passes(tiny_image_zoo, tmp_path):
+    """--init: the first pass starts as the checkpoint's model (every tensor equal), the added pass near the
+    identity; trained on, it beats no edit; a checkpoint of other options, or --passes without --gradient, is
+    refused in one line."""
+    from dws_edit.tasks.edit import EditTask
+
+    _config(tiny_image_zoo, tmp_path / "one", steps=8, gradient=True).run()
+    source = load_checkpoint(tmp_path / "one" / "best.safetensors")
+    cfg = _config(tiny_image_zoo, tmp_path / "two", steps=24, gradient=True, passes=2,
+                  init=tmp_path / "one" / "best.safetensors")  # fmt: skip
+    task = EditTask(cfg)
+    state = task.model.state_dict()
+    for name, tensor in source.state_dict().items():
+        torch.testing.assert_close(state[name], tensor, rtol=0, atol=0)
+    assert any(k.startswith("refiners.0.") for k in state)
+    results = cfg.run()
+    assert results["best_val_score"] < results["history"][0]["identity_mse"]
+    trained = load_checkpoint(tmp_path / "two" / "best.safetensors")
+    assert trained.refiners is not None and trained.card["model_kwargs"]["passes"] == 2
+    assert trained.card["started_from"]["sha256"] == hashlib.sha256(cfg.init.read_bytes()).hexdigest()
+    with pytest.raises(ValueError, match="only --passes may be higher"):
+        EditTask(_config(tiny_image_zoo, tmp_path / "x", gradient=True, film=True, init=cfg.init))
+    with pytest.raises(ValueError, match="--passes 2: each pass takes the loss gradient; add --gradient"):
+        EditTask(_config(tiny_image_zoo, tmp_path / "y", passes=2))
 
 
 def test_gradient_models_are_refused_for_remove_part(tiny_shape_zoos):

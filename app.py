@@ -144,7 +144,7 @@ def edit(
     session: EditSession,
     progress=gr.Progress(),  # noqa: B008 (gradio idiom)
 ):
-    """Apply one edit to the current INR (learned: one DWS pass, then ``refine`` fine-tuning steps on the edit's
+    """Apply one edit to the current INR (learned: the DWS model, then ``refine`` fine-tuning steps on the edit's
     target; exact: the closed form)."""
     if session is None or not session.steps:
         raise gr.Error("nothing to edit yet: fit an input first")
@@ -197,7 +197,7 @@ def build_app() -> gr.Blocks:
                 box = gr.Textbox("-1 -1 0 0", label="box: min corner then max corner (remove; 4 numbers 2-D, 6 in 3-D)")
                 part = gr.Dropdown(["handle", "legs", "wheels"], value="handle", label="part (remove_part)")
                 refine = gr.Slider(
-                    0, MAX_REFINE, value=0, step=10, label="refine steps (learned edits: fine-tune after the DWS pass)"
+                    0, MAX_REFINE, value=0, step=10, label="refine steps (learned edits: fine-tune after the DWS model)"
                 )
                 extra = gr.Textbox("", label='other parameters as JSON, e.g. {"radius": 0.3, "center": [0, 0, 0]}')
                 with gr.Row():

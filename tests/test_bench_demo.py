@@ -125,3 +125,21 @@ def test_bench_mesh_fit_reports_chamfer_and_time_per_width(tmp_path):
     result = BenchMeshFit(widths=(8, 16), max_steps=30, points=1024, out=tmp_path / "m.json").run()
     assert [r["width"] for r in result["rows"]] == [8, 16] and result["rows"][0]["chamfer_ratio"] == 1.0
     assert all(len(r["chamfer"]) == 8 and r["mean_chamfer"] > result["sampling_floor"] for r in result["rows"])
+
+
+def test_the_index_gives_both_commands_of_a_model_started_from_a_checkpoint():
+    from dws_edit.bench.cards import _commands, model_input
+
+    card = {
+        "command": "dws-edit train edit B",
+        "model_kwargs": {"gradient": True, "passes": 2},
+        "started_from": {"checkpoint": "x.safetensors", "sha256": "ab" * 32, "command": "dws-edit train edit A"},
+    }
+    expected = "`dws-edit train edit A`, then `dws-edit train edit B` (from that run's model, SHA-256 abababababab)"
+    assert _commands(card) == expected
+    assert model_input(card) == "weights + loss gradient, 2 passes"
+    card["started_from"]["command"] = None
+    assert _commands(card).startswith("an untracked model (x.safetensors), then `dws-edit train edit B`")
+    assert _commands({"command": "c"}) == "`c`"
+    assert model_input({"model_kwargs": {"gradient": True}}) == "weights + loss gradient"
+    assert model_input({"model_kwargs": {}}) == "weights"

@@ -42,7 +42,8 @@ def _commands(card: dict) -> str:
     start = card.get("started_from")
     if not start:
         return f"`{card['command']}`"
-    return f"`{start['command']}`, then `{card['command']}` (from that run's model, SHA-256 {start['sha256'][:12]})"
+    first = f"`{start['command']}`" if start.get("command") else f"an untracked model ({start['checkpoint']})"
+    return f"{first}, then `{card['command']}` (from that run's model, SHA-256 {start['sha256'][:12]})"
 
 
 def model_input(card: dict) -> str:
@@ -151,7 +152,7 @@ def write_index() -> Path:
 
 
 def plot_error_vs_time(path: Path, name: str, row: dict, lr: float) -> None:
-    """Error against wall time: fine-tuning's curve, the hybrid's, the DWS pass, the MLP and the identity."""
+    """Error against wall time: fine-tuning's curve, the hybrid's, the DWS model, the MLP and the identity."""
     import matplotlib
 
     matplotlib.use("Agg")

@@ -7,7 +7,7 @@ and the edit's exact functional target, and the wall time, of
   model (its forward passes, no fine-tuning);
 - fine-tuning: Adam on the functional target from the input weights, at several step budgets (how
   render-and-finetune tools such as 3-D Neural Sculpting edit), giving an error-vs-time curve;
-- the hybrid: the DWS pass, then k fine-tuning steps from its output;
+- the hybrid: the DWS model, then k fine-tuning steps from its output;
 times exclude computing the edit's target on the grid, which fine-tuning and a model that takes the loss
 gradient (``--gradient``) both need (``dws_edit.edit`` computes it, the same target, before such a model);
 on the zoo's test split and on INRs fitted by the anchors' per-image loop (random initialisation),
@@ -71,7 +71,7 @@ class BenchEdit:
     other_widths: tuple[int, ...] = (16, 64)
     """Hidden widths (both layers) of extra INRs fitted to the same test images: quality off the trained width."""
     hybrid_steps: tuple[int, ...] = (5, 20, 50)
-    """Fine-tuning steps after the DWS pass (the hybrid)."""
+    """Fine-tuning steps after the DWS model (the hybrid)."""
     hybrid_lr: float | None = None
     """The hybrid's Adam learning rate (default: the one ``edit(..., refine=N)`` uses, dws_edit.refine.DEFAULT_LR
     of the domain: images 1e-3, 3-D 3e-4)."""

@@ -3,7 +3,7 @@
 For each shipped SDF (or field) edit model, on the zoo's test split, against the edit's exact target (the
 functional target of :mod:`dws_edit.edits`; for ``remove_part`` the generator's shape without the part):
 
-- identity, the ``FlatMLPEditNet`` baseline (``checkpoints/baselines/`` or ``runs/<model>-mlp``), the DWS pass,
+- identity, the ``FlatMLPEditNet`` baseline (``checkpoints/baselines/`` or ``runs/<model>-mlp``), the DWS model,
   fine-tuning (Adam on the target at fixed points) at several step budgets, and the hybrid (DWS, then steps);
 - MSE at the evaluation points (half near the surface; the quantity fine-tuning minimises, so the time ratio at
   equal error is read on it) and volumetric IoU on a 128^3 grid (:func:`dws_edit.metrics.occupancy_iou`; 64^3

@@ -26,7 +26,7 @@ class EditCommand:
     model: str | None = None
     """A checkpoint name or .safetensors path to use instead of the shipped model."""
     refine: int = 0
-    """Learned edits: after the DWS pass, this many Adam steps on the edit's target (e.g. 100; 0: the pass only)."""
+    """Learned edits: after the DWS model, this many Adam steps on the edit's target (e.g. 100; 0: the pass only)."""
     sigma: float | None = None
     """smooth: Gaussian std in the INR's coordinate units."""
     axis: str | None = None

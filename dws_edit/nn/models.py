@@ -315,9 +315,9 @@ class DWSEditNet(EditNet):
     (gradients as equivariant inputs, as in GradMetaNet, Gelberg et al. 2025): the direction fine-tuning's
     first step takes, which the model turns into the whole edit. Per-tensor RMS is invariant, so the model
     stays equivariant. ``passes = p > 1`` (gradient models): p - 1 further DWSEditNets (``refiners``, one
-    output each, so the widths stay) each take the previous pass's output and the loss gradient there: an
-    unrolled learned optimizer (as in learned gradient descent, Andrychowicz et al. 2016), each pass one more
-    backward pass through the INR.
+    output each, so the widths stay; no probe features) each take the previous pass's output and the loss
+    gradient there: an unrolled learned optimizer (as in learned gradient descent, Andrychowicz et al. 2016),
+    each pass one more backward pass through the INR.
     """
 
     def __init__(

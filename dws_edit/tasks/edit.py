@@ -225,6 +225,8 @@ class TrainEdit:
         task = EditTask(self)
         identity = {"task": "edit", "config": _jsonable(asdict(self)), "zoo_sha256": task.zoo_sha256}
         identity["config"].pop("out")
+        if task.started_from:  # a rerun resumes only from the same --init file
+            identity["init_sha256"] = task.started_from["sha256"]
 
         def save(path: Path, model: EditNet) -> None:
             save_checkpoint(path, model, task.model_kwargs, task.card(out))
@@ -274,7 +276,7 @@ class EditTask:
         if train.stats is None:
             raise ValueError(f"{cfg.zoo} has no statistics (stats.safetensors); rerun its fit command")
         self.model.set_stats(train.stats)
-        self.started_from = start_from(self.model, cfg.init) if cfg.init is not None else None
+        self.started_from = start_from(self.model, cfg.init, self.model_kwargs) if cfg.init is not None else None
         # the fixed validation set: INRs, parameters, points and exact targets
         g = torch.Generator().manual_seed(12345)
         self.val_ws, val_shapes = with_shapes(self.edit.name, val, cfg.val_count)
@@ -290,8 +292,8 @@ class EditTask:
 
     def param_groups(self) -> list[dict]:
         """The optimizer's parameter groups: the residual's scales with their own learning-rate multiplier."""
-        scales = [self.model.scale]
-        rest = [p for p in self.model.parameters() if p is not self.model.scale]
+        scales = [self.model.scale] + [r.scale for r in self.model.refiners or ()]  # every pass's
+        rest = [p for p in self.model.parameters() if all(p is not s for s in scales)]
         return [{"params": rest}, {"params": scales, "lr_mult": self.cfg.scale_lr}]
 
     def _points(self, ws: WeightSpace, generator: torch.Generator, params=None, options=None) -> Tensor:
@@ -384,9 +386,10 @@ class EditTask:
         }
 
 
-def start_from(model: EditNet, path: Path) -> dict:
-    """Load the weights of the checkpoint at ``path`` into ``model``: every tensor of it must fit; only added
-    refinement passes (``refiners.*``) may be missing, and keep their near-identity start. The checkpoint's
+def start_from(model: EditNet, path: Path, kwargs: dict) -> dict:
+    """Load the weights of the checkpoint at ``path`` into ``model`` (built with ``kwargs``): the checkpoint's
+    model options must be the same but for ``passes``, every tensor of it must fit; only added refinement passes
+    (``refiners.*``) may be missing, and keep their near-identity start (they take no probe features). The checkpoint's
     weight statistics (the units its weights learned in) are kept, for the added passes too. Returns the
     record the new model's card keeps (the file, its SHA-256, the command that trained it). Raises ValueError
     naming the file for any other mismatch."""
@@ -397,7 +400,8 @@ def start_from(model: EditNet, path: Path) -> dict:
     own = model.state_dict()
     bad = sorted(k for k, v in state.items() if k not in own or own[k].shape != v.shape)
     missing = sorted(k for k in own if k not in state and not k.startswith("refiners."))
-    if bad or missing or type(source) is not type(model):
+    options = [{k: v for k, v in d.items() if k != "passes"} for d in (source.card.get("model_kwargs", {}), kwargs)]
+    if bad or missing or type(source) is not type(model) or options[0] != options[1]:
         raise ValueError(
             f"--init {path}: a {type(source).__name__} of other options than this run's {type(model).__name__} "
             f"({len(bad)} tensors differ, {len(missing)} missing); only --passes may be higher"
@@ -405,7 +409,9 @@ def start_from(model: EditNet, path: Path) -> dict:
     model.load_state_dict(state, strict=False)
     model.set_stats(model.normalizer.stats)
     sha256 = hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    return {"checkpoint": str(path), "sha256": sha256, "command": source.card.get("command")}
+    from dws_edit.records import git_revision  # a shipped file is overwritten when the result is published
+
+    return {"checkpoint": str(path), "sha256": sha256, "command": source.card.get("command"), "git": git_revision()}
 
 
 def with_shapes(edit: str, split, count: int) -> tuple[WeightSpace, list | None]:

@@ -168,6 +168,7 @@ def test_a_run_starts_from_a_checkpoint_and_adds_refinement_passes(tiny_image_zo
     trained = load_checkpoint(tmp_path / "two" / "best.safetensors")
     assert trained.refiners is not None and trained.card["model_kwargs"]["passes"] == 2
     assert trained.card["started_from"]["sha256"] == hashlib.sha256(cfg.init.read_bytes()).hexdigest()
+    assert trained.card["started_from"]["git"]
     with pytest.raises(ValueError, match="only --passes may be higher"):
         EditTask(_config(tiny_image_zoo, tmp_path / "x", gradient=True, film=True, init=cfg.init))
     with pytest.raises(ValueError, match="--passes 2: each pass takes the loss gradient; add --gradient"):

@@ -58,7 +58,8 @@ def model_input(card: dict) -> str:
 
 def _name(name: str, card: dict) -> str:
     """The model's name, marked when it takes the loss gradient besides the weights (``--gradient``)."""
-    return f"{name} ({model_input(card)})" if model_input(card) != "weights" else name
+    given = model_input(card)
+    return name if given == "weights" else f"{name} ({given})"
 
 
 def quality_summary(card: dict) -> str:

@@ -247,6 +247,12 @@ class EditNet(_Normalized):
         self.scale = nn.Parameter(torch.full((2 * spec.num_layers,), float(init_scale)))
         self.refiners: nn.ModuleList | None = None  # further passes (DWSEditNet's ``passes``)
 
+    def set_stats(self, stats: WeightStats) -> None:
+        """The zoo's statistics, for every pass."""
+        super().set_stats(stats)
+        for refiner in self.refiners or ():
+            refiner.set_stats(stats)
+
     def delta(
         self, ws: WeightSpace, cond: Tensor | None, raw: WeightSpace, grad: WeightSpace | None = None
     ) -> WeightSpace:
@@ -269,8 +275,8 @@ class EditNet(_Normalized):
                 f"this edit model needs edit parameters of shape [{ws.batch_size}, {self.cond_dim}]; got {got}"
             )
         gradient_of = grad if callable(grad) else None
-        if gradient_of is not None:
-            grad = gradient_of(ws)
+        if gradient_of is not None:  # computed only for a model that takes it
+            grad = gradient_of(ws) if self.gradient else None
         if self.gradient and (grad is None or grad.batch_size != ws.batch_size):
             raise ValueError(
                 "this edit model takes the gradient of the edit's loss at the source INRs (grad=, one per INR); "
@@ -351,11 +357,6 @@ class DWSEditNet(EditNet):
         block_cond = cond_dim + (self.probes.out_features if probes else 0) + (2 * spec.num_layers if gradient else 0)
         self.blocks = DWSBlocks(spec, channels, norm=norm, dropout=dropout, cond_dim=block_cond, film=film)
         self.skip = DWSLayer(spec, inputs, outputs, block_cond, film) if skip else None
-
-    def set_stats(self, stats: WeightStats) -> None:
-        super().set_stats(stats)
-        for refiner in self.refiners or ():
-            refiner.set_stats(stats)
 
     def delta(
         self, ws: WeightSpace, cond: Tensor | None, raw: WeightSpace, grad: WeightSpace | None = None

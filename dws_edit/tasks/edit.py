@@ -394,6 +394,7 @@ def start_from(model: EditNet, path: Path, kwargs: dict) -> dict:
     record the new model's card keeps (the file, its SHA-256, the command that trained it). Raises ValueError
     naming the file for any other mismatch."""
     from dws_edit.checkpoints import load_checkpoint
+    from dws_edit.records import git_revision  # the file may be overwritten later (a shipped one, by publishing)
 
     source = load_checkpoint(path)
     state = source.state_dict()
@@ -409,8 +410,6 @@ def start_from(model: EditNet, path: Path, kwargs: dict) -> dict:
     model.load_state_dict(state, strict=False)
     model.set_stats(model.normalizer.stats)
     sha256 = hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    from dws_edit.records import git_revision  # a shipped file is overwritten when the result is published
-
     return {"checkpoint": str(path), "sha256": sha256, "command": source.card.get("command"), "git": git_revision()}
 
 

@@ -105,10 +105,11 @@ def load_model(name: str) -> nn.Module:
     return load_checkpoint(file)
 
 
-def publish(run: str | Path, name: str, baseline: bool = False) -> Path:
+def publish(run: str | Path, name: str, baseline: bool = False, half: bool = False) -> Path:
     """Copy a training run's best model (``<run>/best.safetensors``) into the shipped checkpoints as
-    ``<name>`` (baselines under ``baselines/``, parameters stored as float16 to keep checkpoints/ small; the
-    bench measures them as loaded), its card named accordingly. Returns the written path."""
+    ``<name>`` (baselines under ``baselines/``), its card named accordingly. Baselines, and models published with
+    ``half``, store their parameters as float16 to keep checkpoints/ small (the card says ``stored_as``; the
+    bench measures them as loaded, in float32). Returns the written path."""
     run = Path(run)
     model = load_checkpoint(run / "best.safetensors")
     card = dict(model.card, name=name)
@@ -118,7 +119,8 @@ def publish(run: str | Path, name: str, baseline: bool = False) -> Path:
     if baseline:
         card["baseline_of"] = name.removesuffix("-mlp")
     target = checkpoint_dir() / ("baselines" if baseline else "") / f"{name}.safetensors"
-    if baseline:
+    half = half or baseline
+    if half:
         card["stored_as"] = "float16"
-    save_checkpoint(target, model, card.get("model_kwargs", {}), card, half=baseline)
+    save_checkpoint(target, model, card.get("model_kwargs", {}), card, half=half)
     return target

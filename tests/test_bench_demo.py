@@ -127,7 +127,7 @@ def test_bench_mesh_fit_reports_chamfer_and_time_per_width(tmp_path):
     assert all(len(r["chamfer"]) == 8 and r["mean_chamfer"] > result["sampling_floor"] for r in result["rows"])
 
 
-def test_the_index_gives_both_commands_of_a_model_started_from_a_checkpoint():
+def test_the_index_gives_every_command_of_a_model_started_from_a_checkpoint():
     from dws_edit.bench.cards import _commands, model_input
 
     card = {
@@ -141,5 +141,9 @@ def test_the_index_gives_both_commands_of_a_model_started_from_a_checkpoint():
     card["started_from"]["command"] = None
     assert _commands(card).startswith("an untracked model (x.safetensors), then `dws-edit train edit B`")
     assert _commands({"command": "c"}) == "`c`"
+    card["started_from"] = {"sha256": "cd" * 32, "command": "B0",
+                            "started_from": {"sha256": "ef" * 32, "command": "A0"}}  # fmt: skip
+    assert _commands(card) == ("`A0`, then `B0` (from that run's model, SHA-256 efefefefefef), then "
+                               "`dws-edit train edit B` (from that run's model, SHA-256 cdcdcdcdcdcd)")  # fmt: skip
     assert model_input({"model_kwargs": {"gradient": True}}) == "weights + loss gradient"
     assert model_input({"model_kwargs": {}}) == "weights"

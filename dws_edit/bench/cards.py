@@ -16,7 +16,7 @@ KEYS_3D = ("identity_mse", "mlp_mse", "removed", "identity_iou", "mlp_iou", "iou
 
 def write_quality(name: str, row: dict) -> None:
     """Store one bench row's measurements as ``card["quality"]`` of the shipped model ``name`` (its checkpoint
-    is rewritten with the new card, atomically)."""
+    is rewritten with the new card, atomically, in the precision it was stored in)."""
     path = checkpoint_dir() / f"{name}.safetensors"
     model = load_checkpoint(path)
     card = dict(model.card)
@@ -28,7 +28,7 @@ def write_quality(name: str, row: dict) -> None:
         f" --domain {card['domain']}" if card["domain"] != "image" else ""
     )
     card["quality"] = quality
-    save_checkpoint(path, model, card.get("model_kwargs", {}), card)
+    save_checkpoint(path, model, card.get("model_kwargs", {}), card, half=card.get("stored_as") == "float16")
 
 
 def accepts_summary(card: dict) -> str:
@@ -38,11 +38,12 @@ def accepts_summary(card: dict) -> str:
 
 
 def _commands(card: dict) -> str:
-    """The command that trained a card's model, after the one that trained its ``--init`` checkpoint if any."""
+    """The command that trained a card's model, after the commands that trained its ``--init`` checkpoint (and that
+    checkpoint's own, back to the first run) if any."""
     start = card.get("started_from")
     if not start:
         return f"`{card['command']}`"
-    first = f"`{start['command']}`" if start.get("command") else f"an untracked model ({start['checkpoint']})"
+    first = _commands(start) if start.get("command") else f"an untracked model ({start['checkpoint']})"
     return f"{first}, then `{card['command']}` (from that run's model, SHA-256 {start['sha256'][:12]})"
 
 

@@ -391,7 +391,8 @@ def start_from(model: EditNet, path: Path, kwargs: dict) -> dict:
     model options must be the same but for ``passes``, every tensor of it must fit; only added refinement passes
     (``refiners.*``) may be missing, and keep their near-identity start (they take no probe features). The checkpoint's
     weight statistics (the units its weights learned in) are kept, for the added passes too. Returns the
-    record the new model's card keeps (the file, its SHA-256, the command that trained it). Raises ValueError
+    record the new model's card keeps (the file, its SHA-256, the command that trained it, and that model's own
+    ``started_from`` if it had one). Raises ValueError
     naming the file for any other mismatch."""
     from dws_edit.checkpoints import load_checkpoint
     from dws_edit.records import git_revision  # the file may be overwritten later (a shipped one, by publishing)
@@ -410,7 +411,10 @@ def start_from(model: EditNet, path: Path, kwargs: dict) -> dict:
     model.load_state_dict(state, strict=False)
     model.set_stats(model.normalizer.stats)
     sha256 = hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    return {"checkpoint": str(path), "sha256": sha256, "command": source.card.get("command"), "git": git_revision()}
+    record = {"checkpoint": str(path), "sha256": sha256, "command": source.card.get("command"), "git": git_revision()}
+    if source.card.get("started_from"):  # the whole lineage: that model's own --init, and so on
+        record["started_from"] = source.card["started_from"]
+    return record
 
 
 def with_shapes(edit: str, split, count: int) -> tuple[WeightSpace, list | None]:

@@ -168,7 +168,13 @@ def test_a_run_starts_from_a_checkpoint_and_adds_refinement_passes(tiny_image_zo
     trained = load_checkpoint(tmp_path / "two" / "best.safetensors")
     assert trained.refiners is not None and trained.card["model_kwargs"]["passes"] == 2
     assert trained.card["started_from"]["sha256"] == hashlib.sha256(cfg.init.read_bytes()).hexdigest()
-    assert trained.card["started_from"]["git"]
+    assert trained.card["started_from"]["git"] and "started_from" not in trained.card["started_from"]
+    again = _config(
+        tiny_image_zoo, tmp_path / "three", steps=4, gradient=True, passes=2, init=tmp_path / "two" / "best.safetensors"
+    )
+    again.run()  # the lineage goes back to the first run
+    lineage = load_checkpoint(tmp_path / "three" / "best.safetensors").card["started_from"]
+    assert lineage["started_from"]["sha256"] == trained.card["started_from"]["sha256"]
     with pytest.raises(ValueError, match="only --passes may be higher"):
         EditTask(_config(tiny_image_zoo, tmp_path / "x", gradient=True, film=True, init=cfg.init))
     with pytest.raises(ValueError, match="--passes 2: each pass takes the loss gradient; add --gradient"):
@@ -192,3 +198,26 @@ def test_loop_values_out_of_range_fail_in_one_line_before_anything_is_written(ti
     with pytest.raises(ValueError, match=f"{next(iter(bad))} 0(\\.0)?: expected a positive"):
         cfg.run()
     assert not (tmp_path / "run").exists()
+
+
+def test_a_model_published_as_float16_is_half_the_file_and_loads_as_float32(tiny_image_zoo, tmp_path, monkeypatch):
+    """``models publish --half``: the parameters stored as float16 (the card says so), loaded back as float32 and
+    equal to the run's model rounded to float16; statistics buffers stay float32."""
+    from safetensors import safe_open
+
+    from dws_edit.bench.cards import write_quality
+    from dws_edit.checkpoints import publish
+
+    _config(tiny_image_zoo, tmp_path / "run", steps=4, gradient=True, passes=2).run()
+    monkeypatch.setenv("DWS_EDIT_CHECKPOINTS", str(tmp_path / "checkpoints"))
+    full, half = publish(tmp_path / "run", "image-a"), publish(tmp_path / "run", "image-b", half=True)
+    write_quality("image-b", {"inrs": 4, "dws_mse": 0.5})  # the bench's --write-cards keeps the precision
+    assert half.stat().st_size < 0.75 * full.stat().st_size
+    with safe_open(half, "pt") as f:
+        dtypes = {f.get_tensor(k).dtype for k in f.keys()}
+    assert dtypes == {torch.float16, torch.float32}
+    a, b = load_checkpoint(full), load_checkpoint(half)
+    assert b.card["stored_as"] == "float16" and "stored_as" not in a.card and b.card["quality"]["mse"] == 0.5
+    for (name, x), y in zip(a.state_dict().items(), b.state_dict().values()):
+        assert y.dtype == torch.float32, name
+        torch.testing.assert_close(y, x.half().float() if name in dict(a.named_parameters()) else x, rtol=0, atol=0)

@@ -7,8 +7,11 @@ cd "$(dirname "$0")/.."
 for domain in sdf field; do
   published=0
   for edit in symmetrize remove remove_part smooth remove_sphere; do
-    if [ -f "runs/$domain-$edit/best.safetensors" ]; then
-      .venv/bin/dws-edit models publish "runs/$domain-$edit" --name "$domain-$edit"
+    run="runs/$domain-$edit" half=()
+    # a two-pass model's last run, stored as float16 (half the file; checkpoints/ stays under 50 MB)
+    [ -f "$run-p2/best.safetensors" ] && run="$run-p2" half=(--half)
+    if [ -f "$run/best.safetensors" ]; then
+      .venv/bin/dws-edit models publish "$run" --name "$domain-$edit" "${half[@]}"
       published=1
     fi
   done

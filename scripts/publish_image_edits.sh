@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 for edit in symmetrize remove smooth dilate; do
-  .venv/bin/dws-edit models publish "runs/image-$edit-p2" --name "image-$edit"
+  run="runs/image-$edit-p2"; [ "$edit" = smooth ] && run=runs/image-smooth-p2b  # each edit's last run
+  .venv/bin/dws-edit models publish "$run" --name "image-$edit"
   .venv/bin/dws-edit models publish "runs/image-$edit-mlp" --name "image-$edit-mlp" --baseline
 done
 .venv/bin/dws-edit bench edit --write-cards --out outputs/bench_edit | tee logs/bench_edit.log

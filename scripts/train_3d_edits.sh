@@ -11,13 +11,21 @@ COMMON=(--batch-size 32 --points 2048 --lr 1e-3 --eval-every 500 --val-count 256
 # sdf-symmetrize and sdf-remove also take the loss gradient (README "3-D edit models"): 2,000 and 3,000 steps.
 train sdf-symmetrize --edit symmetrize --zoo zoos/sdf --steps 2000 "${COMMON[@]}" --gradient
 train sdf-remove --edit remove --zoo zoos/sdf --steps 3000 "${COMMON[@]}" --gradient
+# sdf-symmetrize then refines in a second pass (README "3-D edit models"; the shipped one started from the published
+# copy of runs/sdf-symmetrize: the same weights, its card's started_from gives the SHA-256)
+train sdf-symmetrize-p2 --edit symmetrize --zoo zoos/sdf --batch-size 32 --points 2048 --lr 5e-4 --eval-every 200 \
+  --val-count 256 --outputs 2 --threads "${THREADS:-2}" --gradient --passes 2 --steps 1000 \
+  --init runs/sdf-symmetrize/best.safetensors
 for edit in symmetrize remove remove_part smooth; do
   case $edit in remove_part|smooth) train "sdf-$edit" --edit "$edit" --zoo zoos/sdf --steps 4000 "${COMMON[@]}" ;; esac
   train "sdf-$edit-mlp" --edit "$edit" --zoo zoos/sdf --steps 4000 "${COMMON[@]}" --model mlp --depth 3
 done
 train sdf-remove_sphere --edit remove_sphere --zoo zoos/sdf --steps 4000 "${COMMON[@]}"
 for edit in symmetrize remove remove_part smooth; do
-  train "field-$edit" --edit "$edit" --zoo zoos/fields --steps 3000 "${COMMON[@]}"
+  case $edit in  # field-symmetrize and field-remove take the loss gradient (README "3-D edit models")
+    symmetrize|remove) train "field-$edit" --edit "$edit" --zoo zoos/fields --steps 2000 "${COMMON[@]}" --gradient ;;
+    *) train "field-$edit" --edit "$edit" --zoo zoos/fields --steps 3000 "${COMMON[@]}" ;;
+  esac
   train "field-$edit-mlp" --edit "$edit" --zoo zoos/fields --steps 3000 "${COMMON[@]}" --model mlp --depth 3
 done
 train field-remove_sphere --edit remove_sphere --zoo zoos/fields --steps 3000 "${COMMON[@]}"

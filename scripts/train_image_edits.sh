@@ -22,6 +22,8 @@ train image-remove         --edit remove     --zoo zoos/fmnist12k --steps 4000 "
 train image-remove-p2      --edit remove     --zoo zoos/fmnist12k --steps 1200 "${PASS2[@]}" --init runs/image-remove/best.safetensors
 train image-smooth         --edit smooth     --zoo zoos/fmnist12k --steps 1500 "${COMMON[@]}"
 train image-smooth-p2      --edit smooth     --zoo zoos/fmnist12k --steps 800  "${PASS2[@]}" --init runs/image-smooth/best.safetensors
+# smooth: 800 more two-pass steps at a lower rate (the shipped one started from the published copy of image-smooth-p2)
+train image-smooth-p2b     --edit smooth     --zoo zoos/fmnist12k --steps 800  "${PASS2[@]/5e-4/3e-4}" --init runs/image-smooth-p2/best.safetensors
 train image-dilate         --edit dilate     --zoo zoos/mnist5k  --steps 4000 "${COMMON[@]}"
 train image-dilate-p2      --edit dilate     --zoo zoos/mnist5k  --steps 800  "${PASS2[@]}" --init runs/image-dilate/best.safetensors
 COMMON=(--batch-size 64 --lr 1e-3 --eval-every 500 --outputs 2)

@@ -22,10 +22,10 @@ for edit in symmetrize remove remove_part smooth; do
 done
 train sdf-remove_sphere --edit remove_sphere --zoo zoos/sdf --steps 4000 "${COMMON[@]}"
 for edit in symmetrize remove remove_part smooth; do
-  case $edit in  # field-symmetrize and field-remove take the loss gradient (README "3-D edit models")
+  case $edit in  # field-symmetrize, -remove and -remove_sphere take the loss gradient (README "3-D edit models")
     symmetrize|remove) train "field-$edit" --edit "$edit" --zoo zoos/fields --steps 2000 "${COMMON[@]}" --gradient ;;
     *) train "field-$edit" --edit "$edit" --zoo zoos/fields --steps 3000 "${COMMON[@]}" ;;
   esac
   train "field-$edit-mlp" --edit "$edit" --zoo zoos/fields --steps 3000 "${COMMON[@]}" --model mlp --depth 3
 done
-train field-remove_sphere --edit remove_sphere --zoo zoos/fields --steps 3000 "${COMMON[@]}"
+train field-remove_sphere --edit remove_sphere --zoo zoos/fields --steps 2000 "${COMMON[@]}" --gradient

@@ -20,7 +20,7 @@ for edit in symmetrize remove remove_part smooth; do
   case $edit in remove_part|smooth) train "sdf-$edit" --edit "$edit" --zoo zoos/sdf --steps 4000 "${COMMON[@]}" ;; esac
   train "sdf-$edit-mlp" --edit "$edit" --zoo zoos/sdf --steps 4000 "${COMMON[@]}" --model mlp --depth 3
 done
-train sdf-remove_sphere --edit remove_sphere --zoo zoos/sdf --steps 4000 "${COMMON[@]}"
+train sdf-remove_sphere --edit remove_sphere --zoo zoos/sdf --steps 2000 "${COMMON[@]}" --gradient
 for edit in symmetrize remove remove_part smooth; do
   case $edit in  # field-symmetrize, -remove and -remove_sphere take the loss gradient (README "3-D edit models")
     symmetrize|remove) train "field-$edit" --edit "$edit" --zoo zoos/fields --steps 2000 "${COMMON[@]}" --gradient ;;

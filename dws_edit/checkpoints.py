@@ -32,13 +32,17 @@ def checkpoint_dir() -> Path:
     return Path(os.environ.get("DWS_EDIT_CHECKPOINTS", Path(__file__).resolve().parent.parent / "checkpoints"))
 
 
-def save_checkpoint(path: str | Path, model: nn.Module, kwargs: dict, card: dict, half: bool = False) -> None:
+def save_checkpoint(path: str | Path, model: nn.Module, kwargs: dict, card: dict, half: bool | None = None) -> None:
     """Write ``model`` (built as ``type(model)(spec, **kwargs)``) with its card; both files atomically.
 
     ``path``: ``<dir>/<name>.safetensors``; the card also goes to ``<dir>/<name>.json``. ``half``: store the
-    parameters as float16 (half the size; statistics buffers stay float32); ``load_checkpoint`` returns a
-    float32 model either way.
+    parameters as float16 (half the size; statistics buffers stay float32; the card says ``"stored_as":
+    "float16"``); None (default): as the card says, so that rewriting a loaded checkpoint keeps its precision.
+    ``load_checkpoint`` returns a float32 model either way.
     """
+    if half is None:
+        half = card.get("stored_as") == "float16"
+    card = {k: v for k, v in card.items() if k != "stored_as"} | ({"stored_as": "float16"} if half else {})
     path = Path(path)
     name = type(model).__name__
     if name not in MODEL_CLASSES:
@@ -119,8 +123,5 @@ def publish(run: str | Path, name: str, baseline: bool = False, half: bool = Fal
     if baseline:
         card["baseline_of"] = name.removesuffix("-mlp")
     target = checkpoint_dir() / ("baselines" if baseline else "") / f"{name}.safetensors"
-    half = half or baseline
-    if half:
-        card["stored_as"] = "float16"
-    save_checkpoint(target, model, card.get("model_kwargs", {}), card, half=half)
+    save_checkpoint(target, model, card.get("model_kwargs", {}), card, half=half or baseline)
     return target

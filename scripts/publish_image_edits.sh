@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 for edit in symmetrize remove smooth dilate; do
-  run="runs/image-$edit-p2"; [ "$edit" = smooth ] && run=runs/image-smooth-p2b  # each edit's last run
+  run="runs/image-$edit-p2"; [ -f "$run"b/best.safetensors ] && run="$run"b  # each edit's last run (smooth: p2b)
   .venv/bin/dws-edit models publish "$run" --name "image-$edit"
   .venv/bin/dws-edit models publish "runs/image-$edit-mlp" --name "image-$edit-mlp" --baseline
 done

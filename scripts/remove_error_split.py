@@ -1,11 +1,12 @@
 """Where a learned SDF remove(box) edit loses IoU: outside the box (the shape it should keep) or inside (the carve).
 
-For each checkpoint, on the first COUNT test-split INRs of zoos/sdf with boxes drawn as the bench draws its
-parameters (seed 0), on a RESOLUTION^3 grid over [-1, 1]^3 (occupancy: SDF < 0): volumetric IoU against the
-exact edit max(f, -box) for no edit and for the model; the same IoU counted only outside the box (1 for no
-edit, where the target is the source); the voxels inside the box still occupied (no edit: the source's); the
-voxels outside the box whose sign flipped and the median / 90% / 99% quantiles of |target SDF| there (small:
-the surface moved by that much, not a spurious blob).
+For each checkpoint, on the first COUNT test-split INRs of zoos/sdf with boxes drawn from the edit's ranges
+(``edit_params``, seed 0; the loss gradient at 4,096 points as ``run_edit_model`` draws them), on a
+RESOLUTION^3 grid over [-1, 1]^3 (occupancy: SDF < 0): volumetric IoU against the exact edit max(f, -box) for
+no edit and for the model; the same IoU counted only outside the box (1 for no edit, where the target is the
+source); the voxels inside the box still occupied (no edit: the source's); the voxels outside the box whose sign
+flipped and the median / 90% / 99% quantiles of |target SDF| there (small: the surface moved by that much, not a
+spurious blob).
 
     .venv/bin/python scripts/remove_error_split.py checkpoints/sdf-remove.safetensors runs/x/best.safetensors
 """

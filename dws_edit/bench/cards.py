@@ -28,7 +28,7 @@ def write_quality(name: str, row: dict) -> None:
         f" --domain {card['domain']}" if card["domain"] != "image" else ""
     )
     card["quality"] = quality
-    save_checkpoint(path, model, card.get("model_kwargs", {}), card, half=card.get("stored_as") == "float16")
+    save_checkpoint(path, model, card.get("model_kwargs", {}), card)
 
 
 def accepts_summary(card: dict) -> str:

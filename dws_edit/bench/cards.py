@@ -49,12 +49,14 @@ def _commands(card: dict) -> str:
 
 def model_input(card: dict) -> str:
     """What the model takes: "weights", or "weights + loss gradient" for ``--gradient`` models (", 2 passes" for
-    a model with refinement passes, each taking the gradient again)."""
+    a model with refinement passes, each taking the gradient again); ", keeps the source" for a ``--keep`` model
+    (its output is the source INR plus a correction)."""
     kwargs = card.get("model_kwargs", {})
+    kept = ", keeps the source" if kwargs.get("keep") else ""
     if not kwargs.get("gradient"):
-        return "weights"
+        return "weights" + kept
     passes = kwargs.get("passes", 1)
-    return "weights + loss gradient" + (f", {passes} passes" if passes > 1 else "")
+    return "weights + loss gradient" + (f", {passes} passes" if passes > 1 else "") + kept
 
 
 def _name(name: str, card: dict) -> str:

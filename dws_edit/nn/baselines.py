@@ -136,8 +136,9 @@ class FlatMLPEditNet(EditNet):
         cond_dim: int = 0,
         init_scale: float = 1e-3,
         outputs: int = 1,
+        keep: bool = False,
     ):
-        super().__init__(spec, cond_dim, outputs, init_scale)
+        super().__init__(spec, cond_dim, outputs, init_scale, keep)
         self.net = _mlp((spec.num_params + cond_dim,) + (hidden,) * (depth - 1) + (outputs * spec.num_params,))
 
     def delta(self, ws: WeightSpace, cond: Tensor | None, raw=None, grad=None) -> WeightSpace:

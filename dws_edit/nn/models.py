@@ -236,14 +236,21 @@ class EditNet(_Normalized):
     close to the identity edit; ``std`` turns the residual from normalized units back into weight
     units. With ``outputs = k > 1`` the model emits k residuals (k output channels) and returns the
     INR averaging the k edited networks, built exactly by ``concat_networks``: hidden widths x k
-    (output-capacity expansion, as in GMN). Subclasses define ``delta`` -> WeightSpace [B, k, ...].
+    (output-capacity expansion, as in GMN). ``keep``: the edited INR keeps the source network unchanged as
+    one block and adds the average of k correction networks, ``f' = f + (1/k) sum_j g_j`` (hidden widths
+    x (k + 1)); each g_j has the source's hidden layers plus the residual, but only the residual as its last
+    layer, so it starts near zero and an untrained model is the identity edit to ``init_scale``. The kept
+    surface then moves only where the corrections reach, not with every change of the hidden weights.
+    Subclasses define ``delta`` -> WeightSpace [B, k, ...].
     """
 
-    def __init__(self, spec: NetworkSpec, cond_dim: int = 0, outputs: int = 1, init_scale: float = 1e-3):
+    def __init__(
+        self, spec: NetworkSpec, cond_dim: int = 0, outputs: int = 1, init_scale: float = 1e-3, keep: bool = False
+    ):
         super().__init__(spec)
         if outputs < 1:
             raise ValueError(f"outputs = {outputs}: an edit model emits at least one network")
-        self.spec, self.cond_dim, self.outputs = spec, cond_dim, outputs
+        self.spec, self.cond_dim, self.outputs, self.keep = spec, cond_dim, outputs, bool(keep)
         self.scale = nn.Parameter(torch.full((2 * spec.num_layers,), float(init_scale)))
         self.refiners: nn.ModuleList | None = None  # further passes (DWSEditNet's ``passes``)
 
@@ -294,15 +301,22 @@ class EditNet(_Normalized):
 
     def _one_pass(self, ws: WeightSpace, cond: Tensor | None, grad: WeightSpace | None) -> WeightSpace:
         delta = self.normalizer.scale(self.delta(self.normalize(ws), cond if self.cond_dim else None, ws, grad))
-        s = self.scale
+        s, last = self.scale, ws.spec.num_layers - 1
+        # keep: the corrections' last layer is the residual alone (bias less the spec's output offset, which
+        # concat_networks adds once per block), so g_j starts near zero
+        base_w = [torch.zeros_like(w) if self.keep and i == last else w for i, w in enumerate(ws.weights)]
+        base_b = [b.new_full(b.shape, -ws.spec.output_offset) if self.keep and i == last else b
+                  for i, b in enumerate(ws.biases)]  # fmt: skip
         edited = [
             WeightSpace(
                 ws.spec,
-                tuple(w + s[2 * i] * d[:, j : j + 1] for i, (w, d) in enumerate(zip(ws.weights, delta.weights))),
-                tuple(b + s[2 * i + 1] * d[:, j : j + 1] for i, (b, d) in enumerate(zip(ws.biases, delta.biases))),
+                tuple(w + s[2 * i] * d[:, j : j + 1] for i, (w, d) in enumerate(zip(base_w, delta.weights))),
+                tuple(b + s[2 * i + 1] * d[:, j : j + 1] for i, (b, d) in enumerate(zip(base_b, delta.biases))),
             )
             for j in range(self.outputs)
         ]
+        if self.keep:
+            return concat_networks([ws, *edited], [1.0] + [1.0 / self.outputs] * self.outputs)
         return edited[0] if self.outputs == 1 else concat_networks(edited, [1.0 / self.outputs] * self.outputs)
 
 
@@ -341,8 +355,9 @@ class DWSEditNet(EditNet):
         probes: int = 0,
         gradient: bool = False,
         passes: int = 1,
+        keep: bool = False,
     ):
-        super().__init__(spec, cond_dim, outputs, init_scale)
+        super().__init__(spec, cond_dim, outputs, init_scale, keep)
         if passes < 1 or (passes > 1 and not gradient):
             raise ValueError(f"passes = {passes}: expected 1, or more with gradient=True (each pass takes it)")
         self.gradient = bool(gradient)

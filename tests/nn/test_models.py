@@ -113,6 +113,40 @@ def test_edit_net_with_k_outputs_is_equivariant(spec, seed):
     assert_ws_close(model(ws.permute(perms)), model(ws).permute(wide))
 
 
+@pytest.mark.parametrize("model_cls", [DWSEditNet, FlatMLPEditNet])
+def test_keep_model_is_the_source_plus_a_correction_that_starts_near_zero(model_cls):
+    spec = NetworkSpec((2, 8, 6, 1), w0=3.0, output_offset=0.5)
+    ws = random_ws(spec, 3, 1, 0) * 0.3
+    coords = torch.rand(50, 2, dtype=torch.float64) * 2 - 1
+    torch.manual_seed(0)
+    model = model_cls(spec, hidden=8, depth=2, outputs=2, init_scale=0.0, keep=True).double()
+    edited = model(ws)
+    assert edited.spec.layer_sizes == (2, 24, 18, 1)  # the source's block and two corrections
+    torch.testing.assert_close(evaluate(edited, coords), evaluate(ws, coords), atol=1e-12, rtol=0)
+    with torch.no_grad():
+        model.scale.fill_(0.3)
+    edited = model(ws)
+    # the first block is the source, bit for bit, whatever the residual
+    for a, b in zip(edited.tensors()[:-2], ws.tensors()[:-2]):
+        assert torch.equal(a[..., : b.shape[-2], : b.shape[-1]] if a.dim() == 4 else a[..., : b.shape[-1]], b)
+    torch.testing.assert_close(edited.weights[-1][..., :6], ws.weights[-1])
+    correction = evaluate(edited, coords) - evaluate(ws, coords)
+    assert correction.abs().max() > 1e-3  # the corrections count once the scales leave zero
+    with torch.no_grad():  # the corrections' last layers alone: their zero is the function's zero
+        model.scale[-2:].zero_()
+    moved_hidden_only = model(ws)
+    torch.testing.assert_close(evaluate(moved_hidden_only, coords), evaluate(ws, coords), atol=1e-12, rtol=0)
+
+
+@given(specs(max_layers=4, max_width=6), st.integers(0, 1000))
+def test_keep_model_is_equivariant(spec, seed):
+    torch.manual_seed(seed)
+    model = DWSEditNet(spec, hidden=4, depth=2, outputs=2, init_scale=0.5, keep=True).double().eval()
+    ws = random_ws(spec, 2, 1, seed)
+    perms = random_perms(ws, seed + 1)
+    assert_ws_close(model(ws.permute(perms)), model(ws).permute(_block_perms(perms, spec.hidden_sizes, 3)))
+
+
 @pytest.mark.parametrize(
     "make",
     [

@@ -13,7 +13,9 @@ import pytest
 import torch
 
 from dws_edit.checkpoints import load_checkpoint
-from dws_edit.tasks.edit import TrainEdit, with_shapes
+from dws_edit.data.zoo import load_zoo
+from dws_edit.inr import evaluate
+from dws_edit.tasks.edit import TrainEdit, run_edit_model, with_shapes
 from dws_edit.tasks.loop import LoopConfig
 
 
@@ -89,6 +91,26 @@ def test_3d_edit_training_lowers_the_validation_error(tiny_shape_zoos, tmp_path,
     assert results["best_val_score"] < history[0]["identity_mse"]
     model = load_checkpoint(tmp_path / "run" / "best.safetensors")
     assert model.card["domain"] == domain and model.card["edit"] == edit
+
+
+@pytest.mark.parametrize("gradient", [False, True])
+def test_a_keep_run_trains_a_source_plus_correction_model_that_reloads(tiny_shape_zoos, tmp_path, gradient):
+    loop = LoopConfig(steps=24, batch_size=4, lr=3e-3, warmup=2, eval_every=12, threads=1)
+    edit = "remove" if gradient else "remove_part"
+    cfg = TrainEdit(edit=edit, zoo=tiny_shape_zoos["sdf"], hidden=4, depth=2, val_count=4, points=256, loop=loop,
+                    outputs=1, keep=True, gradient=gradient, out=tmp_path / "run")  # fmt: skip
+    results = cfg.run()
+    assert results["best_val_score"] < results["history"][0]["identity_mse"]
+    model = load_checkpoint(tmp_path / "run" / "best.safetensors")
+    assert model.keep and model.card["model_kwargs"]["keep"] is True
+    val = load_zoo(tiny_shape_zoos["sdf"], "val").ws[:2]
+    cond = torch.rand(2, model.cond_dim) if model.cond_dim else None
+    coords = torch.rand(64, 3) * 2 - 1
+    target = evaluate(val, coords) - 0.1 if gradient else None  # a gradient model takes the loss gradient there
+    edited = run_edit_model(model, val, cond, coords=coords, target=target) if gradient else model(val, cond)
+    assert edited.spec.hidden_sizes == tuple(2 * w for w in val.spec.hidden_sizes)  # source + one correction
+    n = val.spec.hidden_sizes[0]
+    assert torch.equal(edited.weights[0][:, :, :n], val.weights[0])  # the source's block is kept as it is
 
 
 def test_remove_part_trains_only_on_shapes_with_parts(tiny_shape_zoos, tmp_path):

@@ -9,7 +9,7 @@ mkdir -p logs runs
 train() { local name=$1; shift; echo "== $name: dws-edit train edit $*"; .venv/bin/dws-edit train edit "$@" --out "runs/$name" > "logs/train_$name.log" 2>&1; tail -2 "logs/train_$name.log"; }
 COMMON=(--batch-size 32 --points 2048 --lr 1e-3 --eval-every 500 --val-count 256 --outputs 2 --threads "${THREADS:-2}")
 # sdf-symmetrize and sdf-remove also take the loss gradient (README "3-D edit models"): 2,000 and 3,000 steps.
-# sdf-remove and sdf-remove_part keep the source network and learn a correction (--keep with one correction: the
+# sdf-remove, sdf-remove_part and sdf-remove_sphere keep the source network and learn a correction (--keep with one correction: the
 # same 2x width as k = 2); sdf-remove then 3,000 more steps at lr 5e-4 from its first run.
 KEEP=(--batch-size 32 --points 2048 --eval-every 500 --val-count 256 --outputs 1 --keep --threads "${THREADS:-2}")
 train sdf-symmetrize --edit symmetrize --zoo zoos/sdf --steps 2000 "${COMMON[@]}" --gradient
@@ -28,7 +28,7 @@ for edit in symmetrize remove remove_part smooth; do
   esac
   train "sdf-$edit-mlp" --edit "$edit" --zoo zoos/sdf --steps 4000 "${COMMON[@]}" --model mlp --depth 3
 done
-train sdf-remove_sphere --edit remove_sphere --zoo zoos/sdf --steps 2000 "${COMMON[@]}" --gradient
+train sdf-remove_sphere --edit remove_sphere --zoo zoos/sdf --steps 5000 --lr 1e-3 "${KEEP[@]}" --gradient
 for edit in symmetrize remove remove_part smooth; do
   case $edit in  # field-symmetrize, -remove and -remove_sphere take the loss gradient (README "3-D edit models")
     symmetrize|remove) train "field-$edit" --edit "$edit" --zoo zoos/fields --steps 2000 "${COMMON[@]}" --gradient ;;

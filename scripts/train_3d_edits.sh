@@ -9,8 +9,8 @@ mkdir -p logs runs
 train() { local name=$1; shift; echo "== $name: dws-edit train edit $*"; .venv/bin/dws-edit train edit "$@" --out "runs/$name" > "logs/train_$name.log" 2>&1; tail -2 "logs/train_$name.log"; }
 COMMON=(--batch-size 32 --points 2048 --lr 1e-3 --eval-every 500 --val-count 256 --outputs 2 --threads "${THREADS:-2}")
 # sdf-symmetrize and sdf-remove also take the loss gradient (README "3-D edit models"): 2,000 and 3,000 steps.
-# sdf-remove, sdf-remove_part and sdf-remove_sphere keep the source network and learn a correction (--keep with one correction: the
-# same 2x width as k = 2); sdf-remove then 3,000 more steps at lr 5e-4 from its first run.
+# sdf-remove, sdf-remove_part and sdf-remove_sphere keep the source network and learn a correction (--keep with
+# one correction: the same 2x width as k = 2); sdf-remove then 3,000 more steps at lr 5e-4 from its first run.
 KEEP=(--batch-size 32 --points 2048 --eval-every 500 --val-count 256 --outputs 1 --keep --threads "${THREADS:-2}")
 train sdf-symmetrize --edit symmetrize --zoo zoos/sdf --steps 2000 "${COMMON[@]}" --gradient
 train sdf-remove-keep --edit remove --zoo zoos/sdf --steps 3000 --lr 1e-3 "${KEEP[@]}" --gradient

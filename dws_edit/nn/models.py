@@ -301,12 +301,11 @@ class EditNet(_Normalized):
 
     def _one_pass(self, ws: WeightSpace, cond: Tensor | None, grad: WeightSpace | None) -> WeightSpace:
         delta = self.normalizer.scale(self.delta(self.normalize(ws), cond if self.cond_dim else None, ws, grad))
-        s, last = self.scale, ws.spec.num_layers - 1
-        # keep: the corrections' last layer is the residual alone (bias less the spec's output offset, which
-        # concat_networks adds once per block), so g_j starts near zero
-        base_w = [torch.zeros_like(w) if self.keep and i == last else w for i, w in enumerate(ws.weights)]
-        base_b = [b.new_full(b.shape, -ws.spec.output_offset) if self.keep and i == last else b
-                  for i, b in enumerate(ws.biases)]  # fmt: skip
+        s, base_w, base_b = self.scale, list(ws.weights), list(ws.biases)
+        if self.keep:  # the corrections' last layer is the residual alone (its bias less the output offset, which
+            # concat_networks adds once per block), so each g_j starts near zero
+            base_w[-1] = torch.zeros_like(base_w[-1])
+            base_b[-1] = torch.full_like(base_b[-1], -ws.spec.output_offset)
         edited = [
             WeightSpace(
                 ws.spec,

@@ -178,7 +178,8 @@ class TrainEdit:
     keep: bool = False
     """The edited INR keeps the source network unchanged and adds the k networks' average as a correction,
     f' = f + (1/k) sum_j g_j (hidden widths x (k + 1)); the corrections start near zero (EditNet's ``keep``), so
-    the surface outside the edited region stays where it was unless a correction reaches it."""
+    the surface outside the edited region stays where it was unless a correction reaches it. Further passes
+    (``passes``) edit the whole wider INR, the kept block included."""
     film: bool = False
     """dws: the edit's parameters also gate every DWS layer multiplicatively (FiLM), not only as a bias."""
     skip: bool = False
@@ -257,9 +258,10 @@ class EditTask:
         self.coords = sample_coords(self.domain, self.spec) if self.domain == "image" else None
         cond_dim = self.edit.cond_dim(self.domain)
         torch.manual_seed(cfg.loop.seed)
+        keep = {"keep": True} if cfg.keep else {}  # in the kwargs only when set: older cards stay as they were
         if cfg.model == "dws":
-            self.model_kwargs = dict(hidden=cfg.hidden, depth=cfg.depth, cond_dim=cond_dim, outputs=cfg.outputs)
-            self.model_kwargs.update({k: True for k in ("film", "skip", "keep") if getattr(cfg, k)})
+            self.model_kwargs = dict(hidden=cfg.hidden, depth=cfg.depth, cond_dim=cond_dim, outputs=cfg.outputs, **keep)
+            self.model_kwargs.update({k: True for k in ("film", "skip") if getattr(cfg, k)})
             if cfg.probes:
                 self.model_kwargs["probes"] = cfg.probes
             if cfg.gradient:
@@ -275,9 +277,8 @@ class EditTask:
             if cfg.gradient or cfg.probes or cfg.passes != 1:
                 raise ValueError("--gradient, --probes and --passes are options of the DWS model; --model mlp (the "
                                  "weights-only baseline) takes none of them")  # fmt: skip
-            self.model_kwargs = dict(hidden=cfg.mlp_hidden, depth=cfg.depth, cond_dim=cond_dim, outputs=cfg.outputs)
-            if cfg.keep:
-                self.model_kwargs["keep"] = True
+            self.model_kwargs = dict(hidden=cfg.mlp_hidden, depth=cfg.depth, cond_dim=cond_dim, outputs=cfg.outputs,
+                                     **keep)  # fmt: skip
             self.model = FlatMLPEditNet(self.spec, **self.model_kwargs)
         if train.stats is None:
             raise ValueError(f"{cfg.zoo} has no statistics (stats.safetensors); rerun its fit command")

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from dws_edit.checkpoints import load_checkpoint
-from dws_edit.data.zoo import load_zoo
+from dws_edit.data import load_zoo
 from dws_edit.inr import evaluate
 from dws_edit.tasks.edit import TrainEdit, run_edit_model, with_shapes
 from dws_edit.tasks.loop import LoopConfig
@@ -114,7 +114,6 @@ def test_a_keep_run_trains_a_source_plus_correction_model_that_reloads(tiny_shap
 
 
 def test_remove_part_trains_only_on_shapes_with_parts(tiny_shape_zoos, tmp_path):
-    from dws_edit.data import load_zoo
     from dws_edit.tasks.edit import EditTask
 
     loop = LoopConfig(steps=1, batch_size=2, threads=1)

@@ -259,18 +259,26 @@ def fit_shape(
     target_rmse: float = 0.0,
     seed: int = 0,
     progress=None,
+    field: bool = False,
 ) -> WeightSpace:
     """Fit ONE SDF INR (``sdf_spec((hidden, hidden))``, B = 1) to anything with ``.sdf(points [N, 3]) -> [N]`` in
     its own coordinates (a procedural :class:`~dws_edit.data.shapes.Shape`, a ``MeshShape``): ``points`` fixed
     samples, half near the surface (:func:`~dws_edit.data.shapes.sample_sdf_points`), Adam (``lr``) for at most
     ``max_steps`` steps or until the RMSE reaches ``target_rmse``; ``progress(fraction)`` is called after every
-    step. Raises ValueError for a width below 1."""
+    step. ``field``: a colored density field instead (``field_spec((hidden, hidden))``, outputs density and RGB in
+    [0, 1], the targets of :func:`~dws_edit.data.fields.field_targets`, so the shape needs ``.colors`` too).
+    Raises ValueError for a width below 1."""
+    from dws_edit.data.fields import sample_field_points
     from dws_edit.data.shapes import sample_sdf_points
-    from dws_edit.inr import fit, sdf_spec
+    from dws_edit.inr import field_spec, fit, sdf_spec
 
     if not (isinstance(hidden, int) and hidden >= 1):
         raise ValueError(f"hidden={hidden!r}: expected a positive width")
-    coords, sdf = sample_sdf_points(shape, points, torch.Generator().manual_seed(seed))
-    spec = sdf_spec((hidden, hidden))
-    result = fit(spec, coords, sdf[None, :, None], target_rmse**2, max_steps, lr, seed, on_step=progress)
+    g = torch.Generator().manual_seed(seed)
+    if field:
+        (coords, targets), spec = sample_field_points(shape, points, g), field_spec((hidden, hidden))
+    else:
+        (coords, sdf), spec = sample_sdf_points(shape, points, g), sdf_spec((hidden, hidden))
+        targets = sdf[:, None]
+    result = fit(spec, coords, targets[None], target_rmse**2, max_steps, lr, seed, on_step=progress)
     return result.ws

@@ -99,6 +99,27 @@ def test_bench_edit_3d_measures_iou_chamfer_and_writes_cards(shipped_sdf, tmp_pa
 
 
 @pytest.mark.slow
+def test_bench_edit_field_measures_held_out_meshes_as_fields(tmp_path, monkeypatch, tiny_shape_zoos):
+    from dws_edit.bench import BenchEdit
+    from dws_edit.checkpoints import publish
+    from dws_edit.tasks.edit import TrainEdit
+    from dws_edit.tasks.loop import LoopConfig
+
+    loop = LoopConfig(steps=6, batch_size=4, warmup=1, eval_every=6, threads=1)
+    TrainEdit(edit="remove", zoo=tiny_shape_zoos["field"], hidden=4, depth=2, val_count=4, points=128, loop=loop,
+              out=tmp_path / "run").run()  # fmt: skip
+    monkeypatch.setenv("DWS_EDIT_CHECKPOINTS", str(tmp_path / "checkpoints"))
+    publish(tmp_path / "run", "field-remove")
+    bench = BenchEdit(domain="field", count=4, iou_resolution=24, mesh_count=1, finetune_steps=(2,), hybrid_steps=(2,),
+                      mesh_fit_steps=10, points=256, out=tmp_path / "bench", write_cards=True)  # fmt: skip
+    held = bench.run()["results"]["field-remove"]["held_out_meshes"]
+    assert len(held["per_mesh_dws_iou"]) == 8 and 0 <= held["dws_iou"] <= 1
+    assert 0 < held["identity_psnr"] < 60 and 0 < held["dws_psnr"] < 60  # views of INRs, not of the target itself
+    index = (tmp_path / "checkpoints" / "README.md").read_text()
+    assert f"{held['identity_iou']:.3f} / {held['dws_iou']:.3f}, {held['identity_psnr']:.1f} / " in index
+
+
+@pytest.mark.slow
 def test_demo_3d_fits_and_edits_a_mug(shipped_sdf, tmp_path):
     import trimesh
 

@@ -102,8 +102,8 @@ def _rows_3d(cards: dict) -> list[str]:
     lines = [
         "Against the exact edit on the zoo's test split: volumetric IoU (128^3 grid; smooth 32^3), Chamfer distance",
         "of 64^3 marching-cubes meshes (coordinate units, shapes span [-0.8, 0.8]) next to the source INR's own",
-        "fitting error, rendered-view PSNR for fields, and IoU on INRs fitted to held-out meshes the generator",
-        "cannot make (dws_edit.data.mesh_set). FlatMLPEditNet baselines of 3-D models are not shipped (8 MB each):",
+        "fitting error, rendered-view PSNR for fields, and IoU (fields: and view PSNR) on INRs fitted to held-out",
+        "meshes the generator cannot make (dws_edit.data.mesh_set). FlatMLPEditNet baselines of 3-D models are not shipped (8 MB each):",
         "`bash scripts/train_3d_edits.sh` trains them into runs/, where the bench finds them.",
         "",
         "| model | edit | accepts | trained on | test INRs | IoU no edit | IoU MLP | IoU DWS | Chamfer DWS | source fit"
@@ -116,6 +116,8 @@ def _rows_3d(cards: dict) -> list[str]:
         mlp = f"{q['mlp_iou']:.3f}" if q.get("mlp_iou") is not None else "-"
         psnr = f"{q['identity_psnr']:.1f} / {q['dws_psnr']:.1f} dB" if "dws_psnr" in q else "-"
         held = f"{h['identity_iou']:.3f} / {h['dws_iou']:.3f}" if h else "-"
+        if h and "dws_psnr" in h:
+            held += f", {h['identity_psnr']:.1f} / {h['dws_psnr']:.1f} dB"
         speed = f"{q['speedup_at_equal_mse']:.0f}x" if q.get("speedup_at_equal_mse") else "fine-tuning never reached it"
         lines.append(
             f"| {_name(name, card)} | {card['edit']} | {accepts_summary(card)} | {card['data']['zoo']} "

@@ -12,8 +12,8 @@ functional target of :mod:`dws_edit.edits`; for ``remove_part`` the generator's 
 - for the first few INRs, Chamfer distance between 64^3 marching-cubes meshes of the edited INR and of the exact
   target, and the source INR's own fitting error (Chamfer of its mesh to the generator's shape);
 - fields: PSNR of volume-rendered views against views of the exact target;
-- SDF: the generic edits on INRs fitted to held-out meshes the generator cannot make
-  (:mod:`dws_edit.data.mesh_set`), reported apart.
+- the generic edits on INRs (SDFs, or colored fields of one color a mesh) fitted to held-out meshes the generator
+  cannot make (:mod:`dws_edit.data.mesh_set`), reported apart.
 """
 
 from __future__ import annotations
@@ -164,12 +164,9 @@ class Bench3D:
         out["meshes"] = self._meshes(name, ws, dws_ws, mlp_ws, shapes, one_target)
         if self.domain == "field":  # views of the exact edit rendered once, of the first mesh_count INRs
             k = min(cfg.mesh_count, ws.batch_size)
-            target_views = render_field_views(targets_of(0, k))
-            views = lambda w: psnr(render_field_views(lambda p: evaluate(w[:k], p)), target_views)  # noqa: E731
-            out["identity_psnr"], out["dws_psnr"] = views(ws).mean().item(), views(dws_ws).mean().item()
-            if mlp_ws is not None:
-                out["mlp_psnr"] = views(mlp_ws).mean().item()
-        if self.domain == "sdf" and edit.name != "remove_part":
+            inrs = {"identity": ws, "dws": dws_ws} | ({"mlp": mlp_ws} if mlp_ws is not None else {})
+            out |= view_psnrs(targets_of(0, k), {key: w[:k] for key, w in inrs.items()})
+        if edit.name != "remove_part":  # the generic edits
             out["held_out_meshes"] = self._held_out(edit, model)
         return out
 
@@ -202,28 +199,44 @@ class Bench3D:
             "count": k, "no_surface": stats.get("no_surface", 0)}  # fmt: skip
 
     def _held_out(self, edit, model) -> dict:
-        """The edit on SDF INRs fitted (width 32) to the held-out meshes of :mod:`dws_edit.data.mesh_set`."""
-        from dws_edit.api import fit_mesh
-        from dws_edit.data.mesh_set import held_out_meshes
+        """The edit on INRs (width 32, SDFs or colored fields as the model's domain) fitted to the held-out meshes
+        of :mod:`dws_edit.data.mesh_set`: IoU against the exact edit, and for fields PSNR of rendered views."""
+        from dws_edit.api import fit_shape
+        from dws_edit.data.mesh_set import held_out_shapes
 
-        meshes = held_out_meshes()
-        ws = WeightSpace.cat([fit_mesh(m, max_steps=self.cfg.mesh_fit_steps, points=16384) for m in meshes.values()])
+        shapes, domain = held_out_shapes(), self.domain
+        ws = WeightSpace.cat(
+            [fit_shape(s, max_steps=self.cfg.mesh_fit_steps, points=16384, field=domain == "field")
+             for s in shapes.values()]
+        )  # fmt: skip
         g = torch.Generator().manual_seed(self.cfg.seed + 5)
-        params = edit.sample(ws.batch_size, g, "sdf")
-        cond = edit.encode(params, "sdf", batch=ws.batch_size) if edit.cond_dim("sdf") else None
-        options = {"points": 7, "extent": 3.0} if edit.name == "smooth" else target_options(edit, "sdf")
+        params = edit.sample(ws.batch_size, g, domain)
+        cond = edit.encode(params, domain, batch=ws.batch_size) if edit.cond_dim(domain) else None
+        options = {"points": 7, "extent": 3.0} if edit.name == "smooth" else target_options(edit, domain)
 
         def target_fn(p):
             with torch.no_grad():
-                return edit.target(lambda c: evaluate(ws, c), p, params, "sdf", **options)
+                return edit.target(lambda c: evaluate(ws, c), p, params, domain, **options)
 
         res = 32 if edit.name == "smooth" else self.cfg.iou_resolution
         with torch.no_grad():
             edited = run_edit_model(model, ws, cond, edit, params)
-        iou = lambda w: occupancy_iou(lambda p: evaluate(w, p), target_fn, "sdf", res)  # noqa: E731
+        iou = lambda w: occupancy_iou(lambda p: evaluate(w, p), target_fn, domain, res)  # noqa: E731
         ident, dws = iou(ws), iou(edited)
-        return {"meshes": list(meshes), "identity_iou": ident.mean().item(), "dws_iou": dws.mean().item(),
-                "per_mesh_dws_iou": dict(zip(meshes, dws.tolist()))}  # fmt: skip
+        out = {"meshes": list(shapes), "identity_iou": ident.mean().item(), "dws_iou": dws.mean().item(),
+               "per_mesh_dws_iou": dict(zip(shapes, dws.tolist()))}  # fmt: skip
+        if domain == "field":
+            out |= view_psnrs(target_fn, {"identity": ws, "dws": edited})
+        return out
+
+
+def view_psnrs(target_fn, inrs: dict[str, WeightSpace]) -> dict[str, float]:
+    """``{"<key>_psnr": dB}``: the mean PSNR of volume-rendered views (:func:`~dws_edit.render.render_field_views`)
+    of each set of field INRs in ``inrs`` against the same views of ``target_fn`` (points [M, 3] -> [B, M, 4]),
+    which is rendered once."""
+    target_views = render_field_views(target_fn)
+    return {f"{key}_psnr": psnr(render_field_views(lambda p, w=w: evaluate(w, p)), target_views).mean().item()
+            for key, w in inrs.items()}  # fmt: skip
 
 
 def _level(values: torch.Tensor, domain: str) -> torch.Tensor:
@@ -254,7 +267,9 @@ def print_table(rows: dict, domain: str) -> None:
     for name, r in rows.items():
         if "dws_psnr" in r:
             mlp = f", MLP {r['mlp_psnr']:.1f} dB" if "mlp_psnr" in r else ""
-            console.print(f"{name}: views PSNR identity {r['identity_psnr']:.1f} dB, DWS {r['dws_psnr']:.1f} dB{mlp}")
+            h = r.get("held_out_meshes") or {}
+            held = f"; held-out meshes: identity {h['identity_psnr']:.1f} dB, DWS {h['dws_psnr']:.1f} dB" if h else ""
+            console.print(f"{name}: views PSNR identity {r['identity_psnr']:.1f} dB, DWS {r['dws_psnr']:.1f} dB{mlp}{held}")
 
 
 def run_3d(cfg) -> dict[str, dict]:

@@ -74,3 +74,25 @@ def held_out_meshes() -> dict[str, trimesh.Trimesh]:
     """Every held-out mesh, normalized: name -> ``trimesh.Trimesh`` (closed; overlapping parts in the dumbbell
     and the bracket, which :class:`~dws_edit.data.meshes.MeshShape` treats as a union)."""
     return {name: prepare_mesh(build()) for name, build in BUILDERS.items()}
+
+
+COLORS: dict[str, tuple[float, float, float]] = {
+    "cone": (0.85, 0.33, 0.10),
+    "tube": (0.12, 0.47, 0.71),
+    "icosahedron": (0.17, 0.63, 0.17),
+    "star_prism": (0.89, 0.75, 0.15),
+    "vase": (0.58, 0.40, 0.74),
+    "dumbbell": (0.55, 0.34, 0.29),
+    "bracket": (0.09, 0.75, 0.81),
+    "tilted_box": (0.84, 0.15, 0.16),
+}
+"""Name -> the RGB color (in [0, 1]) of each held-out mesh as a colored density field (one color a mesh)."""
+
+
+def held_out_shapes() -> dict:
+    """Every held-out mesh as a :class:`~dws_edit.data.meshes.MeshShape` of its own color (:data:`COLORS`), ready
+    for :func:`dws_edit.fit_shape` as an SDF or a colored field (``field=True``): name -> MeshShape."""
+    from dws_edit.data.meshes import MeshShape
+
+    return {name: MeshShape(mesh, color=COLORS[name]) for name, mesh in held_out_meshes().items()}
+

@@ -85,6 +85,19 @@ def test_mesh_shape_works_with_the_samplers(tmp_path):
     assert ball.part_names == ("mesh",)
 
 
+def test_fit_mesh_fits_a_colored_field(tmp_path):
+    from dws_edit.api import fit_shape
+    from dws_edit.inr import evaluate
+
+    ball = MeshShape(prepare_mesh(trimesh.creation.icosphere(subdivisions=3, radius=2.0)), color=(0.2, 0.4, 0.6))
+    ws = fit_shape(ball, points=4096, max_steps=300, lr=3e-3, field=True)
+    assert ws.spec.layer_sizes == (3, 32, 32, 4) and ws.batch_size == 1
+    with torch.no_grad():
+        values = evaluate(ws, torch.tensor([[0.0, 0.0, 0.0], [0.95, 0.95, 0.95]]))[0]
+    assert values[0, 0] > 0.8 and values[1, 0] < 0.2  # density: inside the ball, not in the corner
+    torch.testing.assert_close(values[0, 1:], torch.tensor([0.2, 0.4, 0.6]), atol=0.1, rtol=0)
+
+
 # --- meshes as users have them: each case from the field, its right value a test ------------------------------------
 
 CUBE_OBJ = """# Blender-style export: per-face normals and UVs split every corner of the cube

@@ -103,8 +103,8 @@ def _rows_3d(cards: dict) -> list[str]:
         "Against the exact edit on the zoo's test split: volumetric IoU (128^3 grid; smooth 32^3), Chamfer distance",
         "of 64^3 marching-cubes meshes (coordinate units, shapes span [-0.8, 0.8]) next to the source INR's own",
         "fitting error, rendered-view PSNR for fields, and IoU (fields: and view PSNR) on INRs fitted to held-out",
-        "meshes the generator cannot make (dws_edit.data.mesh_set). FlatMLPEditNet baselines of 3-D models are not shipped (8 MB each):",
-        "`bash scripts/train_3d_edits.sh` trains them into runs/, where the bench finds them.",
+        "meshes the generator cannot make (dws_edit.data.mesh_set). FlatMLPEditNet baselines of 3-D models are not",
+        "shipped (8 MB each): `bash scripts/train_3d_edits.sh` trains them into runs/, where the bench finds them.",
         "",
         "| model | edit | accepts | trained on | test INRs | IoU no edit | IoU MLP | IoU DWS | Chamfer DWS | source fit"
         " | PSNR no edit / DWS | held-out meshes IoU no edit / DWS | fine-tune time / DWS time at equal MSE |",

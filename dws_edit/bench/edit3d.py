@@ -269,7 +269,8 @@ def print_table(rows: dict, domain: str) -> None:
             mlp = f", MLP {r['mlp_psnr']:.1f} dB" if "mlp_psnr" in r else ""
             h = r.get("held_out_meshes") or {}
             held = f"; held-out meshes: identity {h['identity_psnr']:.1f} dB, DWS {h['dws_psnr']:.1f} dB" if h else ""
-            console.print(f"{name}: views PSNR identity {r['identity_psnr']:.1f} dB, DWS {r['dws_psnr']:.1f} dB{mlp}{held}")
+            views = f"views PSNR identity {r['identity_psnr']:.1f} dB, DWS {r['dws_psnr']:.1f} dB"
+            console.print(f"{name}: {views}{mlp}{held}")
 
 
 def run_3d(cfg) -> dict[str, dict]:

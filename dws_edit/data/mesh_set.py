@@ -95,4 +95,3 @@ def held_out_shapes() -> dict:
     from dws_edit.data.meshes import MeshShape
 
     return {name: MeshShape(mesh, color=COLORS[name]) for name, mesh in held_out_meshes().items()}
-

@@ -144,6 +144,23 @@ def scale(ws: WeightSpace, factor: float | Tensor, center: Number | None = None)
     return affine(ws, eye / f[:, None, None], c - c / f[:, None])
 
 
+def cube_symmetries(n: int, d0: int, generator: torch.Generator | None = None, p: float = 1.0) -> Tensor:
+    """``n`` random symmetries of the cube [-1, 1]^d0 as matrices ``[n, d0, d0]``: a permutation of the axes and a
+    sign per axis (the hyperoctahedral group: 8 elements in 2-D, 48 in 3-D), each drawn uniformly with probability
+    ``p`` and the identity otherwise. With ``affine(ws, A)`` they transform INRs exactly and keep the pixel grid
+    and the [-1, 1]^d0 box: input-space augmentations applied in weight space (Shamsian et al., "Improved
+    Generalization of Weight Space Networks via Augmentations", ICML 2024). Raises ValueError for p outside
+    [0, 1]."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"p = {p!r} is not accepted: expected a probability in [0, 1]")
+    perms = torch.stack([torch.randperm(d0, generator=generator) for _ in range(n)])
+    signs = torch.randint(0, 2, (n, d0), generator=generator) * 2.0 - 1.0
+    A = torch.zeros(n, d0, d0).scatter_(2, perms[..., None], signs[..., None])
+    keep = torch.rand(n, generator=generator) >= p
+    A[keep] = torch.eye(d0)
+    return A
+
+
 def _check_blendable(a: WeightSpace, b: WeightSpace) -> None:
     sa, sb = a.spec, b.spec
     checks = [
@@ -249,6 +266,7 @@ __all__ = [
     "ExactEdit",
     "affine",
     "blend",
+    "cube_symmetries",
     "get_exact_edit",
     "mirror",
     "rotate",

@@ -22,7 +22,7 @@ from torch import Tensor
 from dws_edit.checkpoints import save_checkpoint
 from dws_edit.console import console
 from dws_edit.data import load_zoo
-from dws_edit.edits import domain_of, get_edit
+from dws_edit.edits import affine, cube_symmetries, domain_of, get_edit
 from dws_edit.edits.targets import PART_GROUPS, part_group_of
 from dws_edit.inr import evaluate
 from dws_edit.metrics import inside
@@ -203,6 +203,11 @@ class TrainEdit:
     mirror needs them near 1: Adam moves a parameter about lr per step, so at 1 they need ~1,000 steps)."""
     augment: bool = True
     """A fresh random permutation of every training INR's hidden neurons (the function is unchanged)."""
+    symmetries: float = 0.0
+    """Fraction of training INRs turned by a random symmetry of the cube [-1, 1]^d0 (axes permuted, signs flipped:
+    8 in 2-D, 48 in 3-D), exact in the first layer (dws_edit.edits.exact.cube_symmetries); their targets are
+    computed from the turned INRs, so the data grows by up to that factor (0: off). Not for remove_part, whose
+    targets are the generator's upright shapes."""
     train_count: int | None = None
     """Use only the first TRAIN_COUNT training INRs (all by default)."""
     val_count: int = 512
@@ -247,6 +252,9 @@ class EditTask:
     def __init__(self, cfg: TrainEdit):
         self.cfg = cfg
         self.edit = get_edit(cfg.edit)
+        if not 0.0 <= cfg.symmetries <= 1.0 or (cfg.symmetries and self.edit.name == "remove_part"):
+            raise ValueError(f"--symmetries {cfg.symmetries}: expected a fraction in [0, 1], and 0 for remove_part "
+                             "(its targets are the generator's upright shapes)")  # fmt: skip
         train = load_zoo(cfg.zoo, "train")
         val = load_zoo(cfg.zoo, "val")
         self.zoo_sha256 = hashlib.sha256((Path(cfg.zoo) / "manifest.json").read_bytes()).hexdigest()
@@ -332,6 +340,8 @@ class EditTask:
         n = self.cfg.loop.batch_size
         idx = torch.randint(0, self.train_ws.batch_size, (n,), generator=generator)
         ws = self.train_ws[idx]
+        if self.cfg.symmetries:
+            ws = affine(ws, cube_symmetries(n, ws.spec.layer_sizes[0], generator, self.cfg.symmetries))
         shapes = None if self.train_shapes is None else [self.train_shapes[i] for i in idx.tolist()]
         params = self._params(n, generator, shapes)
         options = {"shapes": shapes} if shapes is not None else {}

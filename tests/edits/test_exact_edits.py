@@ -10,6 +10,7 @@ from dws_edit.edits import (
     EXACT_EDITS,
     affine,
     blend,
+    cube_symmetries,
     get_exact_edit,
     mirror,
     rotate,
@@ -218,3 +219,26 @@ def test_translate_names_its_offset_in_errors():
         translate(ws, [0.1, 0.0, 0.0])
     with pytest.raises(ValueError, match="offset 'abc' is not accepted: expected numbers"):
         translate(ws, "abc")
+
+
+@pytest.mark.parametrize("d0, order", [(2, 8), (3, 48)])
+def test_cube_symmetries_draw_the_whole_group_and_turn_inrs_exactly(d0, order):
+    A = cube_symmetries(2000, d0, torch.Generator().manual_seed(0)).to(torch.float64)
+    assert ((A != 0).sum(-1) == 1).all() and (A.abs().sum(-1) == 1).all()  # one +-1 per row: signed permutations
+    torch.testing.assert_close(A @ A.transpose(-1, -2), torch.eye(d0, dtype=torch.float64).expand_as(A))
+    assert len({tuple(a.flatten().tolist()) for a in A}) == order  # every element of the group is drawn
+    spec = SPECS["image"] if d0 == 2 else SPECS["field"]
+    ws, x = siren(spec, seed=7), points(d0, seed=8)
+    turned = affine(ws, A[:B])
+    want = evaluate(ws, torch.einsum("bij,mj->bmi", A[:B], x))  # f(A x), per INR
+    assert_same_function(evaluate(turned, x), want)
+
+
+def test_cube_symmetries_keep_a_share_as_the_identity():
+    g = torch.Generator().manual_seed(1)
+    eye = torch.eye(3)
+    assert (cube_symmetries(50, 3, g, p=0.0) == eye).all()
+    share = (cube_symmetries(4000, 3, g, p=0.25) == eye).all(-1).all(-1).float().mean().item()
+    assert abs(share - (0.75 + 0.25 / 48)) < 0.03
+    with pytest.raises(ValueError, match="probability"):
+        cube_symmetries(4, 3, g, p=1.5)

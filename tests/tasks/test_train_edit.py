@@ -35,6 +35,21 @@ def test_training_lowers_the_validation_error_and_writes_a_loadable_model(tiny_i
     assert json.loads((tmp_path / "run" / "results.json").read_text())["best_val_score"] == results["best_val_score"]
 
 
+def test_training_on_inrs_turned_by_cube_symmetries_beats_no_edit(tiny_image_zoo, tmp_path):
+    results = _config(tiny_image_zoo, tmp_path / "run", steps=40, symmetries=0.5).run()
+    assert results["best_val_score"] < results["history"][0]["identity_mse"]
+    assert json.loads((tmp_path / "run" / "results.json").read_text())["identity"]["config"]["symmetries"] == 0.5
+
+
+@pytest.mark.parametrize("edit, symmetries", [("symmetrize", 1.5), ("remove_part", 0.5)])
+def test_symmetries_out_of_range_or_for_remove_part_are_refused_before_anything_is_written(
+    tiny_image_zoo, tmp_path, edit, symmetries
+):
+    with pytest.raises(ValueError, match="--symmetries"):
+        TrainEdit(edit=edit, zoo=tiny_image_zoo, symmetries=symmetries, out=tmp_path / "run").run()
+    assert not (tmp_path / "run").exists()
+
+
 def test_rerun_with_another_config_is_refused(tiny_image_zoo, tmp_path):
     _config(tiny_image_zoo, tmp_path / "run", steps=4).run()
     with pytest.raises(ValueError, match="another configuration"):

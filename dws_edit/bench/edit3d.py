@@ -19,6 +19,7 @@ functional target of :mod:`dws_edit.edits`; for ``remove_part`` the generator's 
 from __future__ import annotations
 
 import warnings
+from functools import cached_property
 from pathlib import Path
 
 import torch
@@ -198,17 +199,22 @@ class Bench3D:
         return {f"{k}_chamfer": sum(v) / len(v) for k, v in stats.items() if isinstance(v, list) and v} | {
             "count": k, "no_surface": stats.get("no_surface", 0)}  # fmt: skip
 
-    def _held_out(self, edit, model) -> dict:
-        """The edit on INRs (width 32, SDFs or colored fields as the model's domain) fitted to the held-out meshes
-        of :mod:`dws_edit.data.mesh_set`: IoU against the exact edit, and for fields PSNR of rendered views."""
+    @cached_property
+    def _held_out_inrs(self) -> tuple[list[str], WeightSpace]:
+        """The held-out meshes' names and their INRs, fitted once per bench, so every model edits the same ones."""
         from dws_edit.api import fit_shape
         from dws_edit.data.mesh_set import held_out_shapes
 
-        shapes, domain = held_out_shapes(), self.domain
-        ws = WeightSpace.cat(
-            [fit_shape(s, max_steps=self.cfg.mesh_fit_steps, points=16384, field=domain == "field")
-             for s in shapes.values()]
-        )  # fmt: skip
+        shapes = held_out_shapes()
+        fits = [fit_shape(s, max_steps=self.cfg.mesh_fit_steps, points=16384, field=self.domain == "field")
+                for s in shapes.values()]  # fmt: skip
+        return list(shapes), WeightSpace.cat(fits)
+
+    def _held_out(self, edit, model) -> dict:
+        """The edit on INRs (width 32, SDFs or colored fields as the model's domain) fitted to the held-out meshes
+        of :mod:`dws_edit.data.mesh_set`: IoU against the exact edit, and for fields PSNR of rendered views."""
+        names, ws = self._held_out_inrs
+        domain = self.domain
         g = torch.Generator().manual_seed(self.cfg.seed + 5)
         params = edit.sample(ws.batch_size, g, domain)
         cond = edit.encode(params, domain, batch=ws.batch_size) if edit.cond_dim(domain) else None
@@ -223,8 +229,8 @@ class Bench3D:
             edited = run_edit_model(model, ws, cond, edit, params)
         iou = lambda w: occupancy_iou(lambda p: evaluate(w, p), target_fn, domain, res)  # noqa: E731
         ident, dws = iou(ws), iou(edited)
-        out = {"meshes": list(shapes), "identity_iou": ident.mean().item(), "dws_iou": dws.mean().item(),
-               "per_mesh_dws_iou": dict(zip(shapes, dws.tolist()))}  # fmt: skip
+        out = {"meshes": names, "identity_iou": ident.mean().item(), "dws_iou": dws.mean().item(),
+               "per_mesh_dws_iou": dict(zip(names, dws.tolist()))}  # fmt: skip
         if domain == "field":
             out |= view_psnrs(target_fn, {"identity": ws, "dws": edited})
         return out

@@ -167,7 +167,7 @@ def edit(
     if cond is None and params:
         raise ValueError(f"edit {name!r} takes no parameters; got {sorted(params)}")
     dtype = next(net.parameters()).dtype
-    from dws_edit.tasks.edit import run_edit_model
+    from dws_edit.tasks.run import run_edit_model
 
     with torch.no_grad():
         out = run_edit_model(net, ws.to(dtype), None if cond is None else cond.to(dtype), definition, params)

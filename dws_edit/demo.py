@@ -25,7 +25,7 @@ from dws_edit.inr import evaluate, fit_images, grid_coords
 from dws_edit.nn import DWSEncoder, FlatMLPEncoder
 from dws_edit.records import atomic_write_json, run_record
 from dws_edit.render import render_images, save_image_grid
-from dws_edit.tasks.edit import edit_targets
+from dws_edit.tasks.run import edit_targets
 
 # the parameters each edit is shown with (inside the trained ranges; see dws-edit models)
 DEMO_PARAMS = {

@@ -3,7 +3,7 @@
 The one-pass DWS edit is fast but approximate; ``refine(source, edited, name, params, steps)`` fine-tunes the
 edited INR on the same target the models train on (:mod:`dws_edit.edits`: the edit applied to the *source*
 function), at the points the models are trained and measured on: the 28x28 pixel grid for images, and for 3-D
-INRs ``points`` points, half near the source's surface (:func:`dws_edit.tasks.edit.sample_points`). This is
+INRs ``points`` points, half near the source's surface (:func:`dws_edit.tasks.run.sample_points`). This is
 the hybrid of ``dws-edit bench edit``: at an equal number of steps its MSE ends below fine-tuning's from the
 source on every model benched at these rates (README, "Shipped edit models"), though on 3-D not always its IoU.
 
@@ -51,7 +51,7 @@ def refine(
     part (known for zoo shapes only), and on the app's built-in mug refining toward it at these points lowered
     the IoU against it.
     """
-    from dws_edit.tasks.edit import edit_targets, sample_coords, sample_points, target_options
+    from dws_edit.tasks.run import edit_targets, sample_coords, sample_points, target_options
 
     if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or not 0 <= steps <= MAX_STEPS:
         raise ValueError(f"refine: steps={steps!r} is not accepted; accepted: an integer in [0, {MAX_STEPS}]")

@@ -23,7 +23,7 @@ from dws_edit.edits import get_edit
 from dws_edit.inr import evaluate
 from dws_edit.metrics import iou as metrics_iou
 from dws_edit.render import cube_grid
-from dws_edit.tasks.edit import edit_params, edit_targets, run_edit_model
+from dws_edit.tasks.run import edit_params, edit_targets, run_edit_model
 
 
 def iou(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> float:

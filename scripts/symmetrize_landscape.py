@@ -20,7 +20,7 @@ import torch
 from dws_edit.data import load_zoo
 from dws_edit.edits import domain_of, get_edit
 from dws_edit.inr import evaluate
-from dws_edit.tasks.edit import edit_targets, sample_coords, sample_points
+from dws_edit.tasks.run import edit_targets, sample_coords, sample_points
 from dws_edit.weights import WeightSpace, concat_networks
 
 

@@ -11,7 +11,7 @@ from dws_edit.edits import get_edit
 from dws_edit.inr import evaluate, fit_images, grid_coords
 from dws_edit.metrics import occupancy_iou
 from dws_edit.refine import DEFAULT_LR, refine
-from dws_edit.tasks.edit import edit_targets
+from dws_edit.tasks.run import edit_targets
 
 
 @pytest.fixture(scope="module")

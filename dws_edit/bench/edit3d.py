@@ -42,14 +42,8 @@ from dws_edit.render import (
     save_image_grid,
     shape_to_mesh,
 )
-from dws_edit.tasks.edit import (
-    edit_params,
-    edit_targets,
-    run_edit_model,
-    sample_points,
-    target_options,
-    with_shapes,
-)
+from dws_edit.tasks.edit import with_shapes
+from dws_edit.tasks.run import edit_params, edit_targets, run_edit_model, sample_points, target_options
 from dws_edit.weights import WeightSpace
 
 

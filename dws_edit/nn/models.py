@@ -287,12 +287,12 @@ class EditNet(_Normalized):
         if self.gradient and (grad is None or grad.batch_size != ws.batch_size):
             raise ValueError(
                 "this edit model takes the gradient of the edit's loss at the source INRs (grad=, one per INR); "
-                "dws_edit.tasks.edit.run_edit_model and dws_edit.edit compute it"
+                "dws_edit.tasks.run.run_edit_model and dws_edit.edit compute it"
             )
         if self.refiners and gradient_of is None:
             raise ValueError(
                 "this edit model refines its output with the loss gradient there: grad= must be a function of the "
-                "INRs (dws_edit.tasks.edit.run_edit_model passes one)"
+                "INRs (dws_edit.tasks.run.run_edit_model passes one)"
             )
         edited = self._one_pass(ws, cond, grad)
         for refiner in self.refiners or ():

@@ -15,8 +15,9 @@ import torch
 from dws_edit.checkpoints import load_checkpoint
 from dws_edit.data import load_zoo
 from dws_edit.inr import evaluate
-from dws_edit.tasks.edit import TrainEdit, run_edit_model, with_shapes
+from dws_edit.tasks.edit import TrainEdit, with_shapes
 from dws_edit.tasks.loop import LoopConfig
+from dws_edit.tasks.run import run_edit_model
 
 
 def _config(zoo, out, steps=12, **kw):
@@ -85,7 +86,7 @@ def test_killed_run_resumes_where_it_was_and_ends_as_an_uninterrupted_run(tiny_i
 def test_edit_targets_broadcast_shared_parameters_over_chunks():
     from dws_edit.edits import get_edit
     from dws_edit.inr import grid_coords, image_spec, init_siren
-    from dws_edit.tasks.edit import edit_targets
+    from dws_edit.tasks.run import edit_targets
 
     ws = init_siren(image_spec(), 5, torch.Generator().manual_seed(0))
     coords = grid_coords(6, 6)
@@ -153,7 +154,7 @@ def test_gradient_models_get_the_gradient_of_the_edits_loss_at_the_source(tiny_i
     from dws_edit.edits import get_edit
     from dws_edit.inr import evaluate, grid_coords
     from dws_edit.nn import DWSEditNet
-    from dws_edit.tasks.edit import edit_targets, run_edit_model
+    from dws_edit.tasks.run import edit_targets, run_edit_model
     from dws_edit.weights import WeightSpace
 
     ws = load_zoo(tiny_image_zoo, "val").ws[:3]

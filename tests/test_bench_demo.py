@@ -91,10 +91,15 @@ def test_bench_edit_3d_measures_iou_chamfer_and_writes_cards(shipped_sdf, tmp_pa
         assert row["finetune"][1]["mse"] < row["identity_mse"]  # fine-tuning on the target lowers the error
     assert len(rows["sdf-symmetrize"]["held_out_meshes"]["per_mesh_dws_iou"]) == 8
     assert "held_out_meshes" not in rows["sdf-remove_part"]  # part removal is for the generator's shapes
+    sym, part = rows["sdf-symmetrize"], rows["sdf-remove_part"]
+    assert sym["exact_mse"] < 1e-8 and sym["exact_iou"] > 0.99  # the closed form is the target, to float precision
+    # the edited shapes refitted as the zoo fits its own: closer to the target than the source INRs of the full shapes
+    assert part["refit_mse"] < part["identity_mse"] and 0 <= part["refit_iou"] <= 1 and part["refit_seconds"] > 0
     card = json.loads((shipped_sdf / "sdf-symmetrize.json").read_text())
     assert card["quality"]["iou"] == rows["sdf-symmetrize"]["dws_iou"]
     index = (shipped_sdf / "README.md").read_text()
     assert "## SDF edits" in index and "| sdf-remove_part | remove_part |" in index
+    assert f"| refit {part['refit_iou']:.3f} |" in index and f"| exact {sym['exact_iou']:.3f} |" in index
     assert (tmp_path / "bench" / "sdf-symmetrize-error-vs-time.png").exists()
 
 

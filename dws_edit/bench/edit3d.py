@@ -24,12 +24,14 @@ from pathlib import Path
 
 import torch
 
+from dws_edit.api import EXACT_NAMES
 from dws_edit.bench.common import finetune, mse_at, time_to_reach, timed
 from dws_edit.checkpoints import available_models, checkpoint_dir, load_checkpoint
 from dws_edit.console import console
 from dws_edit.data import load_zoo
 from dws_edit.data.shapes import Shape
 from dws_edit.edits import get_edit
+from dws_edit.edits.targets import PART_GROUPS, without_group
 from dws_edit.inr import evaluate
 from dws_edit.metrics import chamfer_distance, occupancy, occupancy_iou, psnr
 from dws_edit.metrics import iou as metrics_iou
@@ -121,6 +123,13 @@ class Bench3D:
             with torch.no_grad():
                 mlp_ws, out["mlp_seconds"] = timed(lambda: baseline(ws, cond))
             out["mlp_mse"], out["mlp_iou"] = mse_at(mlp_ws, coords, target), iou(mlp_ws)
+        measure = lambda w: (mse_at(w, coords, target), iou(w))  # noqa: E731
+        refit_ws = None
+        if edit.name == "remove_part":  # the ceiling: the edited shapes fitted as the zoo fits its own
+            refit, refit_ws = self._refit(card["data"]["zoo"], ws, part_shapes, params, measure)
+            out |= refit
+        if edit.name in EXACT_NAMES:  # the closed form, where one exists
+            out |= self._exact(edit.name, ws, params, measure)
         curve, out["finetune"] = [], []
         for steps in cfg.finetune_steps:
             tuned, secs = finetune(ws, coords, target, steps, cfg.finetune_lr)
@@ -160,10 +169,54 @@ class Bench3D:
         if self.domain == "field":  # views of the exact edit rendered once, of the first mesh_count INRs
             k = min(cfg.mesh_count, ws.batch_size)
             inrs = {"identity": ws, "dws": dws_ws} | ({"mlp": mlp_ws} if mlp_ws is not None else {})
+            inrs |= {"refit": refit_ws} if refit_ws is not None else {}
             out |= view_psnrs(targets_of(0, k), {key: w[:k] for key, w in inrs.items()})
         if edit.name != "remove_part":  # the generic edits
             out["held_out_meshes"] = self._held_out(edit, model)
         return out
+
+    def _refit(self, zoo, ws: WeightSpace, shapes: list, params: dict, measure) -> tuple[dict, WeightSpace]:
+        """remove_part's ceiling: INRs of the zoo's spec fitted from scratch to the exact edited shapes with the
+        zoo's own recipe (its sample points, Adam steps, learning rate and early stop; ``ShapeSource.fit_batch``),
+        so as faithful to the edited shapes as the zoo's INRs are to theirs. ``measure(ws) -> (MSE, IoU)``; returns
+        the measurements and the refitted INRs."""
+        from dws_edit.data.sources import ShapeSource
+        from dws_edit.data.zoo import read_manifest
+        from dws_edit.inr import fit
+
+        manifest = read_manifest(zoo)
+        src, opts = manifest["source"], manifest["fit"]
+        source = ShapeSource(families=tuple(src["families"]), points=src["points"], field=src["field"],
+                             target_rmse=src["target_rmse"])  # fmt: skip
+        groups = list(PART_GROUPS)
+        edited = [without_group(s, groups[int(k)]) for s, k in zip(shapes, params["part"].tolist(), strict=True)]
+        batch = source.fit_batch(edited, [self.cfg.seed * 7_000_003 + i for i in range(len(edited))])
+        result, seconds = timed(lambda: fit(ws.spec, batch.coords, batch.targets, source.target_mse,
+                                            opts["max_steps"], opts["lr"], seed=self.cfg.seed, chunk=opts["chunk"]),
+                                repeats=1)  # fmt: skip
+        mse, iou = measure(result.ws)
+        return {"refit_mse": mse, "refit_iou": iou, "refit_seconds": seconds}, result.ws
+
+    def _exact(self, name: str, ws: WeightSpace, params: dict, measure) -> dict:
+        """The edit's closed form in weight space (``dws_edit.edit(..., exact=True)``, e.g. symmetrize: hidden widths
+        double), on the same INRs with the same parameters: ``measure(ws) -> (MSE, IoU)`` and its wall time."""
+        from dws_edit.api import edit as api_edit
+
+        ((key, values),) = params.items()  # symmetrize: one choice (the axis) per INR
+        values = values.expand(ws.batch_size)
+
+        def run() -> WeightSpace:
+            parts, order = [], []
+            for v in values.unique().tolist():  # the closed form takes one axis per call
+                idx = (values == v).nonzero().flatten()
+                parts.append(api_edit(ws[idx], name, exact=True, **{key: int(v)}))
+                order.append(idx)
+            return WeightSpace.cat(parts)[torch.cat(order).argsort()]
+
+        with torch.no_grad():
+            exact_ws, seconds = timed(run)
+        mse, iou = measure(exact_ws)
+        return {"exact_mse": mse, "exact_iou": iou, "exact_seconds": seconds}
 
     def _meshes(self, name, ws, dws_ws, mlp_ws, shapes, one_target) -> dict:
         """Chamfer distances (64^3 meshes) for the first ``mesh_count`` INRs, and the before/after figure."""
@@ -271,6 +324,15 @@ def print_table(rows: dict, domain: str) -> None:
             held = f"; held-out meshes: identity {h['identity_psnr']:.1f} dB, DWS {h['dws_psnr']:.1f} dB" if h else ""
             views = f"views PSNR identity {r['identity_psnr']:.1f} dB, DWS {r['dws_psnr']:.1f} dB"
             console.print(f"{name}: {views}{mlp}{held}")
+    for name, r in rows.items():
+        if "refit_iou" in r:
+            views = f", views PSNR {r['refit_psnr']:.1f} dB" if "refit_psnr" in r else ""
+            console.print(f"{name}: the edited shapes refitted with the zoo's recipe (the ceiling): "
+                          f"IoU {r['refit_iou']:.3f}, MSE {r['refit_mse']:.2e}{views}, "
+                          f"{r['refit_seconds']:.1f} s")  # fmt: skip
+        if "exact_iou" in r:
+            console.print(f"{name}: the closed form (exact=True): IoU {r['exact_iou']:.3f}, MSE {r['exact_mse']:.2e}, "
+                          f"{r['exact_seconds']:.4f} s")  # fmt: skip
 
 
 def run_3d(cfg) -> dict[str, dict]:

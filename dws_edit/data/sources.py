@@ -294,13 +294,19 @@ class ShapeSource:
         return sample_shape(family, torch.Generator().manual_seed(self.seed * 1_000_003 + i))
 
     def batch(self, index: Tensor) -> Batch:
+        items = index.tolist()
+        return self.fit_batch([self.shape(i) for i in items], [self.seed * 7_000_003 + i for i in items])
+
+    def fit_batch(self, shapes: list, seeds: list[int]) -> Batch:
+        """What fitting ``shapes`` (each with ``.sdf``, and ``.colors`` for fields; of this source's families) takes,
+        as this source fits its own: ``self.points`` sample points each (drawn with its seed in ``seeds``) and the
+        targets there. Used by the zoo's fit and to fit edited shapes the same way (``dws-edit bench edit``)."""
         from dws_edit.data.fields import sample_field_points
         from dws_edit.data.shapes import sample_sdf_points
 
         coords, targets, meta = [], [], []
-        for i in index.tolist():
-            shape = self.shape(i)
-            g = torch.Generator().manual_seed(self.seed * 7_000_003 + i)
+        for shape, seed in zip(shapes, seeds, strict=True):
+            g = torch.Generator().manual_seed(seed)
             if self.field:
                 p, t = sample_field_points(shape, self.points, g)
             else:

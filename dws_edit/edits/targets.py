@@ -189,6 +189,15 @@ def part_group_of(family: str) -> str | None:
     return next((g for g, (_, families) in PART_GROUPS.items() if family in families), None)
 
 
+def without_group(shape, group: str):
+    """``shape`` (a :class:`~dws_edit.data.shapes.Shape`) without every part of the group ``group`` (a key of
+    :data:`PART_GROUPS`: the four legs of a chair); a shape without such parts comes back unchanged."""
+    prefix = PART_GROUPS[group][0]
+    for name in [n for n in shape.part_names if n.startswith(prefix)]:
+        shape = shape.without(name)
+    return shape
+
+
 def _remove_part(f: Fn, coords: Tensor, p: dict[str, Tensor], domain: str, *, shapes=None, sharpness=50.0) -> Tensor:
     """The exact shape without a part group (all its parts: the four legs of a chair), from the generator.
 
@@ -208,9 +217,7 @@ def _remove_part(f: Fn, coords: Tensor, p: dict[str, Tensor], domain: str, *, sh
     groups = p["part"].expand(len(shapes))
     out = []
     for b, shape in enumerate(shapes):
-        prefix = PART_GROUPS[tuple(PART_GROUPS)[int(groups[b])]][0]
-        for name in [n for n in shape.part_names if n.startswith(prefix)]:
-            shape = shape.without(name)
+        shape = without_group(shape, tuple(PART_GROUPS)[int(groups[b])])
         pts = c[b if c.shape[0] > 1 else 0].to(torch.float64)
         values = field_targets(shape, pts, sharpness) if domain == "field" else shape.sdf(pts)[:, None]
         out.append(values.to(coords.dtype))
@@ -349,4 +356,5 @@ __all__ = [
     "mirror_coords",
     "part_group_of",
     "sphere_sdf",
+    "without_group",
 ]

@@ -9,6 +9,7 @@ from scipy.ndimage import grey_dilation
 
 from dws_edit.data.shapes import sample_shape, sample_shapes
 from dws_edit.edits import DOMAINS, EDITS, domain_of, get_edit, symmetrize_exact
+from dws_edit.edits.targets import without_group
 from dws_edit.inr import evaluate, field_spec, grid_coords, image_spec, init_siren, sdf_spec, sine_spec
 from dws_edit.weights import NetworkSpec, WeightSpace
 
@@ -251,6 +252,9 @@ def test_remove_part_is_the_generators_shape_without_the_group(domain):
         assert out[0, 0, 0] > 0.01 and out[1, 1, 0] > 0.01  # outside after it
         torch.testing.assert_close(out[2, :, 0], ball.sdf(x))  # no wheels on a ball: unchanged
         torch.testing.assert_close(out[0, :, 0], mug.without("handle").sdf(x))
+        legless = without_group(table, "legs")  # all four legs, the rest kept
+        assert not any(n.startswith("leg_") for n in legless.part_names) and len(legless.parts) == len(table.parts) - 4
+        torch.testing.assert_close(out[1, :, 0], legless.sdf(x))
     else:
         assert out[0, 0, 0] < 0.5 and out[1, 1, 0] < 0.5 and out.shape == (3, 3, 4)
     with pytest.raises(ValueError, match="needs the INRs' procedural shapes"):

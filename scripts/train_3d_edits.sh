@@ -23,7 +23,8 @@ train sdf-symmetrize-p2 --edit symmetrize --zoo zoos/sdf --batch-size 32 --point
   --init runs/sdf-symmetrize/best.safetensors
 for edit in symmetrize remove remove_part smooth; do
   case $edit in
-    remove_part) train "sdf-$edit" --edit "$edit" --zoo zoos/sdf --steps 4000 --lr 1e-3 "${KEEP[@]}" ;;
+    remove_part) train "sdf-$edit" --edit "$edit" --zoo zoos/sdf --steps 4000 --lr 1e-3 "${KEEP[@]}" \
+      --clamp 0.05 --target-near 0.5 ;;  # a surface-band loss (README "3-D edit models")
     smooth) train "sdf-$edit" --edit "$edit" --zoo zoos/sdf --steps 4000 "${COMMON[@]}" ;;
   esac
   train "sdf-$edit-mlp" --edit "$edit" --zoo zoos/sdf --steps 4000 "${COMMON[@]}" --model mlp --depth 3

@@ -99,9 +99,9 @@ class TrainEdit:
     points: int = 4096
     """3-D zoos: sample points per INR and step, half of them near its surface (image zoos: the 28x28 grid)."""
     clamp: float = 0.0
-    """sdf: compare predicted and target SDF values clamped to [-CLAMP, CLAMP] (DeepSDF's delta, Park et al. 2019),
-    so that the loss and the best model's choice weigh the surface band, where IoU and Chamfer are decided
-    (0: off)."""
+    """sdf: compare predicted and target SDF values clamped to [-CLAMP, CLAMP] (DeepSDF's delta, Park et al. 2019);
+    field: the density clamped to [1/2 - CLAMP, 1/2 + CLAMP] (CLAMP <= 1/2; the colors as they are): the loss and
+    the best model's choice weigh the surface band, where IoU and Chamfer are decided (0: off; not for images)."""
     target_near: float = 0.0
     """3-D: fraction of the sample points drawn near the *target's* surface (the edited shape), taken from the
     ``near`` half (0: all near the source's surface)."""
@@ -145,6 +145,9 @@ class EditTask:
         self.spec = train.spec
         self.domain = domain_of(self.spec)
         self.edit.check_domain(self.domain)
+        if cfg.clamp < 0 or (cfg.clamp and self.domain == "image") or (cfg.clamp > 0.5 and self.domain == "field"):
+            raise ValueError(f"--clamp {cfg.clamp}: expected 0 (off), or a band half-width > 0 for sdf zoos and in "
+                             f"(0, 0.5] for field zoos (density); this zoo holds {self.domain} INRs")  # fmt: skip
         count = train.ws.batch_size if cfg.train_count is None else cfg.train_count
         self.train_ws, self.train_shapes = with_shapes(self.edit.name, train, count)
         self.coords = sample_coords(self.domain, self.spec) if self.domain == "image" else None
@@ -209,10 +212,14 @@ class EditTask:
         return torch.cat([points, closest_to_surface(candidates, values, self.domain, m_target, generator)], dim=1)
 
     def _loss_values(self, values: Tensor) -> Tensor:
-        """Values as the loss compares them: SDFs clamped to [-clamp, clamp] when ``clamp`` is set."""
-        if self.domain != "sdf" or not self.cfg.clamp:
+        """Values ``[B, M, dL]`` as the loss compares them: with ``clamp`` set, SDFs clamped to [-clamp, clamp], a
+        field's density (channel 0) to [1/2 - clamp, 1/2 + clamp]."""
+        c = self.cfg.clamp
+        if not c:
             return values
-        return values.clamp(-self.cfg.clamp, self.cfg.clamp)
+        if self.domain == "sdf":
+            return values.clamp(-c, c)
+        return torch.cat([values[..., :1].clamp(0.5 - c, 0.5 + c), values[..., 1:]], dim=-1)
 
     def _params(self, n: int, generator: torch.Generator, shapes: list | None) -> dict[str, Tensor]:
         return edit_params(self.edit, n, generator, self.domain, shapes)

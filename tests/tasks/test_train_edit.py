@@ -258,3 +258,32 @@ def test_a_model_published_as_float16_is_half_the_file_and_loads_as_float32(tiny
     for (name, x), y in zip(a.state_dict().items(), b.state_dict().values()):
         assert y.dtype == torch.float32, name
         torch.testing.assert_close(y, x.half().float() if name in dict(a.named_parameters()) else x, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("zoo, clamp", [("image", 0.05), ("field", 0.6), ("sdf", -0.1)])
+def test_a_clamp_outside_its_domain_s_range_is_refused_before_anything_is_written(
+    tiny_image_zoo, tiny_shape_zoos, tmp_path, zoo, clamp
+):
+    path = tiny_image_zoo if zoo == "image" else tiny_shape_zoos[zoo]
+    loop = LoopConfig(steps=1, batch_size=2, threads=1)
+    cfg = TrainEdit(edit="remove", zoo=path, hidden=4, depth=2, val_count=4, points=64, clamp=clamp, loop=loop,
+                    out=tmp_path / "run")  # fmt: skip
+    with pytest.raises(ValueError, match=f"--clamp {clamp}: expected .* this zoo holds {zoo} INRs"):
+        cfg.run()
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("domain", ["sdf", "field"])
+def test_the_clamped_loss_keeps_the_surface_band_only(tiny_shape_zoos, domain):
+    from dws_edit.tasks.edit import EditTask
+
+    loop = LoopConfig(steps=1, batch_size=2, threads=1)
+    task = EditTask(TrainEdit(edit="remove", zoo=tiny_shape_zoos[domain], hidden=4, depth=2, val_count=4, points=64,
+                              clamp=0.2, loop=loop))  # fmt: skip
+    values = torch.tensor([[[0.95, 0.1, 0.9, 0.0]], [[0.05, 0.6, 0.2, 1.0]], [[-0.5, 0.3, 0.3, 0.3]]])
+    if domain == "sdf":
+        values = values[..., :1]
+        expected = torch.tensor([[[0.2]], [[0.05]], [[-0.2]]])
+    else:  # the density (channel 0) to [0.3, 0.7]; the colors as they are
+        expected = torch.cat([torch.tensor([0.7, 0.3, 0.3]).reshape(3, 1, 1), values[..., 1:]], dim=-1)
+    torch.testing.assert_close(task._loss_values(values), expected)

@@ -33,6 +33,8 @@ train sdf-remove_sphere --edit remove_sphere --zoo zoos/sdf --steps 5000 --lr 1e
 for edit in symmetrize remove remove_part smooth; do
   case $edit in  # field-symmetrize, -remove and -remove_sphere take the loss gradient (README "3-D edit models")
     symmetrize|remove) train "field-$edit" --edit "$edit" --zoo zoos/fields --steps 2000 "${COMMON[@]}" --gradient ;;
+    remove_part) train "field-$edit" --edit "$edit" --zoo zoos/fields --steps 3000 --lr 1e-3 "${KEEP[@]}" \
+      --clamp 0.4 --target-near 0.5 ;;  # a surface-band loss, as sdf-remove_part
     *) train "field-$edit" --edit "$edit" --zoo zoos/fields --steps 3000 "${COMMON[@]}" ;;
   esac
   train "field-$edit-mlp" --edit "$edit" --zoo zoos/fields --steps 3000 "${COMMON[@]}" --model mlp --depth 3

@@ -126,7 +126,7 @@ class Bench3D:
         measure = lambda w: (mse_at(w, coords, target), iou(w))  # noqa: E731
         refit_ws = None
         if edit.name == "remove_part":  # the ceiling: the edited shapes fitted as the zoo fits its own
-            refit, refit_ws = self._refit(card["data"]["zoo"], ws, part_shapes, params, measure)
+            refit, refit_ws = self._refit(test.manifest, ws, part_shapes, params, measure)
             out |= refit
         if edit.name in EXACT_NAMES:  # the closed form, where one exists
             out |= self._exact(edit.name, ws, params, measure)
@@ -175,16 +175,14 @@ class Bench3D:
             out["held_out_meshes"] = self._held_out(edit, model)
         return out
 
-    def _refit(self, zoo, ws: WeightSpace, shapes: list, params: dict, measure) -> tuple[dict, WeightSpace]:
+    def _refit(self, manifest: dict, ws: WeightSpace, shapes: list, params: dict, measure) -> tuple[dict, WeightSpace]:
         """remove_part's ceiling: INRs of the zoo's spec fitted from scratch to the exact edited shapes with the
         zoo's own recipe (its sample points, Adam steps, learning rate and early stop; ``ShapeSource.fit_batch``),
-        so as faithful to the edited shapes as the zoo's INRs are to theirs. ``measure(ws) -> (MSE, IoU)``; returns
-        the measurements and the refitted INRs."""
+        so as faithful to the edited shapes as the zoo's INRs are to theirs (``manifest``: the zoo's).
+        ``measure(ws) -> (MSE, IoU)``; returns the measurements and the refitted INRs."""
         from dws_edit.data.sources import ShapeSource
-        from dws_edit.data.zoo import read_manifest
         from dws_edit.inr import fit
 
-        manifest = read_manifest(zoo)
         src, opts = manifest["source"], manifest["fit"]
         source = ShapeSource(families=tuple(src["families"]), points=src["points"], field=src["field"],
                              target_rmse=src["target_rmse"])  # fmt: skip

@@ -30,6 +30,12 @@ for edit in symmetrize remove remove_part smooth; do
   train "sdf-$edit-mlp" --edit "$edit" --zoo zoos/sdf --steps 4000 "${COMMON[@]}" --model mlp --depth 3
 done
 train sdf-remove_sphere --edit remove_sphere --zoo zoos/sdf --steps 5000 --lr 1e-3 "${KEEP[@]}" --gradient
+# sdf-remove and sdf-remove_sphere then continue 2,000 steps with a surface-band loss, as sdf-remove_part's (README
+# "3-D edit models"); publish_3d_edits.sh ships these -band runs
+for edit in remove remove_sphere; do
+  train "sdf-$edit-band" --edit "$edit" --zoo zoos/sdf --steps 2000 --lr 5e-4 "${KEEP[@]}" --gradient \
+    --clamp 0.05 --target-near 0.5 --init "runs/sdf-$edit/best.safetensors"
+done
 for edit in symmetrize remove remove_part smooth; do
   case $edit in  # field-symmetrize, -remove and -remove_sphere take the loss gradient (README "3-D edit models")
     symmetrize|remove) train "field-$edit" --edit "$edit" --zoo zoos/fields --steps 2000 "${COMMON[@]}" --gradient ;;

@@ -21,6 +21,11 @@ train sdf-remove --edit remove --zoo zoos/sdf --steps 3000 --lr 5e-4 "${KEEP[@]}
 train sdf-symmetrize-p2 --edit symmetrize --zoo zoos/sdf --batch-size 32 --points 2048 --lr 5e-4 --eval-every 200 \
   --val-count 256 --outputs 2 --threads "${THREADS:-2}" --gradient --passes 2 --steps 1000 \
   --init runs/sdf-symmetrize/best.safetensors
+# then 1,500 two-pass steps with a surface-band loss (the shipped one started from the float16 published copy of
+# runs/sdf-symmetrize-p2, its card's started_from)
+train sdf-symmetrize-band --edit symmetrize --zoo zoos/sdf --batch-size 32 --points 2048 --lr 5e-4 --eval-every 500 \
+  --val-count 256 --outputs 2 --threads "${THREADS:-2}" --gradient --passes 2 --steps 1500 --clamp 0.05 \
+  --target-near 0.5 --init runs/sdf-symmetrize-p2/best.safetensors
 for edit in symmetrize remove remove_part smooth; do
   case $edit in
     remove_part) train "sdf-$edit" --edit "$edit" --zoo zoos/sdf --steps 4000 --lr 1e-3 "${KEEP[@]}" \
@@ -46,3 +51,7 @@ for edit in symmetrize remove remove_part smooth; do
   train "field-$edit-mlp" --edit "$edit" --zoo zoos/fields --steps 3000 "${COMMON[@]}" --model mlp --depth 3
 done
 train field-remove_sphere --edit remove_sphere --zoo zoos/fields --steps 2000 "${COMMON[@]}" --gradient
+# then 2,000 steps with a surface-band loss, as the SDF models (publish_3d_edits.sh ships the -band run)
+train field-remove_sphere-band --edit remove_sphere --zoo zoos/fields --steps 2000 --lr 5e-4 --batch-size 32 \
+  --points 2048 --eval-every 500 --val-count 256 --outputs 2 --threads "${THREADS:-2}" --gradient --clamp 0.4 \
+  --target-near 0.5 --init runs/field-remove_sphere/best.safetensors

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from dws_edit.bench import BenchFit, BenchLayers
 from dws_edit.demo import Demo
@@ -78,6 +79,16 @@ def shipped_sdf(tmp_path, monkeypatch, tiny_shape_zoos):
     dws_edit.api._model.cache_clear()
 
 
+def test_changed_subset_averages_only_the_inrs_the_edit_changes():
+    from dws_edit.bench.edit3d import changed_subset
+
+    per = {"identity": torch.tensor([1.0, 0.5, 0.995, 0.8]), "dws": torch.tensor([0.2, 0.7, 0.1, 0.9])}
+    out = changed_subset(per)  # INRs 1 and 3: no edit's IoU below 0.99
+    assert out["inrs"] == 2 and out["identity_iou"] == pytest.approx(0.65) and out["dws_iou"] == pytest.approx(0.8)
+    none = changed_subset({"identity": torch.ones(3), "dws": torch.zeros(3)})
+    assert none["inrs"] == 0 and none["dws_iou"] is None
+
+
 @pytest.mark.slow
 def test_bench_edit_3d_measures_iou_chamfer_and_writes_cards(shipped_sdf, tmp_path):
     from dws_edit.bench import BenchEdit
@@ -90,6 +101,8 @@ def test_bench_edit_3d_measures_iou_chamfer_and_writes_cards(shipped_sdf, tmp_pa
         assert 0 <= row["identity_iou"] <= 1 and 0 <= row["dws_iou"] <= 1 and len(row["finetune"]) == 2
         assert row["finetune"][1]["mse"] < row["identity_mse"]  # fine-tuning on the target lowers the error
     assert len(rows["sdf-symmetrize"]["held_out_meshes"]["per_mesh_dws_iou"]) == 8
+    for row in rows.values():  # the INRs the edit changes: a subset, measured on the same IoU
+        assert 0 <= row["changed"]["inrs"] <= row["inrs"] and row["changed"]["threshold"] == 0.99
     assert "held_out_meshes" not in rows["sdf-remove_part"]  # part removal is for the generator's shapes
     sym, part = rows["sdf-symmetrize"], rows["sdf-remove_part"]
     assert sym["exact_mse"] < 1e-8 and sym["exact_iou"] > 0.99  # the closed form is the target, to float precision

@@ -92,7 +92,10 @@ def test_shipped_sdf_model_beats_no_edit_on_fresh_inrs(name, fresh_shapes):
     coords = sample_points(ws, "sdf", 2048, g)
     target = edit_targets(edit, ws, coords, params, "sdf", **target_options(edit, "sdf", shapes))
     edited = dws_edit.edit(ws, card["edit"], model=name, **params)
+    # the error where marching cubes and IoU look: SDF values clamped to the band [-0.05, 0.05] (DeepSDF's delta,
+    # Park et al. 2019); the models trained with the surface-band loss (`--clamp 0.05`) leave the SDF beyond it free
+    band = lambda v: v.clamp(-0.05, 0.05)  # noqa: E731
     with torch.no_grad():
-        before = (evaluate(ws, coords) - target).square().mean().item()
-        after = (evaluate(edited, coords) - target).square().mean().item()
-    assert after < 0.9 * before, f"{name}: MSE {after:.3e} against {before:.3e} without editing"
+        before = (band(evaluate(ws, coords)) - band(target)).square().mean().item()
+        after = (band(evaluate(edited, coords)) - band(target)).square().mean().item()
+    assert after < 0.9 * before, f"{name}: band MSE {after:.3e} against {before:.3e} without editing"

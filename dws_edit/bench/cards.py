@@ -12,7 +12,7 @@ from dws_edit.records import atomic_write_bytes
 IMAGE_KEYS = ("identity_mse", "mlp_mse", "removed", "loop_fitted", "other_widths", "vs_dilated_original")
 KEYS_3D = ("identity_mse", "mlp_mse", "removed", "identity_iou", "mlp_iou", "iou_resolution", "meshes",
            "identity_psnr", "mlp_psnr", "dws_psnr", "held_out_meshes", "speedup_at_equal_mse", "refit_iou", "refit_mse",
-           "refit_seconds", "refit_psnr", "exact_iou", "exact_mse", "exact_seconds")  # fmt: skip
+           "refit_seconds", "refit_psnr", "exact_iou", "exact_mse", "exact_seconds", "changed")  # fmt: skip
 
 
 def write_quality(name: str, row: dict) -> None:

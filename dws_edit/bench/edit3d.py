@@ -104,25 +104,25 @@ class Bench3D:
             grid_fn = lambda p: edit.target(lambda c: evaluate(ws, c), p, params, self.domain, points=7, extent=3.0)  # noqa: E731
         targets = {}
 
-        def iou(w: WeightSpace, resolution: int = res) -> float:
+        def iou_per(w: WeightSpace, resolution: int = res) -> torch.Tensor:
             if resolution not in targets:
                 targets[resolution] = occupancy(grid_fn, self.domain, resolution)
-            return (
-                metrics_iou(occupancy(lambda p: evaluate(w, p), self.domain, resolution), targets[resolution])
-                .mean()
-                .item()
-            )
+            return metrics_iou(occupancy(lambda p: evaluate(w, p), self.domain, resolution), targets[resolution])
 
+        iou = lambda w, resolution=res: iou_per(w, resolution).mean().item()  # noqa: E731
         out = {"edit": edit.name, "zoo": card["data"]["zoo"], "inrs": ws.batch_size, "iou_resolution": res}
-        out["identity_mse"], out["identity_iou"] = mse_at(ws, coords, target), iou(ws)
+        per = {"identity": iou_per(ws)}
         with torch.no_grad():
             dws_ws, out["dws_seconds"] = timed(lambda: run_edit_model(model, ws, cond, edit, params))
-        out["dws_mse"], out["dws_iou"] = mse_at(dws_ws, coords, target), iou(dws_ws)
+        per["dws"] = iou_per(dws_ws)
+        out["identity_mse"], out["dws_mse"] = mse_at(ws, coords, target), mse_at(dws_ws, coords, target)
         mlp_ws = None
         if baseline is not None:
             with torch.no_grad():
                 mlp_ws, out["mlp_seconds"] = timed(lambda: baseline(ws, cond))
-            out["mlp_mse"], out["mlp_iou"] = mse_at(mlp_ws, coords, target), iou(mlp_ws)
+            out["mlp_mse"], per["mlp"] = mse_at(mlp_ws, coords, target), iou_per(mlp_ws)
+        out |= {f"{key}_iou": v.mean().item() for key, v in per.items()}
+        out["changed"] = changed_subset(per)
         measure = lambda w: (mse_at(w, coords, target), iou(w))  # noqa: E731
         refit_ws = None
         if edit.name == "remove_part":  # the ceiling: the edited shapes fitted as the zoo fits its own
@@ -275,10 +275,27 @@ class Bench3D:
         iou = lambda w: occupancy_iou(lambda p: evaluate(w, p), target_fn, domain, res)  # noqa: E731
         ident, dws = iou(ws), iou(edited)
         out = {"meshes": names, "identity_iou": ident.mean().item(), "dws_iou": dws.mean().item(),
-               "per_mesh_dws_iou": dict(zip(names, dws.tolist()))}  # fmt: skip
+               "per_mesh_dws_iou": dict(zip(names, dws.tolist())),
+               "changed": changed_subset({"identity": ident, "dws": dws})}  # fmt: skip
         if domain == "field":
             out |= view_psnrs(target_fn, {"identity": ws, "dws": edited})
         return out
+
+
+CHANGED_IOU = 0.99
+"""An INR counts as changed by its edit when its source's IoU with the exact target is below this: the edit moves at
+least 1% of the union of the two occupancies. Random boxes and spheres often miss the shape, where no edit is
+already right, so the mean over all INRs hides how much better than no edit a model is where the edit acts; the
+mean over the changed ones shows it."""
+
+
+def changed_subset(per: dict[str, torch.Tensor]) -> dict:
+    """``per``: ``{"identity": [B], "dws": [B], ...}`` IoUs per INR. Returns ``{"inrs": n, "<key>_iou": mean}`` over the
+    INRs whose identity IoU is below :data:`CHANGED_IOU` (means None when there are none)."""
+    changed = per["identity"] < CHANGED_IOU
+    n = int(changed.sum())
+    return {"inrs": n, "threshold": CHANGED_IOU} | {
+        f"{key}_iou": v[changed].mean().item() if n else None for key, v in per.items()}  # fmt: skip
 
 
 def view_psnrs(target_fn, inrs: dict[str, WeightSpace]) -> dict[str, float]:
@@ -315,6 +332,19 @@ def print_table(rows: dict, domain: str) -> None:
             f"{h['identity_iou']:.3f} / {h['dws_iou']:.3f}" if h else "-",
         )  # fmt: skip
     console.print(table)
+    for name, r in rows.items():
+        c = r.get("changed")
+        if c and c["inrs"]:
+            mlp = f", MLP {c['mlp_iou']:.3f}" if "mlp_iou" in c else ""
+            ious = f"no edit {c['identity_iou']:.3f}, DWS {c['dws_iou']:.3f}{mlp}"
+            h = (r.get("held_out_meshes") or {}).get("changed")
+            held = (
+                f"; held-out meshes ({h['inrs']}): {h['identity_iou']:.3f} / {h['dws_iou']:.3f}"
+                if h and h["inrs"]
+                else ""
+            )
+            console.print(f"{name}: IoU on the {c['inrs']} of {r['inrs']} INRs the edit changes (no edit's IoU < "
+                          f"{c['threshold']}): {ious}{held}")  # fmt: skip
     for name, r in rows.items():
         if "dws_psnr" in r:
             mlp = f", MLP {r['mlp_psnr']:.1f} dB" if "mlp_psnr" in r else ""

@@ -26,6 +26,17 @@ def inside(values: Tensor, domain: str) -> Tensor:
     raise ValueError(f"occupancy is defined for sdf and field INRs, not {domain!r}")
 
 
+def surface_band(values: Tensor, domain: str, clamp: float) -> Tensor:
+    """Values ``[B, M, dL]`` seen only near the surface (DeepSDF's clamped loss, Park et al. 2019): SDFs clamped to
+    ``[-clamp, clamp]``, a field's density (channel 0) to ``[1/2 - clamp, 1/2 + clamp]`` (colors as they are);
+    ``clamp`` 0: unchanged."""
+    if not clamp:
+        return values
+    if domain == "sdf":
+        return values.clamp(-clamp, clamp)
+    return torch.cat([values[..., :1].clamp(0.5 - clamp, 0.5 + clamp), values[..., 1:]], dim=-1)
+
+
 @torch.no_grad()
 def occupancy(fn: Fn, domain: str, resolution: int = 128, chunk: int = 32768) -> Tensor:
     """Occupancy ``[B, resolution^3]`` (bool) of ``fn`` (see :func:`inside`) on the regular grid over [-1, 1]^3

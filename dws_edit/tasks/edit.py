@@ -25,7 +25,7 @@ from dws_edit.data import load_zoo
 from dws_edit.edits import affine, cube_symmetries, domain_of, get_edit
 from dws_edit.edits.targets import part_group_of
 from dws_edit.inr import evaluate
-from dws_edit.metrics import inside
+from dws_edit.metrics import inside, surface_band
 from dws_edit.nn import DWSEditNet, EditNet, FlatMLPEditNet
 from dws_edit.tasks.loop import BEST, LoopConfig, train
 from dws_edit.tasks.run import (
@@ -212,14 +212,8 @@ class EditTask:
         return torch.cat([points, closest_to_surface(candidates, values, self.domain, m_target, generator)], dim=1)
 
     def _loss_values(self, values: Tensor) -> Tensor:
-        """Values ``[B, M, dL]`` as the loss compares them: with ``clamp`` set, SDFs clamped to [-clamp, clamp], a
-        field's density (channel 0) to [1/2 - clamp, 1/2 + clamp]."""
-        c = self.cfg.clamp
-        if not c:
-            return values
-        if self.domain == "sdf":
-            return values.clamp(-c, c)
-        return torch.cat([values[..., :1].clamp(0.5 - c, 0.5 + c), values[..., 1:]], dim=-1)
+        """Values ``[B, M, dL]`` as the loss compares them: :func:`~dws_edit.metrics.surface_band` at ``clamp``."""
+        return surface_band(values, self.domain, self.cfg.clamp)
 
     def _params(self, n: int, generator: torch.Generator, shapes: list | None) -> dict[str, Tensor]:
         return edit_params(self.edit, n, generator, self.domain, shapes)

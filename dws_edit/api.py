@@ -154,6 +154,8 @@ def edit(
             )
         if refine:
             raise ValueError(f"refine applies to learned edits; {name!r} here is exact (nothing to refine)")
+        if model is not None:
+            raise ValueError(f"model applies to learned edits; {name!r} here is exact (no model runs)")
         return _call_exact(exact_name, ws, params)
     definition = get_edit(name)
     domain = domain_of(ws.spec)
@@ -197,6 +199,15 @@ def _call_exact(name: str, ws: WeightSpace, params: dict) -> WeightSpace:
     return spec.fn(ws, **params)
 
 
+MIN_POINTS = 64  # sample points of a shape fit (half near the surface, half uniform)
+
+
+def _at_least(name: str, value, low: int) -> None:
+    """ValueError (one line) unless ``value`` is an int >= ``low``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"{name}={value!r}: expected an integer >= {low}")
+
+
 def fit_image(
     image,
     size: int = 28,
@@ -214,11 +225,12 @@ def fit_image(
     applied, alpha composited onto black (the zoos' background is 0), luminance (channels=1) or RGB
     (channels=3), resized to size x size (box filter when shrinking, LANCZOS when enlarging), clipped to
     [0, 1]. Fitting stops at ``target_psnr`` dB or ``max_steps``; ``progress(fraction)`` is called after
-    every step. Raises ValueError (one line) for an unreadable file or an unaccepted array.
+    every step. Raises ValueError (one line) for an unreadable file, an unaccepted array or max_steps below 1.
     """
     from dws_edit.data.images import image_to_tensor
     from dws_edit.inr import fit_images
 
+    _at_least("max_steps", max_steps, 1)
     pixels = image_to_tensor(image, size, channels)
     ws, _ = fit_images(pixels[None], target_psnr=target_psnr, max_steps=max_steps, seed=seed, on_step=progress)
     return ws
@@ -227,26 +239,39 @@ def fit_image(
 def fit_mesh(mesh, **options: Any) -> WeightSpace:
     """Fit ONE SDF INR (``sdf_spec((hidden, hidden))``, B = 1) to a mesh.
 
-    ``mesh``: a path (.obj/.ply/.stl/.glb/.gltf/.off, Draco-compressed .glb too) or a ``trimesh.Trimesh``. It is
+    ``mesh``: a path (.obj/.ply/.stl/.glb/.gltf/.off, Draco-compressed .glb too), a ``trimesh.Trimesh`` or a
+    ``trimesh.Scene`` (its parts placed by their transforms and concatenated, as scene files load). It is
     repaired and normalized by :func:`dws_edit.data.meshes.prepare_mesh` (centered, longest side 1.6, so it lies
     in [-0.8, 0.8]^3) and its signed distance taken by :class:`~dws_edit.data.meshes.MeshShape` (generalized
     winding numbers: holes, flipped faces and overlapping parts are tolerated with a ``MeshWarning``), then fitted
     by :func:`fit_shape`, whose keyword ``options`` it takes (``hidden``, ``points``, ``max_steps``, ``lr``,
     ``target_rmse``, ``seed``, ``progress``; Adam on fixed samples, half near the surface). The shipped SDF edit
     models were trained on width 32 (the default); wider INRs are more faithful (``dws-edit bench mesh-fit``
-    measures Chamfer distance and time per width). Raises ValueError (one line) for an unreadable file or a mesh
-    that cannot give an SDF (no faces, NaN vertices, nothing enclosed).
+    measures Chamfer distance and time per width). Raises ValueError (one line) for an unreadable file, a mesh
+    that cannot give an SDF (no faces, NaN vertices, nothing enclosed), or an unknown or out-of-range option.
     """
+    import inspect
+
     import trimesh
 
     from dws_edit.data.meshes import MeshShape, prepare_mesh
 
+    accepted = [k for k in inspect.signature(fit_shape).parameters if k not in ("shape", "field")]
+    if unknown := sorted(set(options) - set(accepted)):
+        raise ValueError(f"fit_mesh: unknown option(s) {unknown}; accepted: {', '.join(accepted)}")
+    if isinstance(mesh, trimesh.Scene):  # the parts of a scene, concatenated (as mesh files with scenes load)
+        parts = [g for g in mesh.dump() if isinstance(g, trimesh.Trimesh)]
+        mesh = trimesh.util.concatenate(parts) if parts else None
+        if mesh is None:
+            raise ValueError("fit_mesh: the trimesh.Scene holds no triangle meshes")
     if isinstance(mesh, trimesh.Trimesh):
         shape = MeshShape(prepare_mesh(mesh))
     elif isinstance(mesh, str | Path):
         shape = MeshShape.from_path(mesh)
     else:
-        raise ValueError(f"fit_mesh takes a mesh file path or a trimesh.Trimesh, not {type(mesh).__name__}")
+        raise ValueError(
+            f"fit_mesh takes a mesh file path, a trimesh.Trimesh or a trimesh.Scene, not {type(mesh).__name__}"
+        )
     return fit_shape(shape, **options)
 
 
@@ -267,13 +292,14 @@ def fit_shape(
     ``max_steps`` steps or until the RMSE reaches ``target_rmse``; ``progress(fraction)`` is called after every
     step. ``field``: a colored density field instead (``field_spec((hidden, hidden))``, outputs density and RGB in
     [0, 1], the targets of :func:`~dws_edit.data.fields.field_targets`, so the shape needs ``.colors`` too).
-    Raises ValueError for a width below 1."""
+    Raises ValueError for a width or a step count below 1, or fewer than MIN_POINTS points."""
     from dws_edit.data.fields import sample_field_points
     from dws_edit.data.shapes import sample_sdf_points
     from dws_edit.inr import field_spec, fit, sdf_spec
 
-    if not (isinstance(hidden, int) and hidden >= 1):
-        raise ValueError(f"hidden={hidden!r}: expected a positive width")
+    _at_least("hidden", hidden, 1)
+    _at_least("points", points, MIN_POINTS)
+    _at_least("max_steps", max_steps, 1)
     g = torch.Generator().manual_seed(seed)
     if field:
         (coords, targets), spec = sample_field_points(shape, points, g), field_spec((hidden, hidden))

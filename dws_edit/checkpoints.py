@@ -105,7 +105,8 @@ def load_model(name: str) -> nn.Module:
     file = checkpoint_dir() / f"{name}.safetensors"
     if not file.exists():
         names = ", ".join(available_models()) or "none (checkpoints/ is empty)"
-        raise ValueError(f"no shipped model named {name!r}; available: {names}")
+        raise ValueError(f"no shipped model named {name!r}; accepted: a shipped name ({names}) or a checkpoint "
+                         "file ending in .safetensors")  # fmt: skip
     return load_checkpoint(file)
 
 

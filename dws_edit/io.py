@@ -52,7 +52,10 @@ def read_metadata(data: bytes, name: str | Path = "<bytes>") -> dict[str, str]:
         )
     size = int.from_bytes(data[:8], "little")
     if size > len(data) - 8:
-        raise ValueError(f"{name}: its header claims {size} bytes but the file holds {len(data) - 8}: truncated")
+        raise ValueError(
+            f"{name}: its header claims {size} bytes but the file holds {len(data) - 8}: truncated, or not a "
+            "safetensors file"
+        )
     try:
         header = json.loads(data[8 : 8 + size])
     except (json.JSONDecodeError, UnicodeDecodeError):

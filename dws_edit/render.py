@@ -43,10 +43,10 @@ def render_images(ws: WeightSpace, height: int = 28, width: int = 28, chunk: int
 def save_image_grid(images: torch.Tensor, path: str | Path, columns: int = 8, scale: int = 4) -> None:
     """Write ``[N, C, H, W]`` (or ``[N, H, W]``) images in [0, 1] as one PNG grid, atomically.
 
-    Image k sits in row ``k // columns``, column ``k % columns``, each followed by a 1-pixel black gap; the grid is
-    then enlarged ``scale`` times (nearest neighbour): the PNG is ``scale * columns * (W + 1)`` pixels wide and
-    ``scale * rows * (H + 1)`` high; grayscale for C = 1, RGB for C = 3, RGBA for C = 4. Raises ValueError for
-    another shape.
+    Image k sits in row ``k // columns``, column ``k % columns``, with a 1-pixel black gap between neighbours; the
+    grid is then enlarged ``scale`` times (nearest neighbour): the PNG is ``scale * (columns * (W + 1) - 1)`` pixels
+    wide and ``scale * (rows * (H + 1) - 1)`` high (one image: ``scale * W`` by ``scale * H``); grayscale for
+    C = 1, RGB for C = 3, RGBA for C = 4. Raises ValueError for another shape.
     """
     from PIL import Image
 
@@ -56,7 +56,7 @@ def save_image_grid(images: torch.Tensor, path: str | Path, columns: int = 8, sc
         raise ValueError(f"images of shape {tuple(images.shape)}: expected [N, H, W] or [N, C, H, W] with C 1, 3 or 4")
     n, c, h, w = images.shape
     rows = (n + columns - 1) // columns
-    grid = torch.zeros(c, rows * (h + 1), columns * (w + 1))
+    grid = torch.zeros(c, rows * (h + 1) - 1, columns * (w + 1) - 1)
     for k in range(n):
         r, q = divmod(k, columns)
         grid[:, r * (h + 1) : r * (h + 1) + h, q * (w + 1) : q * (w + 1) + w] = images[k]

@@ -174,3 +174,33 @@ def test_an_unwritable_output_names_the_path_given(image_ws, tmp_path):
     target = tmp_path / "a_file" / "out.safetensors"  # a folder that is a file
     with pytest.raises(ValueError, match=f"cannot write {target}"):
         dws_edit.save_inr(target, image_ws)
+
+
+def test_parameters_of_the_wrong_type_are_one_line_errors_naming_them(image_ws):
+    model = DWSEditNet(image_spec(), hidden=4, depth=1, cond_dim=1)
+    with pytest.raises(ValueError, match=r"sigma='0.05' is not accepted; expected numbers"):
+        dws_edit.edit(image_ws, "smooth", sigma="0.05", model=model)
+    with pytest.raises(ValueError, match="box=None is not accepted"):
+        dws_edit.edit(image_ws, "remove", box=None, model=DWSEditNet(image_spec(), hidden=4, depth=1, cond_dim=4))
+    with pytest.raises(ValueError, match="blend's b is a str; accepted: an INR"):
+        dws_edit.edit(image_ws, "blend", b="other.safetensors", t=0.5)
+
+
+def test_fit_mesh_takes_scenes_and_refuses_unknown_or_out_of_range_options():
+    import trimesh
+
+    parts = [trimesh.creation.box((0.6, 0.6, 0.6)), trimesh.creation.box((0.6, 0.6, 0.6))]
+    parts[1].apply_translation((0.4, 0.0, 0.0))
+    scene = trimesh.Scene(parts)
+    ws = dws_edit.fit_mesh(scene, points=256, max_steps=2)
+    assert ws.batch_size == 1 and ws.spec.layer_sizes == (3, 32, 32, 1)
+    for options, message in [
+        ({"foo": 1}, r"unknown option\(s\) \['foo'\]; accepted: hidden, points"),
+        ({"points": 0}, "points=0: expected an integer >= 64"),
+        ({"max_steps": -1}, "max_steps=-1: expected an integer >= 1"),
+        ({"hidden": 0}, "hidden=0: expected an integer >= 1"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            dws_edit.fit_mesh(parts[0], **options)
+    with pytest.raises(ValueError, match="max_steps=0: expected an integer >= 1"):
+        dws_edit.fit_image(torch.rand(8, 8), max_steps=0)

@@ -69,7 +69,7 @@ def test_fit_edit_chain_undo_redo_export_images(server, tmp_path):
     coords = grid_coords(28, 28)
     torch.testing.assert_close(evaluate(inr, coords), evaluate(want, coords), atol=1e-5, rtol=0)
     png = Image.open(c.predict("png", api_name="/export"))
-    assert png.size == (29 * 8, 29 * 8)
+    assert png.size == (28 * 8, 28 * 8)  # one 28x28 image, no border
 
 
 def _edited_mse(summary: str, step: int) -> float:

@@ -47,7 +47,7 @@ def test_save_image_grid_writes_a_png_of_the_right_size(tmp_path):
     save_image_grid(images, path, columns=columns, scale=scale)
     with Image.open(path) as img:
         assert img.format == "PNG" and img.mode == "L"
-        assert img.size == (scale * columns * (w + 1), scale * 3 * (h + 1))  # 10 images: 3 rows of 4
+        assert img.size == (scale * (columns * (w + 1) - 1), scale * (3 * (h + 1) - 1))  # 10 images: 3 rows of 4
         pixels = np.asarray(img)
     r, q = divmod(5, columns)  # image 5: row 1, column 1
     top, left = scale * r * (h + 1), scale * q * (w + 1)
@@ -56,7 +56,7 @@ def test_save_image_grid_writes_a_png_of_the_right_size(tmp_path):
     assert (pixels[top + scale * h : top + scale * (h + 1)] == 0).all()  # the gap below it
     save_image_grid(torch.rand(2, 3, 4, 4), tmp_path / "rgb.png", columns=8, scale=1)
     with Image.open(tmp_path / "rgb.png") as img:
-        assert img.mode == "RGB" and img.size == (8 * 5, 5)
+        assert img.mode == "RGB" and img.size == (8 * 5 - 1, 4)
     with pytest.raises(ValueError, match="expected"):
         save_image_grid(torch.rand(2, 2, 4, 4), tmp_path / "bad.png")
     assert not (tmp_path / "bad.png").exists()

@@ -56,6 +56,9 @@ class EditCommand:
         from dws_edit.inr import read_inr, save_inr
 
         check_inr_out(self.out, self.input, self.other)
+        if self.edit == "affine":
+            raise ValueError("--edit affine takes a matrix: use the Python API, dws_edit.edit(ws, 'affine', A=..., "
+                             "t=...); the CLI's input maps are mirror, translate, rotate and scale")  # fmt: skip
         ws, header = read_inr(self.input)
         names = ("sigma", "axis", "box", "angle", "offset", "factor", "center", "radius", "part", "t")
         params = {k: getattr(self, k) for k in names if getattr(self, k) is not None}

@@ -2,8 +2,8 @@
 
 One config per source command: the source's settings and the fit options, each a nested dataclass whose flags
 stay flat (``--dataset``, ``--lr``, ...; ``tyro.conf.OmitArgPrefixes``). ``--seed`` is the source's and also
-seeds the INRs' initialisations. A fit in which fewer INRs than ``--min-reached`` reach their target prints a
-warning and fails with one line (:class:`~dws_edit.data.zoo.ZooFitError`, a ValueError).
+seeds the INRs' initialisations. A fit in which fewer INRs than ``--min-reached`` reach their target prints
+its summary and fails with one line (:class:`~dws_edit.data.zoo.ZooFitError`, a ValueError).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Annotated
 
 import tyro
-from rich.markup import escape
 
 from dws_edit.console import console
 from dws_edit.data.sources import ImageSource, MeshSource, ShapeSource, SineSource
@@ -37,15 +36,14 @@ class _FitCommand:
     """Zoo directory (created; a rerun resumes it, fitting only the missing shards)."""
 
     def run(self) -> dict:
-        """Fit the zoo and print its summary; raises ZooFitError (after a warning) when too few INRs reached."""
+        """Fit the zoo and print its summary; raises ZooFitError (after the summary) when too few INRs reached."""
         source, flags = self.source, self.fit  # declared by each command
         options = FitOptions(**{**dataclasses.asdict(flags), "seed": source.seed})
         try:
             manifest = fit_zoo(source, self.out, options)
         except ZooFitError as err:
             console.print_json(data=err.manifest["summary"])
-            console.print(f"[bold red]warning:[/] {escape(str(err))}")
-            raise
+            raise  # the CLI prints its one line
         console.print_json(data=manifest["summary"])
         return manifest
 
@@ -82,7 +80,8 @@ class FitShapes(_FitCommand):
 
 @dataclass
 class FitMeshes(_FitCommand):
-    """Fit SDF SIRENs (3->32->32->1) of the watertight meshes in a folder (signed distances by open3d)."""
+    """Fit SDF SIRENs (3->32->32->1) of the meshes in a folder (every file checked first; inside/outside by
+    generalized winding numbers, so open scans are fitted with a warning)."""
 
     source: Annotated[MeshSource, Flat] = field(default_factory=MeshSource)
     """The mesh folder and the fit target."""

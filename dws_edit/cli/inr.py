@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,10 +47,15 @@ class InrFit:
     """Seed of the SIREN initialisation (and of the mesh's sample points)."""
 
     def run(self) -> Path:
+        from dws_edit.api import MIN_POINTS
         from dws_edit.data.meshes import MESH_EXTENSIONS
         from dws_edit.inr import save_inr
 
         check_inr_out(self.out, self.input)
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ValueError(f"--max-steps {self.max_steps}: expected an integer >= 1")
+        if self.points < MIN_POINTS:
+            raise ValueError(f"--points {self.points}: expected an integer >= {MIN_POINTS}")
         suffix = self.input.suffix.lower()
         if suffix not in IMAGE_SUFFIXES + MESH_EXTENSIONS:
             accepted = ", ".join(IMAGE_SUFFIXES + MESH_EXTENSIONS)
@@ -69,6 +75,12 @@ class InrFit:
         pixels = image_to_tensor(self.input, self.size, self.channels)
         steps = 1000 if self.max_steps is None else self.max_steps
         ws, psnr = fit_images(pixels[None], target_psnr=self.target_psnr, max_steps=steps, seed=self.seed)
+        if psnr.item() < self.target_psnr:
+            warnings.warn(
+                f"{self.input}: the fit reached {psnr.item():.2f} dB in {steps} steps, below --target-psnr "
+                f"{self.target_psnr:g} (more --max-steps may reach it)",
+                stacklevel=1,
+            )
         quality = f"{self.size}x{self.size}, {psnr.item():.2f} dB"
         return ws, {"fit": str(self.input), "size": self.size, "psnr_db": round(psnr.item(), 2), "quality": quality}
 
@@ -81,16 +93,25 @@ class InrFit:
         mesh = load_mesh(self.input)
         steps = 2000 if self.max_steps is None else self.max_steps
         with console.status(f"fitting an SDF INR (width {self.hidden}) to {self.input} ({steps} steps)"):
-            ws = fit_mesh(mesh, hidden=self.hidden, points=self.points, max_steps=steps, seed=self.seed)
+            try:
+                ws = fit_mesh(mesh, hidden=self.hidden, points=self.points, max_steps=steps, seed=self.seed)
+            except ValueError as err:  # the mesh's own faults (flat, encloses nothing), named by its file
+                raise ValueError(f"{self.input}: {err}") from None
         chamfer = chamfer_distance(inr_to_mesh(ws), mesh)
         quality = f"{len(mesh.faces)} faces, Chamfer distance {chamfer:.4f} at 64^3"
         return ws, {"fit": str(self.input), "hidden": self.hidden, "chamfer_64": round(chamfer, 5), "quality": quality}
 
 
+MAX_SIZE = 2048  # pixels per side of a rendered image (2048^2 pixels: about 0.5 GB per hidden layer at width 32)
+MAX_RESOLUTION = 512  # marching-cubes grid points per axis (512^3 values: 0.5 GB)
+
+
 @dataclass
 class InrRender:
-    """Render an INR file: an image INR to a PNG; an SDF or field INR to a mesh (.glb/.obj/.ply/.stl/.off, marching
-    cubes) or to a PNG of shaded views."""
+    """Render an INR file to a PNG (any INR) or a mesh (SDF and field INRs).
+
+    Image INRs: the pixel grid. SDF and field INRs: marching cubes to .glb/.obj/.ply/.stl/.off, or a PNG of shaded
+    views of that mesh."""
 
     input: tyro.conf.Positional[Path]
     """The INR file (.safetensors written by dws-edit)."""
@@ -110,8 +131,16 @@ class InrRender:
         from dws_edit.inr import load_inr
         from dws_edit.render import MESH_FORMATS, render_images, save_image_grid
 
+        for name, value, low, high in (("size", self.size, 1, MAX_SIZE), ("scale", self.scale, 1, 64),
+                                       ("resolution", self.resolution, 2, MAX_RESOLUTION)):  # fmt: skip
+            if not low <= value <= high:
+                raise ValueError(f"--{name} {value}: expected an integer in [{low}, {high}]")
         ws = load_inr(self.input)
         domain = domain_of(ws.spec)
+        if domain != "image" and self.size > MAX_SIZE // 4:
+            raise ValueError(
+                f"--size {self.size}: 3-D views are 4 x SIZE pixels; expected SIZE in [1, {MAX_SIZE // 4}]"
+            )
         suffix = self.out.suffix.lower()
         accepted = (".png",) if domain == "image" else (".png", *MESH_FORMATS)
         if suffix not in accepted:

@@ -111,7 +111,9 @@ def load_image_file(path: str | Path, size: int = 28, channels: int = 1) -> torc
         with Image.open(path) as img:
             img.load()
             return image_to_tensor(img, size, channels)
-    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as err:
+    except Image.DecompressionBombError as err:
+        raise ValueError(f"{path} is too large to read safely ({err}); accepted: smaller images") from None
+    except (UnidentifiedImageError, OSError, SyntaxError) as err:
         first = (str(err).strip().splitlines() or [type(err).__name__])[0]
         raise ValueError(f"{path} is not a readable image ({first[:160]}); accepted: {IMAGE_FORMATS}") from None
 

@@ -10,6 +10,7 @@ and return a batched ``WeightSpace`` (``[B, C, ...]``; every channel is edited a
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -32,11 +33,13 @@ def _tensor(value: Number, ws: WeightSpace, what: str = "value") -> Tensor:
 def _batched(t: Tensor, ndim: int, ws: WeightSpace, what: str, shape: str) -> Tensor:
     """``t`` with a leading batch axis (``ndim`` dims in all; the batch of 1 broadcasts)."""
     t = t[None] if t.dim() == ndim - 1 else t
-    if t.dim() != ndim or t.shape[0] not in (1, ws.batch_size) or not torch.isfinite(t).all():
+    if t.dim() != ndim or t.shape[0] not in (1, ws.batch_size):
         raise ValueError(
             f"{what} of shape {tuple(t.shape)} is not accepted for {ws.batch_size} INRs of spec "
-            f"{ws.spec.layer_sizes}: expected finite {shape}"
+            f"{ws.spec.layer_sizes}: expected {shape}"
         )
+    if not torch.isfinite(t).all():
+        raise ValueError(f"{what} holds NaN or Inf; accepted: finite numbers, {shape}")
     return t
 
 
@@ -56,18 +59,33 @@ def affine(ws: WeightSpace, A: Number, t: Number | None = None) -> WeightSpace:
     Raises ValueError for other shapes or non-finite values.
     """
     d0 = ws.spec.layer_sizes[0]
-    A = _batched(_tensor(A, ws), 3, ws, "A", f"[{d0}, {d0}] or [B, {d0}, {d0}]")
+    A = _batched(_tensor(A, ws, "A"), 3, ws, "A", f"[{d0}, {d0}] or [B, {d0}, {d0}]")
     if A.shape[1:] != (d0, d0):
         raise ValueError(f"A of shape {tuple(A.shape)} is not accepted: expected [{d0}, {d0}] or [B, {d0}, {d0}]")
     weights, biases = list(ws.weights), list(ws.biases)
     w0 = weights[0]
     weights[0] = w0 @ A[:, None]
     if t is not None:
-        t = _batched(_tensor(t, ws), 2, ws, "t", f"[{d0}] or [B, {d0}]")
+        t = _batched(_tensor(t, ws, "t"), 2, ws, "t", f"[{d0}] or [B, {d0}]")
         if t.shape[1] != d0:
             raise ValueError(f"t of shape {tuple(t.shape)} is not accepted: expected [{d0}] or [B, {d0}]")
         biases[0] = biases[0] + torch.einsum("bcoi,bi->bco", w0, t.expand(ws.batch_size, d0))
+    _warn_if_outside(A, t)
     return WeightSpace(ws.spec, tuple(weights), tuple(biases))
+
+
+def _warn_if_outside(A: Tensor, t: Tensor | None) -> None:
+    """Warn when ``x -> A x + t`` maps a corner of the domain [-1, 1]^d0 outside it: the edited INR then shows, on
+    part of its domain, the source where it was never fitted (extrapolation, not background)."""
+    d0 = A.shape[-1]
+    corners = torch.cartesian_prod(*[torch.tensor([-1.0, 1.0], dtype=A.dtype, device=A.device)] * d0).reshape(-1, d0)
+    mapped = torch.einsum("bij,kj->bki", A, corners) + (0 if t is None else t[:, None])
+    if mapped.abs().max() > 1 + 1e-5:
+        warnings.warn(
+            f"part of [-1, 1]^{d0} now shows the source INR outside [-1, 1]^{d0}, where it was never fitted: those "
+            "parts hold its extrapolation, not background (shrink, move or turn the content less to avoid it)",
+            stacklevel=3,
+        )
 
 
 def mirror(ws: WeightSpace, axis: str | int) -> WeightSpace:
@@ -85,6 +103,7 @@ def translate(ws: WeightSpace, offset: Number) -> WeightSpace:
     off = _tensor(offset, ws, "offset")
     if off.dim() not in (1, 2) or off.shape[-1] != d0:
         raise ValueError(f"offset of shape {tuple(off.shape)} is not accepted: expected [{d0}] or [B, {d0}]")
+    off = _batched(off, 2, ws, "offset", f"[{d0}] or [B, {d0}]")
     return affine(ws, torch.eye(d0, dtype=ws.dtype, device=ws.device), -off)
 
 
@@ -94,7 +113,9 @@ def _rotation(angle: Tensor, d0: int, axis: str | int | None) -> Tensor:
     one, zero = torch.ones_like(c), torch.zeros_like(c)
     if d0 == 2:
         if axis not in (None, "z"):
-            raise ValueError(f"axis {axis!r} is not accepted for 2-D INRs; accepted: None (rotation in the plane)")
+            raise ValueError(
+                f"axis {axis!r} is not accepted for 2-D INRs; accepted: None or 'z' (the rotation in the plane)"
+            )
         rows = [[c, -s], [s, c]]
     elif d0 == 3:
         if axis is None:
@@ -112,8 +133,12 @@ def _rotation(angle: Tensor, d0: int, axis: str | int | None) -> Tensor:
 
 def _center(ws: WeightSpace, center: Number | None) -> Tensor:
     d0 = ws.spec.layer_sizes[0]
-    c = torch.zeros(d0, dtype=ws.dtype, device=ws.device) if center is None else _tensor(center, ws)
-    return _batched(c, 2, ws, "center", f"[{d0}] or [B, {d0}]")
+    c = torch.zeros(d0, dtype=ws.dtype, device=ws.device) if center is None else _tensor(center, ws, "center")
+    c = _batched(c, 2, ws, "center", f"[{d0}] or [B, {d0}]")
+    if c.shape[1] != d0:
+        raise ValueError(f"center of shape {tuple(c.shape)} is not accepted for INRs with {d0} inputs: expected "
+                         f"[{d0}] or [B, {d0}]")  # fmt: skip
+    return c
 
 
 def rotate(
@@ -126,7 +151,7 @@ def rotate(
     ``f'(x) = f(R^T (x - c) + c)``.
     """
     d0 = ws.spec.layer_sizes[0]
-    angle_t = _batched(_tensor(angle, ws).reshape(-1), 1, ws, "angle", "a number or [B]")
+    angle_t = _batched(_tensor(angle, ws, "angle").reshape(-1), 1, ws, "angle", "a number or [B]")
     R_T = _rotation(angle_t, d0, axis).transpose(-1, -2)
     c = _center(ws, center)
     return affine(ws, R_T, c - (R_T @ c[..., None])[..., 0])
@@ -136,7 +161,7 @@ def scale(ws: WeightSpace, factor: float | Tensor, center: Number | None = None)
     """Scale the content by ``factor`` > 0 (float or ``[B]``) about ``center`` (default the origin):
     ``f'(x) = f((x - c) / factor + c)``. Raises ValueError for a factor <= 0 (use mirror to flip)."""
     d0 = ws.spec.layer_sizes[0]
-    f = _batched(_tensor(factor, ws).reshape(-1), 1, ws, "factor", "a positive number or [B]")
+    f = _batched(_tensor(factor, ws, "factor").reshape(-1), 1, ws, "factor", "a positive number or [B]")
     if not (f > 0).all():
         raise ValueError(f"scale factor {float(f[~(f > 0)][0]):.6g} is not accepted; accepted: a number > 0")
     eye = torch.eye(d0, dtype=ws.dtype, device=ws.device)
@@ -162,6 +187,9 @@ def cube_symmetries(n: int, d0: int, generator: torch.Generator | None = None, p
 
 
 def _check_blendable(a: WeightSpace, b: WeightSpace) -> None:
+    if not isinstance(b, WeightSpace):
+        raise ValueError(f"blend's b is a {type(b).__name__}; accepted: an INR (a WeightSpace, e.g. from "
+                         "dws_edit.load_inr(path))")  # fmt: skip
     sa, sb = a.spec, b.spec
     checks = [
         ("depth", sa.num_layers, sb.num_layers),
@@ -190,7 +218,7 @@ def blend(a: WeightSpace, b: WeightSpace, t: float | Tensor) -> WeightSpace:
     unless ``a`` and ``b`` share depth, d0, dL, activation, w0, output offset, batch size and channels.
     """
     _check_blendable(a, b)
-    t = _batched(_tensor(t, a).reshape(-1), 1, a, "t", "a number or [B]")
+    t = _batched(_tensor(t, a, "t").reshape(-1), 1, a, "t", "a number or [B]")
     return concat_networks([a, b], [1 - t, t])
 
 

@@ -16,9 +16,13 @@ import torch
 from torch import Tensor
 
 
-def _as_float_tensor(value) -> Tensor:
-    """Python numbers become float64 (kept exact until the caller casts); tensors keep a float dtype."""
-    t = value if isinstance(value, Tensor) else torch.as_tensor(value, dtype=torch.float64)
+def _as_float_tensor(value, where: str, name: str) -> Tensor:
+    """Python numbers become float64 (kept exact until the caller casts); tensors keep a float dtype. Raises
+    ValueError (one line) for anything that is not numbers (a string, None, a mapping)."""
+    try:
+        t = value if isinstance(value, Tensor) else torch.as_tensor(value, dtype=torch.float64)
+    except (TypeError, ValueError, RuntimeError):
+        raise ValueError(f"{where}: {name}={value!r} is not accepted; expected numbers") from None
     return t if t.is_floating_point() else t.to(torch.float64)
 
 
@@ -54,7 +58,7 @@ class FloatParam:
         return f"{self.name} in [{_fmt(self.low)}, {_fmt(self.high)}]{scale}"
 
     def canonical(self, value, where: str) -> Tensor:
-        t = _as_float_tensor(value)
+        t = _as_float_tensor(value, where, self.name)
         if t.dim() == 2 and t.shape[1] == 1:
             t = t[:, 0]
         if t.dim() > 1:
@@ -146,7 +150,7 @@ class VectorParam:
         return f"{self.name}: {self.size} numbers in [{_fmt(self.low)}, {_fmt(self.high)}]"
 
     def _shaped(self, value, where: str) -> Tensor:
-        t = _as_float_tensor(value)
+        t = _as_float_tensor(value, where, self.name)
         t = t[None] if t.dim() == 1 else t
         if t.dim() != 2 or t.shape[1] != self.size:
             raise ValueError(
@@ -202,7 +206,7 @@ class BoxParam:
         )
 
     def canonical(self, value, where: str) -> Tensor:
-        t = _as_float_tensor(value)
+        t = _as_float_tensor(value, where, self.name)
         t = t[None] if t.dim() == 1 else t
         if t.dim() != 2 or t.shape[1] != self.size:
             raise ValueError(

@@ -77,7 +77,8 @@ def read_inr(path: str | Path) -> tuple[WeightSpace, dict]:
     if not looks_like_safetensors(data):
         if data[:4] == b"PK\x03\x04" or data[:1] == b"\x80":
             raise ValueError(
-                f"{path} is a torch.save (pickle) file, not an INR file; read state dicts with import_siren"
+                f"{path} is a torch.save (pickle) file, not an INR file; import SIREN state dicts with "
+                "`dws-edit inr import` (Python: import_siren)"
             )
         if len(data) >= 9 and data[8:9] != b"{":
             raise ValueError(f"{path} is not a safetensors file; INR files are written by save_inr")

@@ -242,7 +242,10 @@ def _read(path: Path) -> dict:
     with open(path, "rb") as f:
         start = f.read(16)
     if path.suffix == ".safetensors" or looks_like_safetensors(start, path.stat().st_size):
-        return io.read_file(path)[0]
+        tensors, meta = io.read_file(path)
+        if "spec" in meta:  # written by save_inr: nothing to import
+            raise ValueError(f"{path} is already a dws-edit INR file (its spec is in its header): use it as it is")
+        return tensors
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch's advice to unpickle untrusted files is not for our users

@@ -41,7 +41,7 @@ def test_fit_edit_render_round_trip(fitted, capsys):
     torch.testing.assert_close(evaluate(y, coords), evaluate(mirror(ws, "x"), coords))
     assert [h.get("edit") for h in header["edit_history"]][-1] == "mirror"
     assert run("inr", "render", fitted / "y.safetensors", "--out", fitted / "y.png") == 0
-    assert Image.open(fitted / "y.png").size == (29 * 4, 29 * 4)  # 28 pixels and the grid gap, x4
+    assert Image.open(fitted / "y.png").size == (28 * 4, 28 * 4)  # 28 pixels, x4
     assert run("inr", "info", fitted / "y.safetensors") == 0
     assert '"domain": "image"' in capsys.readouterr().out
     out = fitted / "z.safetensors"
@@ -61,11 +61,23 @@ def test_fit_edit_render_round_trip(fitted, capsys):
         (("inr", "fit", "{x}"), "neither an image nor a mesh file"),
         (("inr", "render", "{x}", "--out", "{dir}/y.jpg"), "image INRs render to .png"),
         (("inr", "render", "{x}", "--out", "{dir}/y.glb"), "image INRs render to .png"),
-        (("inr", "fit", "{dir}/flat.obj"), "encloses no volume"),
+        (("inr", "fit", "{dir}/flat.obj"), "flat.obj: the mesh (2 faces) encloses no volume"),
         (("inr", "fit", "{dir}/photo.png", "--out", "{dir}/photo.png"), "accepted: a path ending in .safetensors"),
         (("edit", "{x}", "--edit", "mirror", "--axis", "x", "--out", "{x}"), "is the input file"),
         (("edit", "{x}", "--edit", "explode"), "exact mirror, translate"),
         (("edit", "{x}", "--edit", "mirror", "--axis", "x", "--refine", "10"), "refine applies to learned edits"),
+        (("edit", "{x}", "--edit", "mirror", "--axis", "x", "--model", "image-smooth"), "model applies to learned"),
+        (("edit", "{x}", "--edit", "rotate", "--angle", "0.5", "--center", "0.1"), "center of shape (1, 1)"),
+        (("edit", "{x}", "--edit", "scale", "--factor", "nan"), "factor holds NaN or Inf"),
+        (("edit", "{x}", "--edit", "translate", "--offset", "nan", "0"), "offset holds NaN or Inf"),
+        (("edit", "{x}", "--edit", "affine"), "use the Python API"),
+        (("inr", "render", "{x}", "--out", "{dir}/y.png", "--size", "0"), "--size 0: expected an integer in [1,"),
+        (("inr", "render", "{x}", "--out", "{dir}/y.png", "--size", "100000"), "--size 100000"),
+        (("inr", "render", "{x}", "--out", "{dir}/y.png", "--resolution", "1"), "--resolution 1"),
+        (("inr", "fit", "{dir}/photo.png", "--out", "{dir}/n.safetensors", "--max-steps", "-1"), "--max-steps -1"),
+        (("inr", "fit", "{dir}/flat.obj", "--out", "{dir}/n.safetensors", "--points", "0"), "--points 0"),
+        (("inr", "import", "{x}", "--out", "{dir}/n.safetensors"), "already a dws-edit INR file"),
+        (("demo", "--count", "0", "--out", "{dir}/demo"), "--count 0: expected an integer in [1, 256]"),
     ],
 )
 def test_user_mistakes_get_one_line_and_exit_2(fitted, capsys, args, message):
@@ -93,7 +105,7 @@ def test_mesh_fit_render_round_trip(tmp_path, capsys):
     back = trimesh.load(tmp_path / "ring.glb", force="mesh")
     assert back.is_watertight and abs(back.bounds).max() < 0.9  # normalized into [-0.8, 0.8]^3, plus fit error
     assert len(trimesh.load(tmp_path / "ring.obj", force="mesh").faces) == len(back.faces)
-    assert Image.open(tmp_path / "ring.png").size == (3 * (112 + 1), 112 + 1)
+    assert Image.open(tmp_path / "ring.png").size == (3 * (112 + 1) - 1, 112)
     assert run("inr", "render", x, "--out", tmp_path / "other.png", "--index", "3") == 2
     assert "holds INRs 0..0" in capsys.readouterr().err
 

@@ -1,6 +1,7 @@
 """Exact weight-space edits against their functional definitions, on random SIRENs of every family (float64)."""
 
 import math
+import warnings
 
 import pytest
 import torch
@@ -194,11 +195,26 @@ def test_bad_arguments_raise_one_line_errors_naming_what_is_accepted():
         (lambda: translate(ws3, [0.1, 0.2]), "[3] or [B, 3]"),
         (lambda: translate(ws2, torch.zeros(5, 2)), "[2] or [B, 2]"),
         (lambda: get_exact_edit("warp"), "accepted: mirror, translate"),
+        (lambda: rotate(ws2, 0.5, center=[0.1]), "center of shape (1, 1) is not accepted for INRs with 2 inputs"),
+        (lambda: scale(ws2, 2.0, center=[0.1, 0.2, 0.3]), "center of shape (1, 3)"),
+        (lambda: scale(ws2, float("nan")), "factor holds NaN or Inf"),
+        (lambda: translate(ws2, [float("nan"), 0.0]), "offset holds NaN or Inf"),
+        (lambda: blend(ws2, "other.safetensors", 0.5), "accepted: an INR"),
     ]
     for fn, accepted in cases:
         with pytest.raises(ValueError) as err:
             fn()
         assert "\n" not in str(err.value) and accepted in str(err.value), str(err.value)
+
+
+def test_maps_that_bring_points_from_outside_the_fitted_box_into_view_warn_and_the_others_do_not():
+    ws = siren(SPECS["image"], 28)
+    for fn in (lambda: scale(ws, 0.5), lambda: translate(ws, [0.3, 0.0]), lambda: rotate(ws, 0.3)):
+        with pytest.warns(UserWarning, match=r"outside \[-1, 1\]\^2, where it was never fitted"):
+            fn()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the box onto itself or into itself: no warning
+        mirror(ws, "x"), scale(ws, 2.0), rotate(ws, math.pi / 2), symmetrize_exact(ws, "y")
 
 
 def test_registry_lists_every_exact_edit_with_parameter_docs():

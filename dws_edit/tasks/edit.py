@@ -49,6 +49,9 @@ class TrainEdit:
     """The edit to learn (see dws_edit.edits.EDITS): smooth, symmetrize, remove, dilate."""
     zoo: Path = Path("zoos/fmnist")
     """Zoo folder to train on (train split) and choose the model on (validation split)."""
+    extra_zoo: tuple[Path, ...] = ()
+    """More zoos whose train splits are added to the training INRs (the same INR spec; e.g. Fashion-MNIST INRs
+    for MNIST dilation, an edit defined on any image). Validation, statistics and the test split stay ZOO's."""
     model: Literal["dws", "mlp"] = "dws"
     """dws: DWSEditNet (equivariant); mlp: FlatMLPEditNet (the baseline)."""
     hidden: int = 32
@@ -119,6 +122,8 @@ class TrainEdit:
         task = EditTask(self)
         identity = {"task": "edit", "config": _jsonable(asdict(self)), "zoo_sha256": task.zoo_sha256}
         identity["config"].pop("out")
+        if task.extra_sha256:  # and only on the same extra zoos
+            identity["extra_zoo_sha256"] = task.extra_sha256
         if task.started_from:  # a rerun resumes only from the same --init file
             identity["init_sha256"] = task.started_from["sha256"]
 
@@ -150,6 +155,9 @@ class EditTask:
                              f"(0, 0.5] for field zoos (density); this zoo holds {self.domain} INRs")  # fmt: skip
         count = train.ws.batch_size if cfg.train_count is None else cfg.train_count
         self.train_ws, self.train_shapes = with_shapes(self.edit.name, train, count)
+        self.extra_sha256 = {}
+        if cfg.extra_zoo:
+            self.train_ws = WeightSpace.cat([self.train_ws, *(self._extra(p) for p in cfg.extra_zoo)])
         self.coords = sample_coords(self.domain, self.spec) if self.domain == "image" else None
         cond_dim = self.edit.cond_dim(self.domain)
         torch.manual_seed(cfg.loop.seed)
@@ -191,6 +199,17 @@ class EditTask:
             identity = evaluate(self.val_ws, self.val_coords)
             self.val_identity = (identity - self.val_target).square().mean().item()
         self.started = time.time()
+
+    def _extra(self, path: Path) -> WeightSpace:
+        """The train split of one ``--extra-zoo``; raises ValueError unless its INRs have the main zoo's spec."""
+        if self.edit.name == "remove_part":
+            raise ValueError("--extra-zoo: not for remove_part (its targets need the zoo's procedural shapes)")
+        extra = load_zoo(path, "train")
+        if extra.spec != self.spec:
+            raise ValueError(f"--extra-zoo {path}: its INRs are {extra.spec.to_json()}, expected the spec of "
+                             f"{self.cfg.zoo}: {self.spec.to_json()}")  # fmt: skip
+        self.extra_sha256[str(path)] = hashlib.sha256((Path(path) / "manifest.json").read_bytes()).hexdigest()
+        return extra.ws
 
     def param_groups(self) -> list[dict]:
         """The optimizer's parameter groups: the residual's scales with their own learning-rate multiplier."""
@@ -282,6 +301,7 @@ class EditTask:
                 "zoo_sha256": self.zoo_sha256,
                 "source": manifest.get("source", {}),
                 "train_inrs": self.train_ws.batch_size,
+                **({"extra_zoos": self.extra_sha256} if self.extra_sha256 else {}),
             },
             "run": str(out),
             **({"started_from": self.started_from} if self.started_from else {}),

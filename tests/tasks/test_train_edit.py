@@ -51,6 +51,17 @@ def test_symmetries_out_of_range_or_for_remove_part_are_refused_before_anything_
     assert not (tmp_path / "run").exists()
 
 
+def test_extra_zoos_add_training_inrs_and_one_of_another_spec_is_refused(tiny_image_zoo, tiny_shape_zoos, tmp_path):
+    own = load_zoo(tiny_image_zoo, "train").ws.batch_size
+    results = _config(tiny_image_zoo, tmp_path / "run", steps=4, extra_zoo=(tiny_image_zoo,)).run()
+    card = load_checkpoint(tmp_path / "run" / "best.safetensors").card
+    assert card["data"]["train_inrs"] == 2 * own and list(card["data"]["extra_zoos"]) == [str(tiny_image_zoo)]
+    assert results["identity"]["extra_zoo_sha256"] == card["data"]["extra_zoos"]
+    with pytest.raises(ValueError, match=r"--extra-zoo .*expected the spec of"):
+        _config(tiny_image_zoo, tmp_path / "bad", steps=4, extra_zoo=(tiny_shape_zoos["sdf"],)).run()
+    assert not (tmp_path / "bad").exists()
+
+
 def test_rerun_with_another_config_is_refused(tiny_image_zoo, tmp_path):
     _config(tiny_image_zoo, tmp_path / "run", steps=4).run()
     with pytest.raises(ValueError, match="another configuration"):

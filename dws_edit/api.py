@@ -280,7 +280,7 @@ def fit_shape(
     hidden: int = 32,
     points: int = 32768,
     max_steps: int = 2000,
-    lr: float = 1e-3,
+    lr: float = 3e-3,
     target_rmse: float = 0.0,
     seed: int = 0,
     progress=None,
@@ -290,7 +290,10 @@ def fit_shape(
     its own coordinates (a procedural :class:`~dws_edit.data.shapes.Shape`, a ``MeshShape``): ``points`` fixed
     samples, half near the surface (:func:`~dws_edit.data.shapes.sample_sdf_points`), Adam (``lr``) for at most
     ``max_steps`` steps or until the RMSE reaches ``target_rmse``; ``progress(fraction)`` is called after every
-    step. ``field``: a colored density field instead (``field_spec((hidden, hidden))``, outputs density and RGB in
+    step. ``lr`` is the 3-D zoos' rate (``dws_edit.data.sources.SHAPE_FIT_DEFAULTS``), so that the INR lies where
+    the shipped 3-D edit models were trained: fitted at 1e-3, an INR's last bias lay far outside their training
+    zoo and the learned edits broke (``scripts/fit_rate_check.py``; docs/edit-model-history.md).
+    ``field``: a colored density field instead (``field_spec((hidden, hidden))``, outputs density and RGB in
     [0, 1], the targets of :func:`~dws_edit.data.fields.field_targets`, so the shape needs ``.colors`` too).
     Raises ValueError for a width or a step count below 1, or fewer than MIN_POINTS points."""
     from dws_edit.data.fields import sample_field_points

@@ -204,3 +204,12 @@ def test_fit_mesh_takes_scenes_and_refuses_unknown_or_out_of_range_options():
             dws_edit.fit_mesh(parts[0], **options)
     with pytest.raises(ValueError, match="max_steps=0: expected an integer >= 1"):
         dws_edit.fit_image(torch.rand(8, 8), max_steps=0)
+
+
+def test_shape_fits_use_the_learning_rate_of_the_3d_zoos():
+    """fit_mesh/fit_shape INRs must lie where the 3-D edit models were trained (their rate; docstring of fit_shape)."""
+    import inspect
+
+    from dws_edit.data.sources import SHAPE_FIT_DEFAULTS
+
+    assert inspect.signature(dws_edit.api.fit_shape).parameters["lr"].default == SHAPE_FIT_DEFAULTS["lr"]

@@ -251,8 +251,8 @@ class Bench3D:
         from dws_edit.data.mesh_set import held_out_shapes
 
         shapes = held_out_shapes()
-        fits = [fit_shape(s, max_steps=self.cfg.mesh_fit_steps, points=16384, field=self.domain == "field")
-                for s in shapes.values()]  # fmt: skip
+        fits = [fit_shape(s, max_steps=self.cfg.mesh_fit_steps, points=16384, lr=HELD_OUT_LR,
+                          field=self.domain == "field") for s in shapes.values()]  # fmt: skip
         return list(shapes), WeightSpace.cat(fits)
 
     def _held_out(self, edit, model) -> dict:
@@ -281,6 +281,10 @@ class Bench3D:
             out |= view_psnrs(target_fn, {"identity": ws, "dws": edited})
         return out
 
+
+HELD_OUT_LR = 1e-3
+"""Adam's rate for the held-out meshes' INRs: the one the shipped cards' held-out numbers were measured with
+(``fit_shape`` has used the zoos' 3e-3 since; the next re-measurement of the 3-D models moves both)."""
 
 CHANGED_IOU = 0.99
 """An INR counts as changed by its edit when its source's IoU with the exact target is below this: the edit moves at

@@ -254,14 +254,13 @@ def fit_mesh(mesh, **options: Any) -> WeightSpace:
 
     import trimesh
 
-    from dws_edit.data.meshes import MeshShape, prepare_mesh
+    from dws_edit.data.meshes import MeshShape, prepare_mesh, scene_to_mesh
 
     accepted = [k for k in inspect.signature(fit_shape).parameters if k not in ("shape", "field")]
     if unknown := sorted(set(options) - set(accepted)):
         raise ValueError(f"fit_mesh: unknown option(s) {unknown}; accepted: {', '.join(accepted)}")
-    if isinstance(mesh, trimesh.Scene):  # the parts of a scene, concatenated (as mesh files with scenes load)
-        parts = [g for g in mesh.dump() if isinstance(g, trimesh.Trimesh)]
-        mesh = trimesh.util.concatenate(parts) if parts else None
+    if isinstance(mesh, trimesh.Scene):  # as mesh files with scenes load
+        mesh = scene_to_mesh(mesh)
         if mesh is None:
             raise ValueError("fit_mesh: the trimesh.Scene holds no triangle meshes")
     if isinstance(mesh, trimesh.Trimesh):

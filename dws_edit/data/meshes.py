@@ -66,11 +66,16 @@ def load_mesh(path: str | Path, normalize: bool = True) -> trimesh.Trimesh:
         detail = " ".join(str(err).split())[:200]
         raise ValueError(f"{path}: trimesh cannot read it ({type(err).__name__}: {detail}); {accepted}") from None
     if isinstance(mesh, trimesh.Scene):  # force="mesh" normally concatenates; be safe with older trimesh
-        geometries = [g for g in mesh.geometry.values() if isinstance(g, trimesh.Trimesh)]
-        mesh = trimesh.util.concatenate(geometries) if geometries else None
+        mesh = scene_to_mesh(mesh)
     if not isinstance(mesh, trimesh.Trimesh):
         raise ValueError(f"{path}: no triangle faces in the file (a point cloud or lines?); {accepted}")
     return _prepared(path, mesh, normalize)
+
+
+def scene_to_mesh(scene: trimesh.Scene) -> trimesh.Trimesh | None:
+    """A scene's triangle meshes placed by their transforms and concatenated into one; None when it holds none."""
+    parts = [g for g in scene.dump() if isinstance(g, trimesh.Trimesh)]
+    return trimesh.util.concatenate(parts) if parts else None
 
 
 def _prepared(path: Path, mesh: trimesh.Trimesh, normalize: bool) -> trimesh.Trimesh:

@@ -9,7 +9,6 @@ only for reported numbers (``dws_edit.tasks.evaluate``). The same config trains 
 
 from __future__ import annotations
 
-import hashlib
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -25,6 +24,7 @@ from dws_edit.data import load_zoo
 from dws_edit.edits import affine, cube_symmetries, domain_of, get_edit
 from dws_edit.edits.targets import part_group_of
 from dws_edit.inr import evaluate
+from dws_edit.io import sha256_hex
 from dws_edit.metrics import inside, surface_band
 from dws_edit.nn import DWSEditNet, EditNet, FlatMLPEditNet
 from dws_edit.tasks.loop import BEST, LoopConfig, train
@@ -146,7 +146,7 @@ class EditTask:
                              "(its targets are the generator's upright shapes)")  # fmt: skip
         train = load_zoo(cfg.zoo, "train")
         val = load_zoo(cfg.zoo, "val")
-        self.zoo_sha256 = hashlib.sha256((Path(cfg.zoo) / "manifest.json").read_bytes()).hexdigest()
+        self.zoo_sha256 = _manifest_sha256(cfg.zoo)
         self.spec = train.spec
         self.domain = domain_of(self.spec)
         self.edit.check_domain(self.domain)
@@ -208,7 +208,7 @@ class EditTask:
         if extra.spec != self.spec:
             raise ValueError(f"--extra-zoo {path}: its INRs are {extra.spec.to_json()}, expected the spec of "
                              f"{self.cfg.zoo}: {self.spec.to_json()}")  # fmt: skip
-        self.extra_sha256[str(path)] = hashlib.sha256((Path(path) / "manifest.json").read_bytes()).hexdigest()
+        self.extra_sha256[str(path)] = _manifest_sha256(path)
         return extra.ws
 
     def param_groups(self) -> list[dict]:
@@ -332,11 +332,16 @@ def start_from(model: EditNet, path: Path, kwargs: dict) -> dict:
         )
     model.load_state_dict(state, strict=False)
     model.set_stats(model.normalizer.stats)
-    sha256 = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    sha256 = sha256_hex(Path(path).read_bytes())
     record = {"checkpoint": str(path), "sha256": sha256, "command": source.card.get("command"), "git": git_revision()}
     if source.card.get("started_from"):  # the whole lineage: that model's own --init, and so on
         record["started_from"] = source.card["started_from"]
     return record
+
+
+def _manifest_sha256(zoo: Path) -> str:
+    """The SHA-256 of a zoo's manifest.json: what a run's card and resume identity record of its data."""
+    return sha256_hex((Path(zoo) / "manifest.json").read_bytes())
 
 
 def with_shapes(edit: str, split, count: int) -> tuple[WeightSpace, list | None]:

@@ -104,8 +104,10 @@ def _rows_3d(cards: dict) -> list[str]:
         "Against the exact edit on the zoo's test split: volumetric IoU (128^3 grid; smooth 32^3), Chamfer distance",
         "of 64^3 marching-cubes meshes (coordinate units, shapes span [-0.8, 0.8]) next to the source INR's own",
         "fitting error, rendered-view PSNR for fields, and IoU (fields: and view PSNR) on INRs fitted to held-out",
-        "meshes the generator cannot make (dws_edit.data.mesh_set). FlatMLPEditNet baselines of 3-D models are not",
-        "shipped (8 MB each): `bash scripts/train_3d_edits.sh` trains them into runs/, where the bench finds them.",
+        "meshes the generator cannot make (dws_edit.data.mesh_set), fitted as `fit_mesh` fits a user's mesh, with",
+        "random edits (in brackets: how many; 8 meshes x the bench's `--held-out-draws`). FlatMLPEditNet baselines",
+        "of 3-D models are not shipped (8 MB each): `bash scripts/train_3d_edits.sh` trains them into runs/, where",
+        "the bench finds them.",
         "IoU reference: for remove_part, INRs fitted from scratch to the exact edited shapes with the zoo's own recipe",
         "(refit: how faithful an INR of the zoo's kind is to the edited shape, the ceiling of any edit's output); for",
         "symmetrize, its closed form in weight space (exact: `dws_edit.edit(..., exact=True)`, hidden widths x 2).",
@@ -123,6 +125,8 @@ def _rows_3d(cards: dict) -> list[str]:
         held = f"{h['identity_iou']:.3f} / {h['dws_iou']:.3f}" if h else "-"
         if h and "dws_psnr" in h:
             held += f", {h['identity_psnr']:.1f} / {h['dws_psnr']:.1f} dB"
+        if h:
+            held += f" ({len(h['meshes']) * h.get('draws', 1)} edits)"
         speed = f"{q['speedup_at_equal_mse']:.0f}x" if q.get("speedup_at_equal_mse") else "fine-tuning never reached it"
         reference = (f"refit {q['refit_iou']:.3f}" if "refit_iou" in q else f"exact {q['exact_iou']:.3f}"
                      if "exact_iou" in q else "-")  # fmt: skip

@@ -57,11 +57,16 @@ class BenchEdit:
     points: int = 4096
     """3-D: evaluation points per INR (half near its surface), where MSE and fine-tuning are measured."""
     iou_resolution: int = 128
-    """3-D: grid points per axis of the volumetric IoU (smooth: 64, its exact target costs 729 evaluations)."""
+    """3-D: grid points per axis of the volumetric IoU (smooth: 32, with a 7^3-point quadrature of its target)."""
     mesh_count: int = 8
     """3-D: INRs meshed at 64^3 for Chamfer distances, figures and (fields) rendered views."""
     mesh_fit_steps: int = 1000
-    """sdf: Adam steps fitting an SDF INR (width 32) to each held-out mesh of dws_edit.data.mesh_set."""
+    """3-D: Adam steps fitting an INR (width 32, SDF or colored field as the domain; ``fit_shape``'s rate) to each
+    held-out mesh of dws_edit.data.mesh_set."""
+    held_out_draws: int = 1
+    """3-D: edit parameters drawn per held-out mesh (each a separate edit of the same INR; more draws, a steadier
+    mean over the 8 meshes). Cost grows with it; most for field-smooth, whose target views take a 7^3-point
+    quadrature per sample (with 4 draws, most of the field bench's 55 minutes here)."""
     loop_count: int = 64
     """INRs fitted by the anchors' per-image loop (random init, Adam lr 5e-4, early stop at 40 dB), per edit."""
     finetune_steps: tuple[int, ...] = (5, 10, 20, 50, 100, 200, 500)

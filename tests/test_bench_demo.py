@@ -79,6 +79,20 @@ def shipped_sdf(tmp_path, monkeypatch, tiny_shape_zoos):
     dws_edit.api._model.cache_clear()
 
 
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [({"held_out_draws": 0}, "--held-out-draws must be at least 1, got 0"),
+     ({"count": 0}, "--count must be at least 1"), ({"iou_resolution": 1}, "--iou-resolution must be at least 2"),
+     ({"finetune_steps": (5, 0)}, r"--finetune-steps takes step counts of at least 1, got \[5, 0\]")],
+)  # fmt: skip
+def test_bench_edit_refuses_counts_below_one_naming_the_option(option, message, tmp_path):
+    from dws_edit.bench import BenchEdit
+
+    with pytest.raises(ValueError, match=message):
+        BenchEdit(domain="sdf", out=tmp_path / "bench", **option).run()
+    assert not (tmp_path / "bench").exists()  # refused before anything is measured or written
+
+
 def test_changed_subset_averages_only_the_inrs_the_edit_changes():
     from dws_edit.bench.edit3d import changed_subset
 

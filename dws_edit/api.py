@@ -202,8 +202,9 @@ def _call_exact(name: str, ws: WeightSpace, params: dict) -> WeightSpace:
 MIN_POINTS = 64  # sample points of a shape fit (half near the surface, half uniform)
 
 
-def _at_least(name: str, value, low: int) -> None:
-    """ValueError (one line) unless ``value`` is an int >= ``low``."""
+def at_least(name: str, value, low: int) -> None:
+    """ValueError (one line) unless ``value`` is an int >= ``low``: the range check of the API's and the benches'
+    counts and step numbers."""
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise ValueError(f"{name}={value!r}: expected an integer >= {low}")
 
@@ -230,7 +231,7 @@ def fit_image(
     from dws_edit.data.images import image_to_tensor
     from dws_edit.inr import fit_images
 
-    _at_least("max_steps", max_steps, 1)
+    at_least("max_steps", max_steps, 1)
     pixels = image_to_tensor(image, size, channels)
     ws, _ = fit_images(pixels[None], target_psnr=target_psnr, max_steps=max_steps, seed=seed, on_step=progress)
     return ws
@@ -299,9 +300,9 @@ def fit_shape(
     from dws_edit.data.shapes import sample_sdf_points
     from dws_edit.inr import field_spec, fit, sdf_spec
 
-    _at_least("hidden", hidden, 1)
-    _at_least("points", points, MIN_POINTS)
-    _at_least("max_steps", max_steps, 1)
+    at_least("hidden", hidden, 1)
+    at_least("points", points, MIN_POINTS)
+    at_least("max_steps", max_steps, 1)
     g = torch.Generator().manual_seed(seed)
     if field:
         (coords, targets), spec = sample_field_points(shape, points, g), field_spec((hidden, hidden))

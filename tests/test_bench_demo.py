@@ -81,9 +81,10 @@ def shipped_sdf(tmp_path, monkeypatch, tiny_shape_zoos):
 
 @pytest.mark.parametrize(
     ("option", "message"),
-    [({"held_out_draws": 0}, "--held-out-draws must be at least 1, got 0"),
-     ({"count": 0}, "--count must be at least 1"), ({"iou_resolution": 1}, "--iou-resolution must be at least 2"),
-     ({"finetune_steps": (5, 0)}, r"--finetune-steps takes step counts of at least 1, got \[5, 0\]")],
+    [({"held_out_draws": 0}, "--held-out-draws=0: expected an integer >= 1"),
+     ({"count": 0}, "--count=0: expected an integer >= 1"),
+     ({"iou_resolution": 1}, "--iou-resolution=1: expected an integer >= 2"),
+     ({"finetune_steps": (5, 0)}, "--finetune-steps=0: expected an integer >= 1")],
 )  # fmt: skip
 def test_bench_edit_refuses_counts_below_one_naming_the_option(option, message, tmp_path):
     from dws_edit.bench import BenchEdit

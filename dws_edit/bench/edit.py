@@ -90,17 +90,17 @@ class BenchEdit:
     """Write each model's measured test quality into its card (checkpoints/<name>.json and header)."""
 
     def run(self) -> dict:
-        """Raises ValueError, naming the option, for a count, size or step number below 1 (``iou_resolution``: 2)."""
+        """Raises ValueError, naming the option, for a count, size or step number below 1 (``iou_resolution``: 2)
+        or not an integer."""
+        from dws_edit.api import at_least
+
         lowest = {"count": 1, "points": 1, "iou_resolution": 2, "mesh_count": 1, "mesh_fit_steps": 1,
-                  "held_out_draws": 1, "loop_count": 1}  # fmt: skip
+                  "held_out_draws": 1, "loop_count": 1, "finetune_steps": 1, "hybrid_steps": 1}  # fmt: skip
         for name, low in lowest.items():
-            value = getattr(self, name)
-            if value is not None and value < low:
-                raise ValueError(f"--{name.replace('_', '-')} must be at least {low}, got {value}")
-        for name in ("finetune_steps", "hybrid_steps"):
-            values = list(getattr(self, name))
-            if any(steps < 1 for steps in values):
-                raise ValueError(f"--{name.replace('_', '-')} takes step counts of at least 1, got {values}")
+            value = getattr(self, name)  # a number, a tuple of step numbers, or None (count: the domain's default)
+            for v in value if isinstance(value, tuple | list) else (value,):
+                if v is not None:
+                    at_least(f"--{name.replace('_', '-')}", v, low)
         started = time.time()
         torch.set_num_threads(self.threads)
         if self.count is None:

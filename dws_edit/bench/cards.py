@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dws_edit.bench.common import speedup_text
 from dws_edit.checkpoints import available_models, checkpoint_dir, load_checkpoint, save_checkpoint
 from dws_edit.records import atomic_write_bytes
 
 IMAGE_KEYS = ("identity_mse", "mlp_mse", "removed", "loop_fitted", "other_widths", "vs_dilated_original")
 KEYS_3D = ("identity_mse", "mlp_mse", "removed", "identity_iou", "mlp_iou", "iou_resolution", "meshes",
-           "identity_psnr", "mlp_psnr", "dws_psnr", "held_out_meshes", "speedup_at_equal_mse", "refit_iou", "refit_mse",
-           "refit_seconds", "refit_psnr", "exact_iou", "exact_mse", "exact_seconds", "changed")  # fmt: skip
+           "identity_psnr", "mlp_psnr", "dws_psnr", "held_out_meshes", "speedup_at_equal_mse", "speedup_kind",
+           "refit_iou", "refit_mse", "refit_seconds", "refit_psnr", "exact_iou", "exact_mse", "exact_seconds",
+           "changed")  # fmt: skip
 
 
 def write_quality(name: str, row: dict) -> None:
@@ -127,7 +129,7 @@ def _rows_3d(cards: dict) -> list[str]:
             held += f", {h['identity_psnr']:.1f} / {h['dws_psnr']:.1f} dB"
         if h:
             held += f" ({len(h['meshes']) * h.get('draws', 1)} edits)"
-        speed = f"{q['speedup_at_equal_mse']:.0f}x" if q.get("speedup_at_equal_mse") else "fine-tuning never reached it"
+        speed = speedup_text(q)
         reference = (f"refit {q['refit_iou']:.3f}" if "refit_iou" in q else f"exact {q['exact_iou']:.3f}"
                      if "exact_iou" in q else "-")  # fmt: skip
         reference += f", {q['refit_psnr']:.1f} dB" if "refit_psnr" in q else ""

@@ -42,3 +42,42 @@ def time_to_reach(curve: list[tuple[float, float]], goal: float) -> float | None
             return prev[0] + (t - prev[0]) * (prev[1] - goal) / (prev[1] - mse)
         prev = (t, mse)
     return None
+
+
+def speed_at_equal_mse(
+    curve: list[tuple[float, float]], dws_mse: float, identity_mse: float, dws_seconds: float
+) -> dict:
+    """How much faster the DWS pass is than fine-tuning from the source INR to the same MSE.
+
+    ``curve``: fine-tuning's (seconds, MSE) points in step order; the other arguments in seconds and MSE units.
+    Returns ``finetune_seconds_to_dws_mse``, ``speedup_at_equal_mse`` (that time / ``dws_seconds``; None if
+    fine-tuning never got there) and ``speedup_kind``: "interpolated" (between two measured points),
+    "at_most" (the first point already beat the DWS pass, so its time and the ratio are upper bounds), "never",
+    or "no_edit_closer" (the DWS output is farther from the target than the unedited source: zero fine-tuning
+    steps reach its MSE, the ratio is 0)."""
+    if dws_mse >= identity_mse:
+        return {"finetune_seconds_to_dws_mse": 0.0, "speedup_at_equal_mse": 0.0, "speedup_kind": "no_edit_closer"}
+    reach = time_to_reach(curve, dws_mse)
+    kind = "never" if reach is None else "at_most" if curve[0][1] <= dws_mse else "interpolated"
+    ratio = reach / dws_seconds if reach is not None else None
+    return {"finetune_seconds_to_dws_mse": reach, "speedup_at_equal_mse": ratio, "speedup_kind": kind}
+
+
+def seconds_text(row: dict) -> str:
+    """A bench row's fine-tuning time to the DWS pass's MSE as printed: "0.40", "<= 0.40" (an upper bound), "never"."""
+    reach = row["finetune_seconds_to_dws_mse"]
+    if reach is None:
+        return "never"
+    return ("<= " if row.get("speedup_kind") == "at_most" else "") + f"{reach:.2f}"
+
+
+def speedup_text(row: dict) -> str:
+    """A bench row's or card's speed-up at equal MSE as printed: "12x", "<= 3x" (an upper bound), "never" (fine-tuning
+    did not reach the DWS pass's MSE) or "0x (no edit is closer)"; rows measured before ``speedup_kind`` existed
+    print their ratio."""
+    kind, ratio = row.get("speedup_kind"), row.get("speedup_at_equal_mse")
+    if kind == "no_edit_closer":
+        return "0x (no edit is closer)"
+    if ratio is None:
+        return "never"
+    return f"<= {ratio:.0f}x" if kind == "at_most" else f"{ratio:.0f}x"

@@ -27,7 +27,7 @@ import torch
 from rich.table import Table
 
 from dws_edit.bench.cards import plot_error_vs_time, write_index, write_quality
-from dws_edit.bench.common import finetune, mse_at, time_to_reach, timed
+from dws_edit.bench.common import finetune, mse_at, seconds_text, speed_at_equal_mse, speedup_text, timed
 from dws_edit.checkpoints import available_models, checkpoint_dir, load_checkpoint
 from dws_edit.console import console
 from dws_edit.data import load_zoo
@@ -164,9 +164,7 @@ class BenchEdit:
             tuned, secs = finetune(dws_ws, coords, target, steps, out["hybrid_lr"])
             hybrid.append({"steps": steps, "seconds": dws_s + secs, "mse": mse_at(tuned, coords, target)})
         out["hybrid"] = hybrid
-        reach = time_to_reach(curve, out["dws_mse"])
-        out["finetune_seconds_to_dws_mse"] = reach
-        out["speedup_at_equal_mse"] = reach / dws_s if reach else None
+        out |= speed_at_equal_mse(curve, out["dws_mse"], out["identity_mse"], dws_s)
         out["removed"] = 1 - out["dws_mse"] / out["identity_mse"]
         images = self._source_images(zoo, zoo.index[: max(self.loop_count, ws.batch_size)])
         out["loop_fitted"] = self._loop_fitted(images[: self.loop_count], edit, domain, model, baseline, coords)
@@ -247,14 +245,13 @@ class BenchEdit:
         for name, r in rows.items():
             ft = min(f["mse"] for f in r["finetune"])
             hy = min(h["mse"] for h in r["hybrid"])
-            reach = r["finetune_seconds_to_dws_mse"]
             lf = r["loop_fitted"]
             table.add_row(
                 name, f"{r['identity_mse']:.2e}", f"{r['mlp_mse']:.2e}" if "mlp_mse" in r else "-",
                 f"{r['dws_mse']:.2e}", f"{100 * r['removed']:.0f}%",
                 f"{r['dws_mse'] / r['mlp_mse']:.2f}" if "mlp_mse" in r else "-", f"{ft:.2e}", f"{hy:.2e}",
-                f"{r['dws_seconds']:.3f}", f"{reach:.2f}" if reach else "never",
-                f"{r['speedup_at_equal_mse']:.0f}x" if r["speedup_at_equal_mse"] else "-",
+                f"{r['dws_seconds']:.3f}", seconds_text(r),
+                speedup_text(r),
                 f"{lf['identity_mse']:.2e} / {lf['dws_mse']:.2e}",
             )  # fmt: skip
         console.print(table)

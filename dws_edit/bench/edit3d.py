@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 from dws_edit.api import EXACT_NAMES
-from dws_edit.bench.common import finetune, mse_at, time_to_reach, timed
+from dws_edit.bench.common import finetune, mse_at, seconds_text, speed_at_equal_mse, speedup_text, timed
 from dws_edit.checkpoints import available_models, checkpoint_dir, load_checkpoint
 from dws_edit.console import console
 from dws_edit.data import load_zoo
@@ -142,9 +142,7 @@ class Bench3D:
             tuned, secs = finetune(dws_ws, coords, target, steps, out["hybrid_lr"])
             seconds, mse = out["dws_seconds"] + secs, mse_at(tuned, coords, target)
             out["hybrid"].append({"steps": steps, "seconds": seconds, "mse": mse, "iou_64": iou(tuned, min(res, 64))})
-        reach = time_to_reach(curve, out["dws_mse"])
-        out["finetune_seconds_to_dws_mse"] = reach
-        out["speedup_at_equal_mse"] = reach / out["dws_seconds"] if reach else None
+        out |= speed_at_equal_mse(curve, out["dws_mse"], out["identity_mse"], out["dws_seconds"])
         out["removed"] = 1 - out["dws_mse"] / out["identity_mse"]
         grid_options = {"points": 7, "extent": 3.0} if edit.name == "smooth" else options
 
@@ -326,13 +324,12 @@ def print_table(rows: dict, domain: str) -> None:
         table.add_column(c, justify="left" if c == "model" else "right")
     for name, r in rows.items():
         m, h = r["meshes"], r.get("held_out_meshes")
-        reach = r["finetune_seconds_to_dws_mse"]
         table.add_row(
             name, f"{r['identity_iou']:.3f}", f"{r['mlp_iou']:.3f}" if "mlp_iou" in r else "-", f"{r['dws_iou']:.3f}",
             f"{r['identity_mse']:.2e}", f"{r['dws_mse']:.2e}", f"{100 * r['removed']:.0f}%",
             f"{m.get('dws_chamfer', float('nan')):.4f}", f"{m.get('source_fit_chamfer', float('nan')):.4f}",
-            f"{r['dws_seconds']:.3f}", f"{reach:.2f}" if reach else "never",
-            f"{r['speedup_at_equal_mse']:.0f}x" if r["speedup_at_equal_mse"] else "-",
+            f"{r['dws_seconds']:.3f}", seconds_text(r),
+            speedup_text(r),
             f"{h['identity_iou']:.3f} / {h['dws_iou']:.3f}" if h else "-",
         )  # fmt: skip
     console.print(table)

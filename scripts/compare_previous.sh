@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
 # Measure shipped edit models and their previous versions (from git history, as NAME-v1) in ONE run of
 # dws-edit bench edit, in a copy of checkpoints/. Both versions use the shipped FlatMLPEditNet baseline.
-#   bash scripts/compare_previous.sh [--write-cards] [--zoo ZOO] COMMIT NAME... [-- BENCH OPTIONS]
+#   bash scripts/compare_previous.sh [--write-cards] [--all] [--zoo ZOO] COMMIT NAME... [-- BENCH OPTIONS]
 # --zoo ZOO: measure the previous versions on ZOO's test split instead of the one their cards name (held out
 #   from both versions' training). --write-cards: the shipped models' cards, figures and checkpoints/README.md
-#   get this run's measurements (the v1 copies stay out of checkpoints/). Models of one domain per call.
+#   get this run's measurements (the v1 copies stay out of checkpoints/). --all: every other shipped model of the
+#   domain is measured in the same run too (and with --write-cards gets its card rewritten), so that a domain's
+#   table comes from one run. Models of one domain per call.
 #   bash scripts/compare_previous.sh e3c4478 image-dilate
 #   bash scripts/compare_previous.sh --write-cards --zoo zoos/fmnist12k 83b6291 image-remove image-symmetrize
 set -euo pipefail
 cd "$(dirname "$0")/.."
-usage="usage: compare_previous.sh [--write-cards] [--zoo ZOO] COMMIT NAME... [-- BENCH OPTIONS]"
-write=() zoo=""
+usage="usage: compare_previous.sh [--write-cards] [--all] [--zoo ZOO] COMMIT NAME... [-- BENCH OPTIONS]"
+write=() zoo="" all=0
 while [ $# -gt 0 ]; do
   case $1 in
     --write-cards) write=(--write-cards); shift ;;
+    --all) all=1; shift ;;
     --zoo) zoo=${2:?$usage}; shift 2 ;;
     *) break ;;
   esac
@@ -44,12 +47,19 @@ print(json.dumps(c, indent=2))" > "$ck/$name-v1.json"
   fi
   models+=("$name" "$name-v1")
 done
+shipped=("${names[@]}")
+if [ "$all" = 1 ]; then
+  for card in checkpoints/"$domain"-*.json; do
+    other=$(basename "$card" .json)
+    [[ " ${names[*]} " == *" $other "* ]] || { models+=("$other"); shipped+=("$other"); }
+  done
+fi
 case $domain in image) flag=() ;; *) flag=(--domain "$domain") ;; esac
 DWS_EDIT_CHECKPOINTS="$ck" .venv/bin/dws-edit bench edit "${flag[@]}" --models "${models[@]}" "${write[@]}" \
   --out "$out" "$@"
 if [ ${#write[@]} -gt 0 ]; then
   mkdir -p checkpoints/figures
-  for name in "${names[@]}"; do
+  for name in "${shipped[@]}"; do
     cp "$ck/$name.safetensors" "$ck/$name.json" checkpoints/
     cp "$out/$name-before-after.png" "$out/$name-error-vs-time.png" checkpoints/figures/
   done

@@ -8,10 +8,12 @@ for domain in sdf field; do
   published=0
   for edit in symmetrize remove remove_part smooth remove_sphere; do
     run="runs/$domain-$edit" half=()
-    # a model's last stage (scripts/train_3d_edits.sh): the surface-band loss continued from the earlier runs, else a
-    # second pass; a two-pass model stored as float16 (half the file; checkpoints/ stays under 50 MB)
+    # a model's last stage (scripts/train_3d_edits.sh): a third pass, else the surface-band loss continued from the
+    # earlier runs, else a second pass; a model of several passes stored as float16 (half the file; checkpoints/
+    # stays under 50 MB)
     [ -f "$run-p2/best.safetensors" ] && half=(--half)
-    if [ -f "$run-band/best.safetensors" ]; then run="$run-band"
+    if [ -f "$run-p3/best.safetensors" ]; then run="$run-p3"
+    elif [ -f "$run-band/best.safetensors" ]; then run="$run-band"
     elif [ -f "$run-p2/best.safetensors" ]; then run="$run-p2"; fi
     if [ -f "$run/best.safetensors" ]; then
       .venv/bin/dws-edit models publish "$run" --name "$domain-$edit" "${half[@]}"

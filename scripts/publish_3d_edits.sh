@@ -8,11 +8,12 @@ for domain in sdf field; do
   published=0
   for edit in symmetrize remove remove_part smooth remove_sphere; do
     run="runs/$domain-$edit" half=()
-    # a model's last stage (scripts/train_3d_edits.sh): a third pass, else the surface-band loss continued from the
-    # earlier runs, else a second pass; a model of several passes stored as float16 (half the file; checkpoints/
-    # stays under 50 MB)
-    [ -f "$run-p2/best.safetensors" ] && half=(--half)
-    if [ -f "$run-p3/best.safetensors" ]; then run="$run-p3"
+    # a model's last stage (scripts/train_3d_edits.sh): a fourth or third pass, else the surface-band loss continued
+    # from the earlier runs, else a second pass; SDF models and field models of several passes stored as float16
+    # (half the file, the same measurements to the printed digits; checkpoints/ stays under 50 MB)
+    { [ "$domain" = sdf ] || [ -f "$run-p2/best.safetensors" ]; } && half=(--half)
+    if [ -f "$run-p4/best.safetensors" ]; then run="$run-p4"
+    elif [ -f "$run-p3/best.safetensors" ]; then run="$run-p3"
     elif [ -f "$run-band/best.safetensors" ]; then run="$run-band"
     elif [ -f "$run-p2/best.safetensors" ]; then run="$run-p2"; fi
     if [ -f "$run/best.safetensors" ]; then

@@ -26,11 +26,14 @@ train sdf-symmetrize-p2 --edit symmetrize --zoo zoos/sdf --batch-size 32 --point
 train sdf-symmetrize-band --edit symmetrize --zoo zoos/sdf --batch-size 32 --points 2048 --lr 5e-4 --eval-every 500 \
   --val-count 256 --outputs 2 --threads "${THREADS:-2}" --gradient --passes 2 --steps 1500 --clamp 0.05 \
   --target-near 0.5 --init runs/sdf-symmetrize-p2/best.safetensors
-# then a third pass, 1,200 steps with the same loss (the shipped one started from the float16 published copy of
-# runs/sdf-symmetrize-band, its card's started_from; a fourth pass would overflow checkpoints/' 50 MB)
-train sdf-symmetrize-p3 --edit symmetrize --zoo zoos/sdf --batch-size 32 --points 2048 --lr 5e-4 --eval-every 300 \
-  --val-count 256 --outputs 2 --threads "${THREADS:-2}" --gradient --passes 3 --steps 1200 --clamp 0.05 \
-  --target-near 0.5 --init runs/sdf-symmetrize-band/best.safetensors
+# then a third and a fourth pass, 1,200 steps each with the same loss (the shipped third started from the float16
+# published copy of runs/sdf-symmetrize-band, the fourth from runs/x-sdf-symmetrize-p3: its card's started_from)
+for passes in 3 4; do
+  train "sdf-symmetrize-p$passes" --edit symmetrize --zoo zoos/sdf --batch-size 32 --points 2048 --lr 5e-4 \
+    --eval-every 300 --val-count 256 --outputs 2 --threads "${THREADS:-2}" --gradient --passes "$passes" --steps 1200 \
+    --clamp 0.05 --target-near 0.5 \
+    --init "runs/sdf-symmetrize-$([ "$passes" = 3 ] && echo band || echo p3)/best.safetensors"
+done
 for edit in symmetrize remove remove_part smooth; do
   case $edit in
     remove_part) train "sdf-$edit" --edit "$edit" --zoo zoos/sdf --steps 4000 --lr 1e-3 "${KEEP[@]}" \

@@ -7,17 +7,13 @@ cd "$(dirname "$0")/.."
 for domain in sdf field; do
   published=0
   for edit in symmetrize remove remove_part smooth remove_sphere; do
-    run="runs/$domain-$edit" half=()
-    # a model's last stage (scripts/train_3d_edits.sh): a fourth or third pass, else the surface-band loss continued
-    # from the earlier runs, else a second pass; SDF models and field models of several passes stored as float16
-    # (half the file, the same measurements to the printed digits; checkpoints/ stays under 50 MB)
-    { [ "$domain" = sdf ] || [ -f "$run-p2/best.safetensors" ]; } && half=(--half)
-    if [ -f "$run-p4/best.safetensors" ]; then run="$run-p4"
-    elif [ -f "$run-p3/best.safetensors" ]; then run="$run-p3"
-    elif [ -f "$run-band/best.safetensors" ]; then run="$run-band"
-    elif [ -f "$run-p2/best.safetensors" ]; then run="$run-p2"; fi
-    if [ -f "$run/best.safetensors" ]; then
-      .venv/bin/dws-edit models publish "$run" --name "$domain-$edit" "${half[@]}"
+    # a model's last stage: scripts/train_3d_edits.sh runs a model's stages (a first run, then -band, -p2, -p3, -p4
+    # as the model has them) in order, so the newest best.safetensors among them; stored as float16 (half the file,
+    # the same measurements to the printed digits; checkpoints/ stays under 50 MB)
+    run=$(ls -td runs/"$domain-$edit"{,-band,-p2,-p3,-p4}/best.safetensors 2>/dev/null | head -1 || true)
+    run=${run%/best.safetensors}
+    if [ -n "$run" ]; then
+      .venv/bin/dws-edit models publish "$run" --name "$domain-$edit" --half
       published=1
     fi
   done

@@ -63,6 +63,10 @@ done
 train field-symmetrize-p2 --edit symmetrize --zoo zoos/fields --batch-size 32 --points 2048 --lr 5e-4 --eval-every 200 \
   --val-count 256 --outputs 2 --threads "${THREADS:-2}" --gradient --passes 2 --steps 1000 \
   --init runs/field-symmetrize/best.safetensors
+# field-remove, too (the shipped one started from the published copy of runs/field-remove, its card's started_from)
+train field-remove-p2 --edit remove --zoo zoos/fields --batch-size 32 --points 2048 --lr 5e-4 --eval-every 200 \
+  --val-count 256 --outputs 2 --threads "${THREADS:-2}" --gradient --passes 2 --steps 1000 \
+  --init runs/field-remove/best.safetensors
 train field-remove_sphere --edit remove_sphere --zoo zoos/fields --steps 2000 "${COMMON[@]}" --gradient
 # then 2,000 steps with a surface-band loss, as the SDF models (publish_3d_edits.sh ships the -band run)
 train field-remove_sphere-band --edit remove_sphere --zoo zoos/fields --steps 2000 --lr 5e-4 --batch-size 32 \

@@ -63,6 +63,10 @@ done
 train field-symmetrize-p2 --edit symmetrize --zoo zoos/fields --batch-size 32 --points 2048 --lr 5e-4 --eval-every 200 \
   --val-count 256 --outputs 2 --threads "${THREADS:-2}" --gradient --passes 2 --steps 1000 \
   --init runs/field-symmetrize/best.safetensors
+# then a third pass (the shipped one started from runs/x-field-symmetrize-p2, its card's started_from)
+train field-symmetrize-p3 --edit symmetrize --zoo zoos/fields --batch-size 32 --points 2048 --lr 5e-4 --eval-every 250 \
+  --val-count 256 --outputs 2 --threads "${THREADS:-2}" --gradient --passes 3 --steps 1000 \
+  --init runs/field-symmetrize-p2/best.safetensors
 # field-remove, too (the shipped one started from the published copy of runs/field-remove, its card's started_from)
 train field-remove-p2 --edit remove --zoo zoos/fields --batch-size 32 --points 2048 --lr 5e-4 --eval-every 200 \
   --val-count 256 --outputs 2 --threads "${THREADS:-2}" --gradient --passes 2 --steps 1000 \

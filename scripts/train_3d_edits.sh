@@ -28,11 +28,12 @@ train sdf-symmetrize-band --edit symmetrize --zoo zoos/sdf --batch-size 32 --poi
   --target-near 0.5 --init runs/sdf-symmetrize-p2/best.safetensors
 # then a third and a fourth pass, 1,200 steps each with the same loss (the shipped third started from the float16
 # published copy of runs/sdf-symmetrize-band, the fourth from runs/x-sdf-symmetrize-p3: its card's started_from)
+from=band
 for passes in 3 4; do
   train "sdf-symmetrize-p$passes" --edit symmetrize --zoo zoos/sdf --batch-size 32 --points 2048 --lr 5e-4 \
     --eval-every 300 --val-count 256 --outputs 2 --threads "${THREADS:-2}" --gradient --passes "$passes" --steps 1200 \
-    --clamp 0.05 --target-near 0.5 \
-    --init "runs/sdf-symmetrize-$([ "$passes" = 3 ] && echo band || echo p3)/best.safetensors"
+    --clamp 0.05 --target-near 0.5 --init "runs/sdf-symmetrize-$from/best.safetensors"
+  from=p$passes
 done
 for edit in symmetrize remove remove_part smooth; do
   case $edit in

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Train the shipped 3-D edit models (SDF, then colored fields) and their FlatMLPEditNet baselines (same data,
-# steps and batch), one after the other (never two torch jobs at once on 2 cores). Resumable: rerun to continue.
+# Train the shipped 3-D edit models (SDF, then colored fields), then their FlatMLPEditNet baselines
+# (scripts/train_3d_baselines.sh), one after the other (never two torch jobs at once on 2 cores). Resumable: rerun to
+# continue.
 # Logs in logs/. Needs zoos/sdf and zoos/fields (bash scripts/fit_zoos.sh). THREADS (default 2): torch's threads.
 # Then: bash scripts/publish_3d_edits.sh copies the best models into checkpoints/ and measures them.
 set -euo pipefail
@@ -35,14 +36,9 @@ for passes in 3 4; do
     --clamp 0.05 --target-near 0.5 --init "runs/sdf-symmetrize-$from/best.safetensors"
   from=p$passes
 done
-for edit in symmetrize remove remove_part smooth; do
-  case $edit in
-    remove_part) train "sdf-$edit" --edit "$edit" --zoo zoos/sdf --steps 4000 --lr 1e-3 "${KEEP[@]}" \
-      --clamp 0.05 --target-near 0.5 ;;  # a surface-band loss (README "3-D edit models")
-    smooth) train "sdf-$edit" --edit "$edit" --zoo zoos/sdf --steps 4000 "${COMMON[@]}" ;;
-  esac
-  train "sdf-$edit-mlp" --edit "$edit" --zoo zoos/sdf --steps 4000 "${COMMON[@]}" --model mlp --depth 3
-done
+train sdf-remove_part --edit remove_part --zoo zoos/sdf --steps 4000 --lr 1e-3 "${KEEP[@]}" --clamp 0.05 \
+  --target-near 0.5  # a surface-band loss (README "3-D edit models")
+train sdf-smooth --edit smooth --zoo zoos/sdf --steps 4000 "${COMMON[@]}"
 train sdf-remove_sphere --edit remove_sphere --zoo zoos/sdf --steps 5000 --lr 1e-3 "${KEEP[@]}" --gradient
 # sdf-remove and sdf-remove_sphere then continue 2,000 steps with a surface-band loss, as sdf-remove_part's (README
 # "3-D edit models"); publish_3d_edits.sh ships these -band runs
@@ -57,7 +53,6 @@ for edit in symmetrize remove remove_part smooth; do
       --clamp 0.4 --target-near 0.5 ;;  # a surface-band loss, as sdf-remove_part
     *) train "field-$edit" --edit "$edit" --zoo zoos/fields --steps 3000 "${COMMON[@]}" ;;
   esac
-  train "field-$edit-mlp" --edit "$edit" --zoo zoos/fields --steps 3000 "${COMMON[@]}" --model mlp --depth 3
 done
 # field-symmetrize then refines in a second pass, as sdf-symmetrize (the shipped one started from the published copy of
 # runs/field-symmetrize, its card's started_from)
@@ -77,3 +72,4 @@ train field-remove_sphere --edit remove_sphere --zoo zoos/fields --steps 2000 "$
 train field-remove_sphere-band --edit remove_sphere --zoo zoos/fields --steps 2000 --lr 5e-4 --batch-size 32 \
   --points 2048 --eval-every 500 --val-count 256 --outputs 2 --threads "${THREADS:-2}" --gradient --clamp 0.4 \
   --target-near 0.5 --init runs/field-remove_sphere/best.safetensors
+bash scripts/train_3d_baselines.sh

@@ -61,19 +61,21 @@ def test_bench_edit_measures_every_method_on_a_shipped_model(tmp_path):
 
 @pytest.fixture
 def shipped_sdf(tmp_path, monkeypatch, tiny_shape_zoos):
-    """A checkpoints/ folder holding two briefly trained SDF edit models (symmetrize, remove_part) with cards."""
+    """A checkpoints/ folder holding two briefly trained SDF edit models (symmetrize, remove_part) with cards, and a
+    FlatMLPEditNet baseline of the first (baselines/sdf-symmetrize-mlp)."""
     import dws_edit.api
     from dws_edit.checkpoints import publish
     from dws_edit.tasks.edit import TrainEdit
     from dws_edit.tasks.loop import LoopConfig
 
     folder = tmp_path / "checkpoints"
-    for edit in ("symmetrize", "remove_part"):
+    monkeypatch.setenv("DWS_EDIT_CHECKPOINTS", str(folder))
+    for edit, model in (("symmetrize", "dws"), ("remove_part", "dws"), ("symmetrize", "mlp")):
         loop = LoopConfig(steps=6, batch_size=4, warmup=1, eval_every=6, threads=1)
-        TrainEdit(edit=edit, zoo=tiny_shape_zoos["sdf"], hidden=4, depth=2, val_count=4, points=128, loop=loop,
-                  out=tmp_path / edit).run()  # fmt: skip
-        monkeypatch.setenv("DWS_EDIT_CHECKPOINTS", str(folder))
-        publish(tmp_path / edit, f"sdf-{edit}")
+        run = tmp_path / f"{edit}-{model}"
+        TrainEdit(edit=edit, zoo=tiny_shape_zoos["sdf"], model=model, hidden=4, depth=2, mlp_hidden=16, val_count=4,
+                  points=128, loop=loop, out=run).run()  # fmt: skip
+        publish(run, f"sdf-{edit}" + ("-mlp" if model == "mlp" else ""), baseline=model == "mlp")
     dws_edit.api._model.cache_clear()
     yield folder
     dws_edit.api._model.cache_clear()
@@ -105,8 +107,10 @@ def test_changed_subset_averages_only_the_inrs_the_edit_changes():
 
 
 @pytest.mark.slow
-def test_bench_edit_3d_measures_iou_chamfer_and_writes_cards(shipped_sdf, tmp_path):
+def test_bench_edit_3d_measures_iou_chamfer_and_writes_cards(shipped_sdf, tmp_path, monkeypatch):
     from dws_edit.bench import BenchEdit
+
+    monkeypatch.chdir(tmp_path)  # no runs/<model>-mlp baseline of this checkout's own training runs
 
     bench = BenchEdit(domain="sdf", count=4, iou_resolution=24, mesh_count=1, finetune_steps=(2, 4), hybrid_steps=(2,),
                       mesh_fit_steps=10, held_out_draws=2, points=256, out=tmp_path / "bench",
@@ -131,7 +135,11 @@ def test_bench_edit_3d_measures_iou_chamfer_and_writes_cards(shipped_sdf, tmp_pa
     index = (shipped_sdf / "README.md").read_text()
     assert "## SDF edits" in index and "| sdf-remove_part | remove_part |" in index
     assert f"| refit {part['refit_iou']:.3f} |" in index and f"| exact {sym['exact_iou']:.3f} |" in index
-    assert f"| {held['identity_iou']:.3f} / {held['dws_iou']:.3f} (16 edits) |" in index  # 8 meshes x 2 draws
+    # the FlatMLPEditNet baseline, where there is one, on the same INRs (test split and held-out meshes)
+    assert 0 <= sym["mlp_iou"] <= 1 and 0 <= held["mlp_iou"] <= 1 and sym["mlp_mse"] != sym["dws_mse"]
+    assert sym["mlp_baseline"]["parameters"] > 0 and "command" in sym["mlp_baseline"]
+    assert "mlp_iou" not in part and "mlp_baseline" not in part
+    assert f"| {held['identity_iou']:.3f} / {held['dws_iou']:.3f} (MLP {held['mlp_iou']:.3f}); 16 edits |" in index
     assert (tmp_path / "bench" / "sdf-symmetrize-error-vs-time.png").exists()
 
 
@@ -146,6 +154,7 @@ def test_bench_edit_field_measures_held_out_meshes_as_fields(tmp_path, monkeypat
     TrainEdit(edit="remove", zoo=tiny_shape_zoos["field"], hidden=4, depth=2, val_count=4, points=128, loop=loop,
               out=tmp_path / "run").run()  # fmt: skip
     monkeypatch.setenv("DWS_EDIT_CHECKPOINTS", str(tmp_path / "checkpoints"))
+    monkeypatch.chdir(tmp_path)  # no runs/field-remove-mlp baseline of this checkout's own training runs
     publish(tmp_path / "run", "field-remove")
     bench = BenchEdit(domain="field", count=4, iou_resolution=24, mesh_count=1, finetune_steps=(2,), hybrid_steps=(2,),
                       mesh_fit_steps=10, points=256, out=tmp_path / "bench", write_cards=True)  # fmt: skip

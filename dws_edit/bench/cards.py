@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dws_edit.bench.common import speedup_text
+from dws_edit.bench.common import mlp_text, speedup_text
 from dws_edit.checkpoints import available_models, checkpoint_dir, load_checkpoint, save_checkpoint
 from dws_edit.records import atomic_write_bytes
 
@@ -14,7 +14,7 @@ IMAGE_KEYS = ("identity_mse", "mlp_mse", "removed", "loop_fitted", "other_widths
 KEYS_3D = ("identity_mse", "mlp_mse", "removed", "identity_iou", "mlp_iou", "iou_resolution", "meshes",
            "identity_psnr", "mlp_psnr", "dws_psnr", "held_out_meshes", "speedup_at_equal_mse", "speedup_kind",
            "refit_iou", "refit_mse", "refit_seconds", "refit_psnr", "exact_iou", "exact_mse", "exact_seconds",
-           "changed")  # fmt: skip
+           "changed", "mlp_baseline")  # fmt: skip
 
 
 def write_quality(name: str, row: dict) -> None:
@@ -107,15 +107,16 @@ def _rows_3d(cards: dict) -> list[str]:
         "of 64^3 marching-cubes meshes (coordinate units, shapes span [-0.8, 0.8]) next to the source INR's own",
         "fitting error, rendered-view PSNR for fields, and IoU (fields: and view PSNR) on INRs fitted to held-out",
         "meshes the generator cannot make (dws_edit.data.mesh_set), fitted as `fit_mesh` fits a user's mesh, with",
-        "random edits (in brackets: how many; 8 meshes x the bench's `--held-out-draws`). FlatMLPEditNet baselines",
-        "of 3-D models are not shipped (8 MB each): `bash scripts/train_3d_edits.sh` trains them into runs/, where",
-        "the bench finds them.",
+        "random edits (after the semicolon: how many; 8 meshes x the bench's `--held-out-draws`). MLP: the",
+        "FlatMLPEditNet baseline (the flattened weights only, one pass; the card's `quality.mlp_baseline` gives its",
+        "command and size), not shipped (checkpoints/ stays under 50 MB): `bash scripts/train_3d_baselines.sh`",
+        'trains them into runs/, where the bench finds them; "-" where the measuring run had none.',
         "IoU reference: for remove_part, INRs fitted from scratch to the exact edited shapes with the zoo's own recipe",
         "(refit: how faithful an INR of the zoo's kind is to the edited shape, the ceiling of any edit's output); for",
         "symmetrize, its closed form in weight space (exact: `dws_edit.edit(..., exact=True)`, hidden widths x 2).",
         "",
         "| model | edit | accepts | trained on | test INRs | IoU no edit | IoU MLP | IoU DWS | IoU reference"
-        " | Chamfer DWS | source fit | PSNR no edit / DWS | held-out meshes IoU no edit / DWS"
+        " | Chamfer DWS | source fit | PSNR no edit / DWS (MLP) | held-out meshes IoU no edit / DWS (MLP)"
         " | fine-tune time / DWS time at equal MSE |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -123,12 +124,12 @@ def _rows_3d(cards: dict) -> list[str]:
         q = card["quality"]
         m, h = q.get("meshes", {}), q.get("held_out_meshes")
         mlp = f"{q['mlp_iou']:.3f}" if q.get("mlp_iou") is not None else "-"
-        psnr = f"{q['identity_psnr']:.1f} / {q['dws_psnr']:.1f} dB" if "dws_psnr" in q else "-"
-        held = f"{h['identity_iou']:.3f} / {h['dws_iou']:.3f}" if h else "-"
+        psnr = f"{q['identity_psnr']:.1f} / {q['dws_psnr']:.1f} dB{mlp_text(q, 'psnr')}" if "dws_psnr" in q else "-"
+        held = f"{h['identity_iou']:.3f} / {h['dws_iou']:.3f}{mlp_text(h, 'iou')}" if h else "-"
         if h and "dws_psnr" in h:
-            held += f", {h['identity_psnr']:.1f} / {h['dws_psnr']:.1f} dB"
+            held += f", {h['identity_psnr']:.1f} / {h['dws_psnr']:.1f} dB{mlp_text(h, 'psnr')}"
         if h:
-            held += f" ({len(h['meshes']) * h.get('draws', 1)} edits)"
+            held += f"; {len(h['meshes']) * h.get('draws', 1)} edits"
         speed = speedup_text(q)
         reference = (f"refit {q['refit_iou']:.3f}" if "refit_iou" in q else f"exact {q['exact_iou']:.3f}"
                      if "exact_iou" in q else "-")  # fmt: skip

@@ -81,3 +81,12 @@ def speedup_text(row: dict) -> str:
     if ratio is None:
         return "never"
     return f"<= {ratio:.0f}x" if kind == "at_most" else f"{ratio:.0f}x"
+
+
+def mlp_text(row: dict, key: str, fmt: str = ".3f") -> str:
+    """`` (MLP 0.812)``: the FlatMLPEditNet baseline's ``mlp_<key>`` in ``row`` formatted with ``fmt`` (PSNR: with
+    dB), or "" where there is none."""
+    value = row.get(f"mlp_{key}")
+    if value is None:
+        return ""
+    return f" (MLP {value:.1f} dB)" if key == "psnr" else f" (MLP {value:{fmt}})"

@@ -25,7 +25,15 @@ from pathlib import Path
 import torch
 
 from dws_edit.api import EXACT_NAMES
-from dws_edit.bench.common import finetune, mse_at, seconds_text, speed_at_equal_mse, speedup_text, timed
+from dws_edit.bench.common import (
+    finetune,
+    mlp_text,
+    mse_at,
+    seconds_text,
+    speed_at_equal_mse,
+    speedup_text,
+    timed,
+)
 from dws_edit.checkpoints import available_models, checkpoint_dir, load_checkpoint
 from dws_edit.console import console
 from dws_edit.data import load_zoo
@@ -51,11 +59,15 @@ from dws_edit.weights import WeightSpace
 
 def baseline_3d(name: str):
     """The FlatMLPEditNet baseline of a 3-D model: shipped (``checkpoints/baselines/<name>-mlp``) or, as 3-D
-    baselines are not shipped (8 MB each), the training run ``runs/<name>-mlp/best.safetensors``; None if neither."""
+    baselines are not shipped (checkpoints/ stays under 50 MB), the training run ``runs/<name>-mlp/best.safetensors``
+    (``bash scripts/train_3d_baselines.sh``); None, with a printed note saying how to train it, if neither."""
     shipped = checkpoint_dir() / "baselines" / f"{name}-mlp.safetensors"
-    for path in (shipped, Path("runs") / f"{name}-mlp" / "best.safetensors"):
+    run = Path("runs") / f"{name}-mlp" / "best.safetensors"
+    for path in (shipped, run):
         if path.exists():
             return load_checkpoint(path)
+    console.print(f"{name}: no FlatMLPEditNet baseline ({shipped} or {run}); its MLP columns stay empty "
+                  "(`bash scripts/train_3d_baselines.sh` trains the 3-D baselines, a few minutes each)")  # fmt: skip
     return None
 
 
@@ -121,6 +133,8 @@ class Bench3D:
             with torch.no_grad():
                 mlp_ws, out["mlp_seconds"] = timed(lambda: baseline(ws, cond))
             out["mlp_mse"], per["mlp"] = mse_at(mlp_ws, coords, target), iou_per(mlp_ws)
+            out["mlp_baseline"] = {"command": baseline.card.get("command"),
+                                   "parameters": sum(p.numel() for p in baseline.parameters())}  # fmt: skip
         out |= {f"{key}_iou": v.mean().item() for key, v in per.items()}
         out["changed"] = changed_subset(per)
         measure = lambda w: (mse_at(w, coords, target), iou(w))  # noqa: E731
@@ -170,7 +184,7 @@ class Bench3D:
             inrs |= {"refit": refit_ws} if refit_ws is not None else {}
             out |= view_psnrs(targets_of(0, k), {key: w[:k] for key, w in inrs.items()})
         if edit.name != "remove_part":  # the generic edits
-            out["held_out_meshes"] = self._held_out(edit, model)
+            out["held_out_meshes"] = self._held_out(edit, model, baseline)
         return out
 
     def _refit(self, manifest: dict, ws: WeightSpace, shapes: list, params: dict, measure) -> tuple[dict, WeightSpace]:
@@ -253,10 +267,11 @@ class Bench3D:
                 for s in shapes.values()]  # fmt: skip
         return list(shapes), WeightSpace.cat(fits)
 
-    def _held_out(self, edit, model) -> dict:
+    def _held_out(self, edit, model, baseline=None) -> dict:
         """The edit on INRs (width 32, SDFs or colored fields as the model's domain) fitted to the held-out meshes
         of :mod:`dws_edit.data.mesh_set`, ``cfg.held_out_draws`` random edit parameters per mesh: IoU against the
-        exact edit (per mesh: the mean over its draws), and for fields PSNR of rendered views."""
+        exact edit (per mesh: the mean over its draws), and for fields PSNR of rendered views; the same for the
+        FlatMLPEditNet ``baseline`` where there is one (``mlp_*`` keys)."""
         names, ws = self._held_out_inrs
         draws = self.cfg.held_out_draws
         ws = WeightSpace.cat([ws] * draws)  # draw d of mesh i is INR d * len(names) + i
@@ -272,15 +287,16 @@ class Bench3D:
 
         res = 32 if edit.name == "smooth" else self.cfg.iou_resolution
         with torch.no_grad():
-            edited = run_edit_model(model, ws, cond, edit, params)
+            inrs = {"identity": ws, "dws": run_edit_model(model, ws, cond, edit, params)}
+            if baseline is not None:
+                inrs["mlp"] = baseline(ws, cond)
         iou = lambda w: occupancy_iou(lambda p: evaluate(w, p), target_fn, domain, res)  # noqa: E731
-        ident, dws = iou(ws), iou(edited)
-        per_mesh = dws.view(draws, len(names)).mean(0)
-        out = {"meshes": names, "draws": draws, "identity_iou": ident.mean().item(), "dws_iou": dws.mean().item(),
-               "per_mesh_dws_iou": dict(zip(names, per_mesh.tolist(), strict=True)),
-               "changed": changed_subset({"identity": ident, "dws": dws})}  # fmt: skip
+        per = {key: iou(w) for key, w in inrs.items()}
+        per_mesh = per["dws"].view(draws, len(names)).mean(0)
+        out = {"meshes": names, "draws": draws} | {f"{key}_iou": v.mean().item() for key, v in per.items()}
+        out |= {"per_mesh_dws_iou": dict(zip(names, per_mesh.tolist(), strict=True)), "changed": changed_subset(per)}
         if domain == "field":
-            out |= view_psnrs(target_fn, {"identity": ws, "dws": edited})
+            out |= view_psnrs(target_fn, inrs)
         return out
 
 
@@ -318,8 +334,8 @@ def print_table(rows: dict, domain: str) -> None:
     from rich.table import Table
 
     table = Table(title=f"{domain} edits, test split: IoU (128^3) and MSE at points against the exact edit")
-    cols = ("model", "IoU id", "IoU MLP", "IoU DWS", "MSE id", "MSE DWS", "removed", "Chamfer DWS", "source fit",
-            "DWS s", "FT s to DWS MSE", "speed-up", "held-out IoU id/DWS")  # fmt: skip
+    cols = ("model", "IoU id", "IoU MLP", "IoU DWS", "MSE id", "MSE DWS", "removed", "Chamfer DWS (MLP)", "source fit",
+            "DWS s", "FT s to DWS MSE", "speed-up", "held-out IoU id/DWS (MLP)")  # fmt: skip
     for c in cols:
         table.add_column(c, justify="left" if c == "model" else "right")
     for name, r in rows.items():
@@ -327,20 +343,19 @@ def print_table(rows: dict, domain: str) -> None:
         table.add_row(
             name, f"{r['identity_iou']:.3f}", f"{r['mlp_iou']:.3f}" if "mlp_iou" in r else "-", f"{r['dws_iou']:.3f}",
             f"{r['identity_mse']:.2e}", f"{r['dws_mse']:.2e}", f"{100 * r['removed']:.0f}%",
-            f"{m.get('dws_chamfer', float('nan')):.4f}", f"{m.get('source_fit_chamfer', float('nan')):.4f}",
-            f"{r['dws_seconds']:.3f}", seconds_text(r),
+            f"{m.get('dws_chamfer', float('nan')):.4f}{mlp_text(m, 'chamfer', '.4f')}",
+            f"{m.get('source_fit_chamfer', float('nan')):.4f}", f"{r['dws_seconds']:.3f}", seconds_text(r),
             speedup_text(r),
-            f"{h['identity_iou']:.3f} / {h['dws_iou']:.3f}" if h else "-",
+            f"{h['identity_iou']:.3f} / {h['dws_iou']:.3f}{mlp_text(h, 'iou')}" if h else "-",
         )  # fmt: skip
     console.print(table)
     for name, r in rows.items():
         c = r.get("changed")
         if c and c["inrs"]:
-            mlp = f", MLP {c['mlp_iou']:.3f}" if "mlp_iou" in c else ""
-            ious = f"no edit {c['identity_iou']:.3f}, DWS {c['dws_iou']:.3f}{mlp}"
+            ious = f"no edit {c['identity_iou']:.3f}, DWS {c['dws_iou']:.3f}{mlp_text(c, 'iou')}"
             h = (r.get("held_out_meshes") or {}).get("changed")
             held = (
-                f"; held-out meshes ({h['inrs']}): {h['identity_iou']:.3f} / {h['dws_iou']:.3f}"
+                f"; held-out meshes ({h['inrs']}): {h['identity_iou']:.3f} / {h['dws_iou']:.3f}{mlp_text(h, 'iou')}"
                 if h and h["inrs"]
                 else ""
             )
@@ -348,11 +363,11 @@ def print_table(rows: dict, domain: str) -> None:
                           f"{c['threshold']}): {ious}{held}")  # fmt: skip
     for name, r in rows.items():
         if "dws_psnr" in r:
-            mlp = f", MLP {r['mlp_psnr']:.1f} dB" if "mlp_psnr" in r else ""
             h = r.get("held_out_meshes") or {}
-            held = f"; held-out meshes: identity {h['identity_psnr']:.1f} dB, DWS {h['dws_psnr']:.1f} dB" if h else ""
-            views = f"views PSNR identity {r['identity_psnr']:.1f} dB, DWS {r['dws_psnr']:.1f} dB"
-            console.print(f"{name}: {views}{mlp}{held}")
+            held = (f"; held-out meshes: identity {h['identity_psnr']:.1f} dB, DWS {h['dws_psnr']:.1f} dB"
+                    f"{mlp_text(h, 'psnr')}" if h else "")  # fmt: skip
+            views = f"views PSNR identity {r['identity_psnr']:.1f} dB, DWS {r['dws_psnr']:.1f} dB{mlp_text(r, 'psnr')}"
+            console.print(f"{name}: {views}{held}")
     for name, r in rows.items():
         if "refit_iou" in r:
             views = f", views PSNR {r['refit_psnr']:.1f} dB" if "refit_psnr" in r else ""

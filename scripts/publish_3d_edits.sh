@@ -21,7 +21,8 @@ for domain in sdf field; do
     # the settings of the measurements in README.md (fields: fewer INRs and meshes, their renders cost more)
     sizes=(--count 32); [ "$domain" = field ] && sizes=(--count 16 --mesh-count 4)
     .venv/bin/dws-edit bench edit --domain "$domain" "${sizes[@]}" --finetune-steps 5 20 100 500 --hybrid-steps 5 20 \
-      --threads 2 --held-out-draws 4 --write-cards --out "outputs/bench_edit_$domain" | tee "logs/bench_edit_$domain.log"
+      --threads 2 --held-out-draws 4 --write-cards --out "outputs/bench_edit_$domain" \
+      | tee "logs/bench_edit_$domain.log"
     mkdir -p checkpoints/figures
     cp "outputs/bench_edit_$domain"/*.png checkpoints/figures/
   fi

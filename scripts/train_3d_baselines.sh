@@ -4,7 +4,8 @@
 # (no loss gradient, one pass) with the data, loss, output form (--keep or --outputs 2), batch, learning rate and
 # steps of its DWS model's first run in scripts/train_3d_edits.sh; 128 hidden units: 0.33 M parameters (--keep) to
 # 0.53 M (--outputs 2), against 0.32 to 0.33 M for one SDF DWS pass and 0.82 to 0.85 M for a field pass; 3 to 12
-# minutes a run here. One run at a time, resumable; logs in logs/. Needs zoos/sdf and zoos/fields (bash scripts/fit_zoos.sh). THREADS (default 2): torch's threads.
+# minutes a run here. One run at a time, resumable; logs in logs/. Needs zoos/sdf and zoos/fields
+# (bash scripts/fit_zoos.sh). THREADS (default 2): torch's threads.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p logs runs

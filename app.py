@@ -141,11 +141,12 @@ def edit(
     part: str,
     extra: str,
     refine: float,
+    refit: bool,
     session: EditSession,
     progress=gr.Progress(),  # noqa: B008 (gradio idiom)
 ):
-    """Apply one edit to the current INR (learned: the DWS model, then ``refine`` fine-tuning steps on the edit's
-    target; exact: the closed form)."""
+    """Apply one edit to the current INR (learned: the DWS model, on the INR fitted anew first if ``refit`` (3-D),
+    then ``refine`` fine-tuning steps on the edit's target; exact: the closed form)."""
     if session is None or not session.steps:
         raise gr.Error("nothing to edit yet: fit an input first")
     params = edit_params(name, exact, session.domain, sigma, axis, box, part, extra)
@@ -153,7 +154,7 @@ def edit(
     if not float(refine).is_integer() or not 0 <= refine <= MAX_REFINE:
         raise ValueError(f"refine steps: {refine!r} is not accepted; accepted: a whole number in [0, {MAX_REFINE}]")
     on_step = lambda f: progress(f, desc="refining")  # noqa: E731
-    return _outputs(session.edit(name, exact=exact, refine=int(refine), on_step=on_step, **params))
+    return _outputs(session.edit(name, exact=exact, refine=int(refine), on_step=on_step, refit=bool(refit), **params))
 
 
 @_guard
@@ -199,6 +200,9 @@ def build_app() -> gr.Blocks:
                 refine = gr.Slider(
                     0, MAX_REFINE, value=0, step=10, label="refine steps (learned edits: fine-tune after the DWS model)"
                 )
+                refit = gr.Checkbox(
+                    False, label="refit first (learned 3-D edits of an INR file fitted by other code; seconds)"
+                )
                 extra = gr.Textbox("", label='other parameters as JSON, e.g. {"radius": 0.3, "center": [0, 0, 0]}')
                 with gr.Row():
                     edit_btn = gr.Button("Edit", variant="primary")
@@ -217,7 +221,7 @@ def build_app() -> gr.Blocks:
                 summary = gr.Markdown()
         views = [before_img, after_img, before_3d, after_3d, summary, state]
         fit_btn.click(fit, [upload, example, state], views, api_name="fit")
-        edit_btn.click(edit, [name, exact, sigma, axis, box, part, extra, refine, state], views, api_name="edit")
+        edit_btn.click(edit, [name, exact, sigma, axis, box, part, extra, refine, refit, state], views, api_name="edit")
         undo_btn.click(undo, [state], views, api_name="undo")
         redo_btn.click(redo, [state], views, api_name="redo")
         export_btn.click(export, [kind, state], [download], api_name="export")

@@ -119,6 +119,7 @@ def edit(
     model: Any = None,
     refine: int = 0,
     refine_lr: float | None = None,
+    refit: bool = False,
     **params,
 ) -> WeightSpace:
     """Edit INRs in weight space: ``ws`` (a batch, or one INR with B = 1) -> the edited INRs.
@@ -132,7 +133,10 @@ def edit(
     a loaded edit model or a checkpoint path/name to use instead of the shipped one. ``refine``: after a learned
     edit's pass, this many Adam steps on the edit's functional target (:func:`dws_edit.refine.refine`, learning rate
     ``refine_lr``, default per domain; for one INR each step is one batched forward and backward pass at 784 or
-    4,096 points). ``params``: the edit's parameters (see ``available_edits()``), numbers shared by the batch or
+    4,096 points). ``refit``: before a learned 3-D edit, fit the INR anew as the 3-D zoos fit
+    (:func:`dws_edit.refine.refit`, seconds per INR): for SIRENs fitted by other code, which lie outside the
+    models' training data (the README measures both); ``refine`` then still aims at the edit of the INR as given.
+    ``params``: the edit's parameters (see ``available_edits()``), numbers shared by the batch or
     tensors with a leading [B].
 
     Returns a WeightSpace of the same batch size; learned models with output-capacity expansion and
@@ -156,23 +160,30 @@ def edit(
             raise ValueError(f"refine applies to learned edits; {name!r} here is exact (nothing to refine)")
         if model is not None:
             raise ValueError(f"model applies to learned edits; {name!r} here is exact (no model runs)")
+        if refit:
+            raise ValueError(f"refit applies to learned edits; {name!r} here is exact (any INR edits as it is)")
         return _call_exact(exact_name, ws, params)
     definition = get_edit(name)
     domain = domain_of(ws.spec)
     definition.check_domain(domain)
-    if model is None:
-        net = learned_model_for(ws, name)
-    else:
-        net = _model(str(model)) if not isinstance(model, torch.nn.Module) else model
-        _check_model_fits(net, model, name, domain, ws.spec)
     cond = definition.encode(params, domain, batch=ws.batch_size) if definition.cond_dim(domain) else None
     if cond is None and params:
         raise ValueError(f"edit {name!r} takes no parameters; got {sorted(params)}")
+    source = ws  # the INRs the model edits (refitted: the same functions, the zoos' recipe)
+    if refit:
+        from dws_edit.refine import refit as refit_inrs
+
+        source = refit_inrs(ws)
+    if model is None:
+        net = learned_model_for(source, name)
+    else:
+        net = _model(str(model)) if not isinstance(model, torch.nn.Module) else model
+        _check_model_fits(net, model, name, domain, source.spec)
     dtype = next(net.parameters()).dtype
     from dws_edit.tasks.run import run_edit_model
 
     with torch.no_grad():
-        out = run_edit_model(net, ws.to(dtype), None if cond is None else cond.to(dtype), definition, params)
+        out = run_edit_model(net, source.to(dtype), None if cond is None else cond.to(dtype), definition, params)
     out = out.to(ws.dtype).check_finite()
     if refine:
         from dws_edit.refine import refine as refine_edit

@@ -35,6 +35,10 @@ INR_SUFFIXES = (".safetensors",)
 MESH_FIT = {"points": 16384, "max_steps": 1000}
 """How the app fits meshes and built-in shapes: fewer points and steps than ``fit_mesh``'s defaults (about 8 s on
 two CPU cores instead of 40 s; Chamfer distance measured by ``dws-edit bench mesh-fit``)."""
+REFIT_HINT = (
+    "; an INR fitted by other code lies outside the 3-D models' training data: undo and edit with 'refit first'"
+)
+"""Added to the made-worse note for an uploaded 3-D INR file (README, "3-D edit models": INRs fitted by other code)."""
 
 ProgressFn = Callable[[float], None] | None
 
@@ -164,14 +168,18 @@ class EditSession:
         return ws
 
     # ------------------------------------------------------------------ edits
-    def edit(self, name: str, exact: bool = False, refine: int = 0, on_step=None, **params: Any) -> EditSession:
+    def edit(
+        self, name: str, exact: bool = False, refine: int = 0, on_step=None, refit: bool = False, **params: Any
+    ) -> EditSession:
         """Apply an edit to the current INR (see :func:`dws_edit.edit`; ``refine`` steps after a learned pass,
-        ``on_step(fraction)`` during them); the redo stack is cleared."""
+        ``on_step(fraction)`` during them; ``refit``: a learned 3-D edit runs on the INR fitted anew first, for
+        INRs fitted by other code); the redo stack is cleared."""
         ws = self.current
+        kind = "exact" if exact or name not in EDITS else "learned"
+        refit = bool(refit) and kind == "learned" and self.domain != "image"  # exact edits need none; images: none
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            edited = apply_edit(ws, name, exact=exact, **params)
-            kind = "exact" if exact or name not in EDITS else "learned"
+            edited = apply_edit(ws, name, exact=exact, refit=refit, **params)
             if refine and kind == "exact":
                 warnings.warn(f"{name} is exact: the refine steps are for learned edits, none were run", stacklevel=1)
                 refine = 0
@@ -180,13 +188,16 @@ class EditSession:
         error = self._error(ws, edited, name, exact, params)
         shown = ", ".join(f"{k}={v}" for k, v in params.items())
         record = {"edit": name, "kind": kind, "params": params} | ({"refine": refine} if refine else {})
-        label = f"{name}({shown}) [{kind}{f' + {refine} refine steps' if refine else ''}]"
+        record |= {"refit": True} if refit else {}
+        how = (", refitted" if refit else "") + (f" + {refine} refine steps" if refine else "")
+        label = f"{name}({shown}) [{kind}{how}]"
         step = Step(edited, label, error, record)
         notes = tuple(dict.fromkeys(str(w.message) for w in caught))
         if error and (error["edited"] > error["no_edit"]) == error["metric"].startswith("MSE") and kind != "exact":
             notes += (
                 f"the learned {name} made this INR worse than not editing ({error['metric']} {error['edited']:.4g} "
-                f"against {error['no_edit']:.4g}): undo, and use an exact edit where one exists",
+                f"against {error['no_edit']:.4g}): undo, and use an exact edit where one exists"
+                + (REFIT_HINT if self.source.get("kind") == "inr" and self.domain != "image" else ""),
             )
         return replace(self, steps=self.steps + (step,), undone=(), notes=notes)
 

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import app  # noqa: E402
 
 pytestmark = pytest.mark.slow
-EDIT_DEFAULTS = dict(exact=False, sigma=0.05, axis="x", box="-1 -1 0 0", part="handle", extra="", refine=0)
+EDIT_DEFAULTS = dict(exact=False, sigma=0.05, axis="x", box="-1 -1 0 0", part="handle", extra="", refine=0, refit=False)
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +40,7 @@ def client(server):
 
 def call_edit(c, name, **kw):
     a = {**EDIT_DEFAULTS, **kw}
-    args = (a["exact"], a["sigma"], a["axis"], a["box"], a["part"], a["extra"], a["refine"])
+    args = (a["exact"], a["sigma"], a["axis"], a["box"], a["part"], a["extra"], a["refine"], a["refit"])
     return c.predict(name, *args, api_name="/edit")
 
 
@@ -105,6 +105,22 @@ def test_mesh_upload_edit_and_export(server, box_obj):
     assert np.abs(glb.bounds).max() < 0.9  # the brick, normalized to [-0.8, 0.8]^3
     inr = dws_edit.load_inr(c.predict("inr", api_name="/export"))
     assert inr.spec.layer_sizes == (3, 64, 64, 1)  # the exact symmetrization doubles the widths
+
+
+def test_an_inr_file_fitted_by_other_code_is_refitted_before_a_learned_edit(server, tmp_path):
+    from gradio_client import handle_file
+
+    from dws_edit.bench.other_fits import fit_siren_sdf
+
+    path = tmp_path / "ring.safetensors"  # a SIREN of vsitzmann/siren's kind, DeepSDF's loss, imported
+    dws_edit.save_inr(path, fit_siren_sdf(trimesh.creation.annulus(0.25, 0.6, 0.5), "deepsdf", steps=300))
+    c = client(server)
+    r = c.predict(handle_file(str(path)), "digit 3", api_name="/fit")
+    extra = '{"center": [0, 0, 0], "radius": 0.3}'
+    r = call_edit(c, "remove_sphere", extra=extra, refit=True)
+    assert "remove_sphere(center=[0, 0, 0], radius=0.3) [learned, refitted]" in r[4] and r[3].endswith(".glb")
+    r = call_edit(c, "mirror", exact=True, refit=True)  # exact edits need no refit: none is run
+    assert "mirror(axis=x) [exact]" in r[4]
 
 
 def test_bad_input_gives_one_line_and_keeps_the_session(server, tmp_path, box_obj):

@@ -114,7 +114,7 @@ def test_bench_edit_3d_measures_iou_chamfer_and_writes_cards(shipped_sdf, tmp_pa
 
     bench = BenchEdit(domain="sdf", count=4, iou_resolution=24, mesh_count=1, finetune_steps=(2, 4), hybrid_steps=(2,),
                       mesh_fit_steps=10, held_out_draws=2, points=256, out=tmp_path / "bench",
-                      write_cards=True)  # fmt: skip
+                      write_cards=True, other_fit_steps=5)  # fmt: skip
     rows = bench.run()["results"]
     assert set(rows) == {"sdf-symmetrize", "sdf-remove_part"}
     for row in rows.values():
@@ -139,7 +139,14 @@ def test_bench_edit_3d_measures_iou_chamfer_and_writes_cards(shipped_sdf, tmp_pa
     assert 0 <= sym["mlp_iou"] <= 1 and 0 <= held["mlp_iou"] <= 1 and sym["mlp_mse"] != sym["dws_mse"]
     assert sym["mlp_baseline"]["parameters"] > 0 and "command" in sym["mlp_baseline"]
     assert "mlp_iou" not in part and "mlp_baseline" not in part
-    assert f"| {held['identity_iou']:.3f} / {held['dws_iou']:.3f} (MLP {held['mlp_iou']:.3f}); 16 edits |" in index
+    assert f"| {held['identity_iou']:.3f} / {held['dws_iou']:.3f} (MLP {held['mlp_iou']:.3f}); 16 edits;" in index
+    # the same meshes fitted by other code (two recipes), edited as they are and after refit=True
+    others = rows["sdf-symmetrize"]["other_fits"]
+    assert set(others) == {"eikonal", "deepsdf"} and "other_fits" not in rows["sdf-remove_part"]
+    for o in others.values():
+        assert all(0 <= o[f"{k}_iou"] <= 1 for k in ("identity", "dws", "mlp", "refit_dws")) and o["draws"] == 2
+    o = others["deepsdf"]
+    assert f"; deepsdf fits {o['identity_iou']:.3f} / {o['dws_iou']:.3f} (MLP {o['mlp_iou']:.3f}), refitted " in index
     assert (tmp_path / "bench" / "sdf-symmetrize-error-vs-time.png").exists()
 
 

@@ -90,3 +90,49 @@ def test_the_app_session_refines_learned_edits_and_notes_exact_ones():
     assert any("mirror is exact" in n for n in exact.notes) and exact.steps[-1].record.get("refine") is None
     with pytest.raises(ValueError, match="remove_part cannot be refined"):
         session.edit("remove_part", refine=10, part="handle")
+
+
+@pytest.fixture(scope="module")
+def other_code_sdf():
+    """An SDF SIREN of a ring fitted by other code (DeepSDF's recipe on vsitzmann/siren's network), imported."""
+    import trimesh
+
+    from dws_edit.bench.other_fits import fit_siren_sdf
+
+    mesh = trimesh.creation.annulus(r_min=0.25, r_max=0.6, height=0.5)
+    return fit_siren_sdf(mesh, "deepsdf", steps=300, points=2048)
+
+
+def test_refit_keeps_the_function_in_the_zoos_form(other_code_sdf):
+    import math
+
+    from dws_edit.refine import refit
+
+    ws = other_code_sdf
+    assert max(b.abs().max().item() for b in ws.biases[:-1]) > math.pi / ws.spec.w0  # biases over many periods
+    out = refit(ws, steps=300, points=4096)
+    assert out.spec == ws.spec and out.batch_size == 1
+    same = occupancy_iou(lambda p: evaluate(out, p), lambda p: evaluate(ws, p), "sdf", 32).item()
+    assert same > 0.85  # the same shape
+    assert max(b.abs().max().item() for b in out.biases[:-1]) < 0.5  # fitted from zero biases, as the zoos
+
+
+def test_edit_with_refit_edits_the_refitted_inr_and_refine_aims_at_the_source(other_code_sdf):
+    ws = other_code_sdf
+    out = dws_edit.edit(ws, "remove_sphere", center=(0.0, 0.0, 0.0), radius=0.3, refit=True)
+    assert out.spec.layer_sizes[0] == 3 and torch.isfinite(out.weights[0]).all()
+    refined = dws_edit.edit(ws, "remove_sphere", center=(0.0, 0.0, 0.0), radius=0.3, refit=True, refine=5)
+    assert refined.spec == out.spec
+    with pytest.raises(ValueError, match="refit applies to learned edits"):
+        dws_edit.edit(ws, "mirror", axis="x", refit=True)
+
+
+def test_refit_refuses_image_inrs_in_one_line(digits):
+    from dws_edit.refine import refit
+
+    with pytest.raises(ValueError, match=r"refit: image INRs are not accepted; accepted: 3-D INRs \(sdf, field\)"):
+        refit(digits)
+    from dws_edit.inr import init_siren, sdf_spec
+
+    with pytest.raises(ValueError, match="steps=0: expected an integer >= 1"):
+        refit(init_siren(sdf_spec(), 1, torch.Generator().manual_seed(0)), steps=0)

@@ -14,7 +14,7 @@ IMAGE_KEYS = ("identity_mse", "mlp_mse", "removed", "loop_fitted", "other_widths
 KEYS_3D = ("identity_mse", "mlp_mse", "removed", "identity_iou", "mlp_iou", "iou_resolution", "meshes",
            "identity_psnr", "mlp_psnr", "dws_psnr", "held_out_meshes", "speedup_at_equal_mse", "speedup_kind",
            "refit_iou", "refit_mse", "refit_seconds", "refit_psnr", "exact_iou", "exact_mse", "exact_seconds",
-           "changed", "mlp_baseline")  # fmt: skip
+           "changed", "mlp_baseline", "other_fits")  # fmt: skip
 
 
 def write_quality(name: str, row: dict) -> None:
@@ -107,7 +107,9 @@ def _rows_3d(cards: dict) -> list[str]:
         "of 64^3 marching-cubes meshes (coordinate units, shapes span [-0.8, 0.8]) next to the source INR's own",
         "fitting error, rendered-view PSNR for fields, and IoU (fields: and view PSNR) on INRs fitted to held-out",
         "meshes the generator cannot make (dws_edit.data.mesh_set), fitted as `fit_mesh` fits a user's mesh, with",
-        "random edits (after the semicolon: how many; 8 meshes x the bench's `--held-out-draws`). MLP: the",
+        "random edits (after the semicolon: how many; 8 meshes x the bench's `--held-out-draws`), and for SDFs on",
+        "SIRENs fitted to the same meshes by other code, the same edits (eikonal: the SIREN paper's recipe; deepsdf:",
+        "DeepSDF's; dws_edit.bench.other_fits), imported as a user's file is, and DWS after `refit=True`. MLP: the",
         "FlatMLPEditNet baseline (the flattened weights only, one pass; the card's `quality.mlp_baseline` gives its",
         "command and size), not shipped (checkpoints/ stays under 50 MB): `bash scripts/train_3d_baselines.sh`",
         'trains them into runs/, where the bench finds them; "-" where the measuring run had none.',
@@ -130,6 +132,9 @@ def _rows_3d(cards: dict) -> list[str]:
             held += f", {h['identity_psnr']:.1f} / {h['dws_psnr']:.1f} dB{mlp_text(h, 'psnr')}"
         if h:
             held += f"; {len(h['meshes']) * h.get('draws', 1)} edits"
+        for recipe, o in q.get("other_fits", {}).items():
+            held += f"; {recipe} fits {o['identity_iou']:.3f} / {o['dws_iou']:.3f}{mlp_text(o, 'iou')}"
+            held += f", refitted {o['refit_dws_iou']:.3f}" if "refit_dws_iou" in o else ""
         speed = speedup_text(q)
         reference = (f"refit {q['refit_iou']:.3f}" if "refit_iou" in q else f"exact {q['exact_iou']:.3f}"
                      if "exact_iou" in q else "-")  # fmt: skip

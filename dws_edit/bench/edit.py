@@ -63,6 +63,10 @@ class BenchEdit:
     mesh_fit_steps: int = 1000
     """3-D: Adam steps fitting an INR (width 32, SDF or colored field as the domain; ``fit_shape``'s rate) to each
     held-out mesh of dws_edit.data.mesh_set."""
+    other_fit_steps: int = 1500
+    """3-D, SDF: Adam steps of the SDF SIRENs fitted to the held-out meshes by other code
+    (:mod:`dws_edit.bench.other_fits`: the SIREN paper's eikonal recipe and DeepSDF's), on which the edits are also
+    measured as they are and after ``dws_edit.refine.refit`` (``mesh_fit_steps`` steps); 0: not measured."""
     held_out_draws: int = 1
     """3-D: edit parameters drawn per held-out mesh (each a separate edit of the same INR; more draws, a steadier
     mean over the 8 meshes). Cost grows with it; most for field-smooth, whose target views take a 7^3-point
@@ -95,7 +99,8 @@ class BenchEdit:
         from dws_edit.api import at_least
 
         lowest = {"count": 1, "points": 1, "iou_resolution": 2, "mesh_count": 1, "mesh_fit_steps": 1,
-                  "held_out_draws": 1, "loop_count": 1, "finetune_steps": 1, "hybrid_steps": 1}  # fmt: skip
+                  "other_fit_steps": 0, "held_out_draws": 1, "loop_count": 1, "finetune_steps": 1,
+                  "hybrid_steps": 1}  # fmt: skip
         for name, low in lowest.items():
             value = getattr(self, name)  # a number, a tuple of step numbers, or None (count: the domain's default)
             for v in value if isinstance(value, tuple | list) else (value,):

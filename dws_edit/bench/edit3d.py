@@ -13,7 +13,9 @@ functional target of :mod:`dws_edit.edits`; for ``remove_part`` the generator's 
   target, and the source INR's own fitting error (Chamfer of its mesh to the generator's shape);
 - fields: PSNR of volume-rendered views against views of the exact target;
 - the generic edits on INRs (SDFs, or colored fields of one color a mesh) fitted to held-out meshes the generator
-  cannot make (:mod:`dws_edit.data.mesh_set`), reported apart.
+  cannot make (:mod:`dws_edit.data.mesh_set`), reported apart; for SDFs also on SIRENs fitted to the same meshes
+  by other code (:mod:`dws_edit.bench.other_fits`: the SIREN paper's and DeepSDF's recipes, imported as a user's
+  file is).
 """
 
 from __future__ import annotations
@@ -185,6 +187,9 @@ class Bench3D:
             out |= view_psnrs(targets_of(0, k), {key: w[:k] for key, w in inrs.items()})
         if edit.name != "remove_part":  # the generic edits
             out["held_out_meshes"] = self._held_out(edit, model, baseline)
+            if self.domain == "sdf" and cfg.other_fit_steps:
+                out["other_fits"] = {recipe: self._held_out(edit, model, baseline, fits[:2], fits[2])
+                                     for recipe, fits in self._other_fits.items()}  # fmt: skip
         return out
 
     def _refit(self, manifest: dict, ws: WeightSpace, shapes: list, params: dict, measure) -> tuple[dict, WeightSpace]:
@@ -267,12 +272,40 @@ class Bench3D:
                 for s in shapes.values()]  # fmt: skip
         return list(shapes), WeightSpace.cat(fits)
 
-    def _held_out(self, edit, model, baseline=None) -> dict:
+    @cached_property
+    def _other_fits(self) -> dict[str, tuple[list[str], WeightSpace, WeightSpace]]:
+        """recipe -> the held-out meshes' names, their SDF SIRENs fitted by other code
+        (:func:`~dws_edit.bench.other_fits.fit_siren_sdf`, each recipe of :data:`~dws_edit.bench.other_fits.RECIPES`,
+        ``cfg.other_fit_steps`` steps) and those INRs refitted (:func:`dws_edit.refine.refit`, ``cfg.mesh_fit_steps``
+        steps), made once per bench; their fidelity (IoU with each mesh; the refit's with the INR it refits; 64^3)
+        is printed."""
+        from dws_edit.bench.other_fits import RECIPES, fit_siren_sdf
+        from dws_edit.data.mesh_set import held_out_meshes, held_out_shapes
+        from dws_edit.refine import refit
+
+        meshes, shapes = held_out_meshes(), held_out_shapes()
+        out = {}
+        for recipe in RECIPES:
+            fits = [fit_siren_sdf(m, recipe, steps=self.cfg.other_fit_steps) for m in meshes.values()]
+            ws = WeightSpace.cat(fits)
+            fidelity = [occupancy_iou(lambda p, w=w: evaluate(w, p), lambda p, s=s: s.sdf(p)[None, :, None], "sdf", 64)
+                        for w, s in zip(fits, shapes.values(), strict=True)]  # fmt: skip
+            refitted, seconds = timed(lambda ws=ws: refit(ws, steps=self.cfg.mesh_fit_steps), repeats=1)
+            same = occupancy_iou(lambda p, r=refitted: evaluate(r, p), lambda p, ws=ws: evaluate(ws, p), "sdf", 64)
+            console.print(f"held-out meshes fitted by other code ({recipe}, {self.cfg.other_fit_steps} steps): IoU "
+                          f"with the meshes {torch.cat(fidelity).mean().item():.3f}; refitted ({seconds:.1f} s for "
+                          f"{ws.batch_size}): IoU with them {same.mean().item():.3f} (64^3)")  # fmt: skip
+            out[recipe] = (list(meshes), ws, refitted)
+        return out
+
+    def _held_out(self, edit, model, baseline=None, fitted=None, refitted=None) -> dict:
         """The edit on INRs (width 32, SDFs or colored fields as the model's domain) fitted to the held-out meshes
-        of :mod:`dws_edit.data.mesh_set`, ``cfg.held_out_draws`` random edit parameters per mesh: IoU against the
-        exact edit (per mesh: the mean over its draws), and for fields PSNR of rendered views; the same for the
-        FlatMLPEditNet ``baseline`` where there is one (``mlp_*`` keys)."""
-        names, ws = self._held_out_inrs
+        of :mod:`dws_edit.data.mesh_set` (``fitted``: (names, WeightSpace); default: fitted as ``fit_mesh`` fits a
+        user's mesh), ``cfg.held_out_draws`` random edit parameters per mesh: IoU against the exact edit (per mesh:
+        the mean over its draws), and for fields PSNR of rendered views; the same for the FlatMLPEditNet
+        ``baseline`` where there is one (``mlp_*`` keys), and for ``refitted`` (the same INRs refitted) the DWS
+        edit of the refit against the exact edit of the INRs as given (``refit_dws_*`` keys)."""
+        names, ws = fitted or self._held_out_inrs
         draws = self.cfg.held_out_draws
         ws = WeightSpace.cat([ws] * draws)  # draw d of mesh i is INR d * len(names) + i
         domain = self.domain
@@ -290,6 +323,9 @@ class Bench3D:
             inrs = {"identity": ws, "dws": run_edit_model(model, ws, cond, edit, params)}
             if baseline is not None:
                 inrs["mlp"] = baseline(ws, cond)
+            if refitted is not None:
+                refitted = WeightSpace.cat([refitted] * draws)
+                inrs["refit_dws"] = run_edit_model(model, refitted, cond, edit, params)
         iou = lambda w: occupancy_iou(lambda p: evaluate(w, p), target_fn, domain, res)  # noqa: E731
         per = {key: iou(w) for key, w in inrs.items()}
         per_mesh = per["dws"].view(draws, len(names)).mean(0)
@@ -361,6 +397,11 @@ def print_table(rows: dict, domain: str) -> None:
             )
             console.print(f"{name}: IoU on the {c['inrs']} of {r['inrs']} INRs the edit changes (no edit's IoU < "
                           f"{c['threshold']}): {ious}{held}")  # fmt: skip
+    for name, r in rows.items():
+        for recipe, o in r.get("other_fits", {}).items():
+            console.print(f"{name}: held-out meshes fitted by other code ({recipe}): IoU no edit "
+                          f"{o['identity_iou']:.3f}, DWS {o['dws_iou']:.3f}{mlp_text(o, 'iou')}, DWS after refit "
+                          f"{o['refit_dws_iou']:.3f}")  # fmt: skip
     for name, r in rows.items():
         if "dws_psnr" in r:
             h = r.get("held_out_meshes") or {}

@@ -27,6 +27,9 @@ class EditCommand:
     """A checkpoint name or .safetensors path to use instead of the shipped model."""
     refine: int = 0
     """Learned edits: after the DWS model, this many Adam steps on the edit's target (e.g. 100; 0: the pass only)."""
+    refit: bool = False
+    """Learned 3-D edits: first fit the INR anew as the 3-D zoos fit (seconds), for SIRENs fitted by other code (e.g.
+    imported with dws-edit inr import), which lie outside the models' training data."""
     sigma: float | None = None
     """smooth: Gaussian std in the INR's coordinate units."""
     axis: str | None = None
@@ -64,12 +67,14 @@ class EditCommand:
         params = {k: getattr(self, k) for k in names if getattr(self, k) is not None}
         if self.other is not None:
             params["b"] = read_inr(self.other)[0]
-        edited = edit(ws, self.edit, exact=self.exact, model=self.model, refine=self.refine, **params)
+        edited = edit(ws, self.edit, exact=self.exact, model=self.model, refine=self.refine, refit=self.refit, **params)
         from dws_edit.edits import EXACT_EDITS
 
         step = {"edit": self.edit, "exact": self.exact or self.edit in EXACT_EDITS}
         if self.refine:
             step["refine"] = self.refine
+        if self.refit:
+            step["refit"] = True
         step.update({k: v for k, v in params.items() if k != "b"})
         if self.other is not None:
             step["other"] = str(self.other)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
+from dws_edit.inr.siren import canonical_phases
 from dws_edit.nn.layer import DWSLayer, weight_space_slots
 from dws_edit.nn.probes import ProbeFeatures
 from dws_edit.stats import WeightStats
@@ -275,7 +276,10 @@ class EditNet(_Normalized):
     ) -> WeightSpace:
         """``ws`` [B, 1, ...], ``cond`` [B, cond_dim] (and for a model with ``gradient``, ``grad``: the loss gradient
         like ``ws``, or a function of the INRs that returns it, which a model with refinement passes needs) ->
-        the edited INRs (hidden widths x ``outputs``)."""
+        the edited INRs (hidden widths x ``outputs``). SIREN inputs are first brought to
+        :func:`~dws_edit.inr.siren.canonical_phases` (the same functions; the zoos' INRs unchanged), so SIRENs
+        fitted by other code, whose hidden biases spread over many periods, reach the model nearer the zoo's."""
+        ws = canonical_phases(ws)
         if self.cond_dim and (cond is None or cond.shape != (ws.batch_size, self.cond_dim)):
             got = "none" if cond is None else tuple(cond.shape)
             raise ValueError(
@@ -296,7 +300,7 @@ class EditNet(_Normalized):
             )
         edited = self._one_pass(ws, cond, grad)
         for refiner in self.refiners or ():
-            edited = refiner(edited, cond, gradient_of(edited))
+            edited = refiner._one_pass(edited, cond, gradient_of(edited))  # the outer checks hold for every pass
         return edited
 
     def _one_pass(self, ws: WeightSpace, cond: Tensor | None, grad: WeightSpace | None) -> WeightSpace:

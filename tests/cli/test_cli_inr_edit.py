@@ -67,6 +67,8 @@ def test_fit_edit_render_round_trip(fitted, capsys):
         (("edit", "{x}", "--edit", "explode"), "exact mirror, translate"),
         (("edit", "{x}", "--edit", "mirror", "--axis", "x", "--refine", "10"), "refine applies to learned edits"),
         (("edit", "{x}", "--edit", "mirror", "--axis", "x", "--model", "image-smooth"), "model applies to learned"),
+        (("edit", "{x}", "--edit", "mirror", "--axis", "x", "--refit"), "refit applies to learned edits"),
+        (("edit", "{x}", "--edit", "smooth", "--sigma", "0.05", "--refit"), "refit: image INRs are not accepted"),
         (("edit", "{x}", "--edit", "rotate", "--angle", "0.5", "--center", "0.1"), "center of shape (1, 1)"),
         (("edit", "{x}", "--edit", "scale", "--factor", "nan"), "factor holds NaN or Inf"),
         (("edit", "{x}", "--edit", "translate", "--offset", "nan", "0"), "offset holds NaN or Inf"),
@@ -108,6 +110,9 @@ def test_mesh_fit_render_round_trip(tmp_path, capsys):
     assert Image.open(tmp_path / "ring.png").size == (3 * (112 + 1) - 1, 112)
     assert run("inr", "render", x, "--out", tmp_path / "other.png", "--index", "3") == 2
     assert "holds INRs 0..0" in capsys.readouterr().err
+    y = tmp_path / "smooth.safetensors"  # refitted first (as for an INR fitted by other code), then edited
+    assert run("edit", x, "--edit", "smooth", "--sigma", "0.05", "--refit", "--out", y) == 0
+    assert read_inr(y)[1]["edit_history"][-1] == {"edit": "smooth", "exact": False, "refit": True, "sigma": 0.05}
 
 
 def test_models_list_gives_each_shipped_model_its_quality_in_words(capsys, monkeypatch):

@@ -78,8 +78,8 @@ def _check_model_fits(net, given, name: str, domain: str, spec: NetworkSpec) -> 
         )
 
 
-def learned_model_for(ws: WeightSpace, name: str):
-    """The shipped model that performs edit ``name`` on INRs of ``ws``'s spec.
+def learned_model_for(ws: WeightSpace | NetworkSpec, name: str):
+    """The shipped model that performs edit ``name`` on INRs of ``ws``'s spec (or of the spec ``ws``).
 
     Raises ValueError listing the accepted specs when no shipped model accepts this spec. Warns when
     the hidden widths differ from those seen in training (the layers are width-agnostic; the model
@@ -90,18 +90,19 @@ def learned_model_for(ws: WeightSpace, name: str):
     if not candidates:
         exact = "; use exact=True for its closed form" if name in EXACT_NAMES else ""
         raise ValueError(f"no shipped model performs the learned edit {name!r}{exact}")
+    spec = ws if isinstance(ws, NetworkSpec) else ws.spec
     for model_name, card in candidates.items():
-        if _accepts(card, ws.spec):
+        if _accepts(card, spec):
             trained = tuple(card["accepts"]["hidden_widths_trained"])
-            if ws.spec.hidden_sizes != trained:
+            if spec.hidden_sizes != trained:
                 warnings.warn(
-                    f"{model_name} was trained on hidden widths {trained}; this INR has {ws.spec.hidden_sizes} "
+                    f"{model_name} was trained on hidden widths {trained}; this INR has {spec.hidden_sizes} "
                     "(accepted: the layers are width-agnostic; see the model card for quality on other widths)",
                     stacklevel=3,
                 )
             return _model(model_name)
     accepted = "; ".join(f"{m}: {_describe_accepts(c['accepts'])}" for m, c in candidates.items())
-    s = ws.spec
+    s = spec
     shape = (s.num_layers, s.layer_sizes[0], s.layer_sizes[-1])
     same_shape = any(shape == tuple(c["accepts"][k] for k in ("depth", "d0", "dL")) for c in candidates.values())
     hint = " (only w0 or the offset differ: an imported SIREN may need --output-offset / w0)" if same_shape else ""
@@ -133,11 +134,11 @@ def edit(
     a loaded edit model or a checkpoint path/name to use instead of the shipped one. ``refine``: after a learned
     edit's pass, this many Adam steps on the edit's functional target (:func:`dws_edit.refine.refine`, learning rate
     ``refine_lr``, default per domain; for one INR each step is one batched forward and backward pass at 784 or
-    4,096 points). ``refit``: before a learned 3-D edit, fit the INR anew as the 3-D zoos fit
-    (:func:`dws_edit.refine.refit`, seconds per INR): for SIRENs fitted by other code, which lie outside the
-    models' training data (the README measures both); ``refine`` then still aims at the edit of the INR as given.
-    ``params``: the edit's parameters (see ``available_edits()``), numbers shared by the batch or
-    tensors with a leading [B].
+    4,096 points). ``refit``: before a learned 3-D edit, fit the INR anew at width 32, w0 15, from zero biases
+    (:func:`dws_edit.refine.refit`, seconds per INR; its spec is checked against the model first): for SIRENs
+    fitted by other code, which lie outside the models' training data (README, "INRs fitted by other code");
+    ``refine`` then still aims at the edit of the INR as given. ``params``: the edit's parameters (see
+    ``available_edits()``), numbers shared by the batch or tensors with a leading [B].
 
     Returns a WeightSpace of the same batch size; learned models with output-capacity expansion and
     exact symmetrize/blend return wider hidden layers. Raises ValueError (one line) for an unknown
@@ -169,16 +170,16 @@ def edit(
     cond = definition.encode(params, domain, batch=ws.batch_size) if definition.cond_dim(domain) else None
     if cond is None and params:
         raise ValueError(f"edit {name!r} takes no parameters; got {sorted(params)}")
-    source = ws  # the INRs the model edits (refitted: the same functions, the zoos' recipe)
-    if refit:
-        from dws_edit.refine import refit as refit_inrs
+    from dws_edit.refine import refit as refit_inrs
+    from dws_edit.refine import refit_spec
 
-        source = refit_inrs(ws)
+    spec = refit_spec(ws.spec) if refit else ws.spec  # the spec the model edits, checked before any refit
     if model is None:
-        net = learned_model_for(source, name)
+        net = learned_model_for(spec, name)
     else:
         net = _model(str(model)) if not isinstance(model, torch.nn.Module) else model
-        _check_model_fits(net, model, name, domain, source.spec)
+        _check_model_fits(net, model, name, domain, spec)
+    source = refit_inrs(ws) if refit else ws  # the INRs the model edits (refitted: the same functions)
     dtype = next(net.parameters()).dtype
     from dws_edit.tasks.run import run_edit_model
 

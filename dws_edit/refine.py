@@ -23,7 +23,7 @@ import torch
 
 from dws_edit.edits import domain_of, get_edit
 from dws_edit.inr import fit
-from dws_edit.weights import WeightSpace
+from dws_edit.weights import NetworkSpec, WeightSpace
 
 DEFAULT_LR = {"image": 1e-3, "sdf": 3e-4, "field": 3e-4}
 """Adam learning rate of ``refine`` per domain (see the module's docstring for how they were chosen)."""
@@ -82,33 +82,43 @@ def refine(
 
 
 REFIT_DEFAULTS = {"hidden": 32, "points": 16384, "steps": 1000, "lr": 3e-3}
-"""How :func:`refit` fits: as ``fit_mesh`` fits a user's mesh (width 32, the 3-D models' trained width; Adam at the
-3-D zoos' rate), at points half near the INR's own surface."""
+"""How :func:`refit` fits: as the app fits an uploaded mesh (16,384 points half near the surface, 1,000 steps), at
+width 32 (the 3-D models' trained width) with Adam at the 3-D zoos' rate, from SIREN's initialisation with zero
+biases (the zoos')."""
+
+
+def refit_spec(spec: NetworkSpec) -> NetworkSpec:
+    """The spec :func:`refit` returns for INRs of ``spec``: the domain's spec (``sdf_spec`` / ``field_spec``) at
+    width 32 and w0 15, whatever the source's width, depth or w0. Raises ValueError for an image spec."""
+    from dws_edit.inr import field_spec, sdf_spec
+
+    domain = domain_of(spec)
+    if domain not in ("sdf", "field"):
+        raise ValueError(f"refit: {domain} INRs are not accepted; accepted: 3-D INRs (sdf, field)")
+    hidden = (REFIT_DEFAULTS["hidden"],) * 2
+    return sdf_spec(hidden) if domain == "sdf" else field_spec(hidden)
 
 
 def refit(ws: WeightSpace, steps: int = REFIT_DEFAULTS["steps"], points: int = REFIT_DEFAULTS["points"],
           seed: int = 0) -> WeightSpace:  # fmt: skip
-    """The same functions as the 3-D INRs ``ws`` [B] (SDFs or colored fields, any width), fitted anew the way the
-    3-D zoos and ``fit_mesh`` fit (:data:`REFIT_DEFAULTS`: zero biases and SIREN initialisation, width 32, Adam
-    3e-3, ``steps`` steps at ``points`` fixed points per INR, half near its surface) to the values of ``ws``
-    there. A SIREN fitted by other code (another initialisation, another loss: :mod:`dws_edit.bench.other_fits`)
-    lies outside the shipped 3-D models' training data, where a learned edit can leave it worse than no edit;
-    its refit lies inside (README, "3-D edit models": the learned edits on such INRs with and without it).
-    Costs about ``fit_mesh``'s time per INR (seconds). Returns [B] of ``sdf_spec`` / ``field_spec`` (32, 32).
-    Raises ValueError (one line) for an image INR or a step or point count below 1."""
+    """The same functions as the 3-D INRs ``ws`` [B] (SDFs or colored fields of any width, depth and w0), fitted
+    anew as :data:`REFIT_DEFAULTS` says, ``steps`` Adam steps at ``points`` fixed points per INR, half near its
+    surface, to the values of ``ws`` there. A SIREN fitted by other code (another initialisation, another loss:
+    :mod:`dws_edit.bench.other_fits`) lies outside the shipped 3-D models' training data, where a learned edit can
+    leave it worse than no edit; its refit lies inside (README, "INRs fitted by other code": the learned edits on
+    such INRs with and without it). The INRs of a batch share the draws of their points and initialisations, so
+    ``refit(ws)[i]`` and ``refit(ws[i:i+1])`` differ as two fits do. About 4 s an INR here (2 CPU cores, a batch of
+    8). Returns [B] of :func:`refit_spec`. Raises ValueError (one line) for an image INR or a step or point count
+    below 1."""
     from dws_edit.api import at_least
-    from dws_edit.inr import evaluate, field_spec, sdf_spec
+    from dws_edit.inr import evaluate
     from dws_edit.tasks.run import sample_points
 
-    domain = domain_of(ws.spec)
-    if domain not in ("sdf", "field"):
-        raise ValueError(f"refit: {domain} INRs are not accepted; accepted: 3-D INRs (sdf, field)")
+    spec = refit_spec(ws.spec)
     at_least("steps", steps, 1)
     at_least("points", points, 1)
-    hidden = (REFIT_DEFAULTS["hidden"],) * 2
-    spec = sdf_spec(hidden, ws.spec.w0) if domain == "sdf" else field_spec(hidden, ws.spec.w0)
     source = ws.to(torch.float32)
-    coords = sample_points(source, domain, points, torch.Generator().manual_seed(seed))
+    coords = sample_points(source, domain_of(ws.spec), points, torch.Generator().manual_seed(seed))
     with torch.no_grad():
         targets = evaluate(source, coords)
     return fit(spec, coords, targets, 0.0, steps, REFIT_DEFAULTS["lr"], seed, chunk=ws.batch_size).ws.to(ws.dtype)

@@ -38,7 +38,7 @@ two CPU cores instead of 40 s; Chamfer distance measured by ``dws-edit bench mes
 REFIT_HINT = (
     "; an INR fitted by other code lies outside the 3-D models' training data: undo and edit with 'refit first'"
 )
-"""Added to the made-worse note for an uploaded 3-D INR file (README, "3-D edit models": INRs fitted by other code)."""
+"""Added to the made-worse note for an uploaded 3-D INR file not yet refitted (README, "INRs fitted by other code")."""
 
 ProgressFn = Callable[[float], None] | None
 
@@ -197,7 +197,7 @@ class EditSession:
             notes += (
                 f"the learned {name} made this INR worse than not editing ({error['metric']} {error['edited']:.4g} "
                 f"against {error['no_edit']:.4g}): undo, and use an exact edit where one exists"
-                + (REFIT_HINT if self.source.get("kind") == "inr" and self.domain != "image" else ""),
+                + (REFIT_HINT if self.source.get("kind") == "inr" and self.domain != "image" and not refit else ""),
             )
         return replace(self, steps=self.steps + (step,), undone=(), notes=notes)
 

@@ -118,13 +118,34 @@ def test_refit_keeps_the_function_in_the_zoos_form(other_code_sdf):
 
 
 def test_edit_with_refit_edits_the_refitted_inr_and_refine_aims_at_the_source(other_code_sdf):
-    ws = other_code_sdf
-    out = dws_edit.edit(ws, "remove_sphere", center=(0.0, 0.0, 0.0), radius=0.3, refit=True)
-    assert out.spec.layer_sizes[0] == 3 and torch.isfinite(out.weights[0]).all()
-    refined = dws_edit.edit(ws, "remove_sphere", center=(0.0, 0.0, 0.0), radius=0.3, refit=True, refine=5)
-    assert refined.spec == out.spec
+    from dws_edit.refine import refit
+
+    ws, params = other_code_sdf, {"center": (0.0, 0.0, 0.0), "radius": 0.3}
+    out = dws_edit.edit(ws, "remove_sphere", refit=True, **params)
+    again = dws_edit.edit(refit(ws), "remove_sphere", **params)  # the same seeds: the same refit and pass
+    assert all(torch.equal(a, b) for a, b in zip(out.tensors(), again.tensors()))
+    refined = dws_edit.edit(ws, "remove_sphere", refit=True, refine=5, **params)
+    by_hand = refine(ws, out, "remove_sphere", params, 5)  # the target is the edit of the INR as given
+    assert all(torch.allclose(a, b) for a, b in zip(refined.tensors(), by_hand.tensors()))
     with pytest.raises(ValueError, match="refit applies to learned edits"):
         dws_edit.edit(ws, "mirror", axis="x", refit=True)
+
+
+def test_refit_makes_an_import_of_another_w0_and_depth_editable():
+    """A vsitzmann/siren SDF imported with its own w0 (30) and three hidden layers: no model accepts it as it is;
+    refitted, it is an SDF SIREN of the models' spec."""
+    from dws_edit.bench.other_fits import _vsitzmann_state_dict, siren_module
+    from dws_edit.inr import import_siren, sdf_spec
+    from dws_edit.refine import refit
+
+    net = siren_module((3, 16, 16, 16, 1), 30.0, torch.Generator().manual_seed(0))
+    ws = import_siren(_vsitzmann_state_dict(net), format="vsitzmann")
+    assert ws.spec.w0 == 30 and ws.spec.num_layers == 4
+    with pytest.raises(ValueError, match="no shipped model for 'smooth' accepts INRs of spec"):
+        dws_edit.edit(ws, "smooth", sigma=0.05)
+    assert refit(ws, steps=5, points=512).spec == sdf_spec()
+    out = dws_edit.edit(ws, "smooth", sigma=0.05, refit=True)
+    assert out.spec.layer_sizes[0] == 3 and out.spec.w0 == 15
 
 
 def test_refit_refuses_image_inrs_in_one_line(digits):

@@ -47,13 +47,15 @@ def init_siren(spec: NetworkSpec, batch: int, generator: torch.Generator | None 
 
 
 def canonical_phases(ws: WeightSpace) -> WeightSpace:
-    """The same SIRENs with every hidden bias wrapped into [-pi/w0, pi/w0): exact, since sin(w0 (z + 2 pi k / w0))
-    = sin(w0 z) (a symmetry of sine networks beyond the permutations of hidden neurons). The zoos' INRs, fitted from
-    zero biases, already lie there (every INR of the image, SDF and field zoos: largest |bias| 0.09 at w0 = 30
-    against 0.105, 0.14 at w0 = 15 against 0.21) and come back unchanged; SIRENs initialised as vsitzmann/siren does
-    (biases up to 1/sqrt(fan_in)) come closer to them. ``ws`` [B, C, ...] of any spec; non-sine specs and the
-    output layer's bias are returned as they are. The edit models apply it to their input
-    (:class:`~dws_edit.nn.models.EditNet`)."""
+    """The same SIRENs with every hidden bias moved by whole periods 2 pi / w0 into [-pi/w0, pi/w0]: exact, since
+    sin(w0 (z + 2 pi k / w0)) = sin(w0 z) (a symmetry of sine networks beyond the permutations of hidden neurons).
+    The zoos' INRs, fitted from zero biases, already lie there (every INR of the image, SDF and field zoos: largest
+    |bias| 0.09 at w0 = 30 against 0.105, 0.14 at w0 = 15 against 0.21) and come back unchanged; SIRENs
+    initialised as vsitzmann/siren does (biases up to 1/sqrt(fan_in)) come closer to them. ``ws`` [B, C, ...] of
+    any spec; non-sine specs and the output layer's bias are returned as they are. The edit models apply it to
+    their input (:class:`~dws_edit.nn.models.EditNet`); an INR of the project's own whose biases moved past pi/w0
+    (an exact translate, a chain of learned edits) is edited from this form too: the same function, weights the
+    models were trained nearer to."""
     if ws.spec.activation != "sine":
         return ws
     period = 2 * math.pi / ws.spec.w0

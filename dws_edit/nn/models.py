@@ -300,7 +300,9 @@ class EditNet(_Normalized):
             )
         edited = self._one_pass(ws, cond, grad)
         for refiner in self.refiners or ():
-            edited = refiner._one_pass(edited, cond, gradient_of(edited))  # the outer checks hold for every pass
+            # not refiner(...): the outer checks hold for every pass, and a pass's output is edited as it is (only
+            # the model's input is brought to its canonical phases)
+            edited = refiner._one_pass(edited, cond, gradient_of(edited))
         return edited
 
     def _one_pass(self, ws: WeightSpace, cond: Tensor | None, grad: WeightSpace | None) -> WeightSpace:

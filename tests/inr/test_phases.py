@@ -37,6 +37,17 @@ def test_canonical_phases_keeps_the_function_and_wraps_every_hidden_bias(spec):
     assert any((a != b).any() for a, b in zip(out.biases, ws.biases))  # something was wrapped
 
 
+def test_canonical_phases_leaves_every_zoo_inr_unchanged(tiny_image_zoo, tiny_shape_zoos):
+    """The zoos' recipes (zero biases at the start) keep hidden biases within half a period: the edit models see the
+    zoos' INRs exactly as they were trained on them."""
+    from dws_edit.data import load_zoo
+
+    for zoo in (tiny_image_zoo, tiny_shape_zoos["sdf"], tiny_shape_zoos["field"]):
+        for split in ("train", "val", "test"):
+            ws = load_zoo(zoo, split).ws
+            assert all(torch.equal(a, b) for a, b in zip(canonical_phases(ws).biases, ws.biases)), (zoo, split)
+
+
 def test_canonical_phases_leaves_zoo_like_inrs_and_non_sine_networks_unchanged():
     ws = init_siren(sdf_spec(), 2, torch.Generator().manual_seed(0))
     small = WeightSpace(ws.spec, ws.weights, tuple(0.05 * torch.randn_like(b).clamp(-2, 2) for b in ws.biases))

@@ -106,6 +106,8 @@ def learned_model_for(ws: WeightSpace | NetworkSpec, name: str):
     shape = (s.num_layers, s.layer_sizes[0], s.layer_sizes[-1])
     same_shape = any(shape == tuple(c["accepts"][k] for k in ("depth", "d0", "dL")) for c in candidates.values())
     hint = " (only w0 or the offset differ: an imported SIREN may need --output-offset / w0)" if same_shape else ""
+    if s.layer_sizes[0] == 3:  # a 3-D INR of any width, depth and w0 becomes one the models accept when refitted
+        hint += "; or refit=True (dws-edit edit --refit) to fit it anew at the models' spec first"
     raise ValueError(
         f"no shipped model for {name!r} accepts INRs of spec {s.layer_sizes} ({s.activation}, w0={s.w0}, "
         f"offset {s.output_offset}); accepted: {accepted}{hint}"

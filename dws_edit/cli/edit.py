@@ -75,6 +75,8 @@ class EditCommand:
             step["refine"] = self.refine
         if self.refit:
             step["refit"] = True
+        if self.model is not None and not step["exact"]:
+            step["model"] = self.model
         step.update({k: v for k, v in params.items() if k != "b"})
         if self.other is not None:
             step["other"] = str(self.other)

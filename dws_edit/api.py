@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from dws_edit.checkpoints import available_models, load_model
+from dws_edit.checks import at_least
 from dws_edit.edits import EDITS, EXACT_EDITS, domain_of, get_edit, get_exact_edit
 from dws_edit.weights import NetworkSpec, WeightSpace
 
@@ -214,13 +215,6 @@ def _call_exact(name: str, ws: WeightSpace, params: dict) -> WeightSpace:
 
 
 MIN_POINTS = 64  # sample points of a shape fit (half near the surface, half uniform)
-
-
-def at_least(name: str, value, low: int) -> None:
-    """ValueError (one line) unless ``value`` is an int >= ``low``: the range check of the API's and the benches'
-    counts and step numbers."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name}={value!r}: expected an integer >= {low}")
 
 
 def fit_image(

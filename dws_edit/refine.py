@@ -110,7 +110,7 @@ def refit(ws: WeightSpace, steps: int = REFIT_DEFAULTS["steps"], points: int = R
     ``refit(ws)[i]`` and ``refit(ws[i:i+1])`` differ as two fits do. About 4 s an INR here (2 CPU cores, a batch of
     8). Returns [B] of :func:`refit_spec`. Raises ValueError (one line) for an image INR or a step or point count
     below 1."""
-    from dws_edit.api import at_least
+    from dws_edit.checks import at_least
     from dws_edit.inr import evaluate
     from dws_edit.tasks.run import sample_points
 

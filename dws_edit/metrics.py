@@ -12,37 +12,24 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from dws_edit.render import cube_grid
+from dws_edit.inr.domains import IMAGE_GRID, Domain, get_domain
+from dws_edit.inr.siren import cube_grid
 
 Fn = Callable[[Tensor], Tensor]
 
 
-def inside(values: Tensor, domain: str) -> Tensor:
-    """Occupancy of SDF values (``< 0``) or field values (density, channel 0, ``> 1/2``): ``[B, M, dL] -> [B, M]``."""
-    if domain == "sdf":
-        return values[..., 0] < 0
-    if domain == "field":
-        return values[..., 0] > 0.5
-    raise ValueError(f"occupancy is defined for sdf and field INRs, not {domain!r}")
-
-
-def surface_band(values: Tensor, domain: str, clamp: float) -> Tensor:
-    """Values ``[B, M, dL]`` seen only near the surface (DeepSDF's clamped loss, Park et al. 2019): SDFs clamped to
-    ``[-clamp, clamp]``, a field's density (channel 0) to ``[1/2 - clamp, 1/2 + clamp]`` (colors as they are);
-    ``clamp`` 0: unchanged."""
-    if not clamp:
-        return values
-    if domain == "sdf":
-        return values.clamp(-clamp, clamp)
-    return torch.cat([values[..., :1].clamp(0.5 - clamp, 0.5 + clamp), values[..., 1:]], dim=-1)
+def inside(values: Tensor, domain: str | Domain) -> Tensor:
+    """Occupancy of SDF values (``< 0``) or field values (density, channel 0, ``> 1/2``): ``[B, M, dL] -> [B, M]``
+    (:meth:`dws_edit.inr.domains.Domain.inside`). Raises ValueError for a domain without a surface."""
+    return get_domain(domain).inside(values)
 
 
 @torch.no_grad()
-def occupancy(fn: Fn, domain: str, resolution: int = 128, chunk: int = 32768) -> Tensor:
+def occupancy(fn: Fn, domain: str | Domain, resolution: int = 128, chunk: int = 32768) -> Tensor:
     """Occupancy ``[B, resolution^3]`` (bool) of ``fn`` (see :func:`inside`) on the regular grid over [-1, 1]^3
-    (``dws_edit.render.cube_grid``), evaluated ``chunk`` points at a time."""
-    points = cube_grid(resolution).reshape(-1, 3).to(torch.float32)
-    return torch.cat([inside(fn(points[lo : lo + chunk]), domain) for lo in range(0, len(points), chunk)], dim=1)
+    (``dws_edit.inr.siren.cube_grid``), evaluated ``chunk`` points at a time."""
+    points, dom = cube_grid(resolution).reshape(-1, 3).to(torch.float32), get_domain(domain)
+    return torch.cat([dom.inside(fn(points[lo : lo + chunk])) for lo in range(0, len(points), chunk)], dim=1)
 
 
 def iou(a: Tensor, b: Tensor) -> Tensor:
@@ -51,7 +38,7 @@ def iou(a: Tensor, b: Tensor) -> Tensor:
     return torch.where(either > 0, both / either.clamp_min(1), torch.ones_like(both, dtype=torch.float64)).float()
 
 
-def occupancy_iou(pred: Fn, target: Fn, domain: str, resolution: int = 128, chunk: int = 32768) -> Tensor:
+def occupancy_iou(pred: Fn, target: Fn, domain: str | Domain, resolution: int = 128, chunk: int = 32768) -> Tensor:
     """Volumetric IoU ``[B]`` of the occupancies of ``pred`` and ``target`` (see :func:`inside`) on a
     ``resolution``^3 grid over [-1, 1]^3 (128 by default, as the issue's metric; Mescheder et al., Occupancy
     Networks, CVPR 2019, use the same measure). Both sides empty gives 1."""
@@ -84,3 +71,15 @@ def field_view_psnr(pred: Fn, target: Fn, views: int = 3, size: int = 64) -> Ten
     from dws_edit.render import render_field_views
 
     return psnr(render_field_views(pred, views, size), render_field_views(target, views, size))
+
+
+def edit_error(pred: Fn, target: Fn, domain: str | Domain, resolution: int = 64) -> tuple[str, Tensor]:
+    """How close ``pred`` is to an edit's exact ``target`` (functions of points ``[M, d0]`` -> ``[B, M, dL]``), by
+    the domain's metric (:attr:`~dws_edit.inr.domains.Domain.metric`): ``("MSE on the 28x28 grid", [B])`` for
+    images (lower is better), ``("IoU on a R^3 grid", [B])`` for 3-D (higher is better; R = ``resolution``)."""
+    dom = get_domain(domain)
+    if dom.has_surface:
+        return f"IoU on a {resolution}^3 grid", occupancy_iou(pred, target, dom, resolution)
+    coords = dom.edit_points(None, 0, None)
+    with torch.no_grad():
+        return f"MSE on the {IMAGE_GRID}x{IMAGE_GRID} grid", (pred(coords) - target(coords)).square().flatten(1).mean(1)

@@ -64,3 +64,24 @@ def progress_bar(title: str, total: int, enabled: bool = True):
     )
     with Progress(*columns, console=console) as bar:
         yield _RichBar(bar, bar.add_task(title, total=total))
+
+
+@contextmanager
+def fraction_bar(title: str, total: int, enabled: bool = True):
+    """A :func:`progress_bar` of ``total`` steps driven by a ``progress(fraction)`` callback, the form the fitters
+    take (``fit_image``, ``fit_mesh``, ``fit_images(on_step=...)``: the fraction of the fit done, in [0, 1])::
+
+        with fraction_bar("fitting", steps) as progress:
+            fit_mesh(mesh, max_steps=steps, progress=progress)
+    """
+    with progress_bar(title, total, enabled) as bar:
+        done = 0
+
+        def progress(fraction: float) -> None:
+            nonlocal done
+            now = min(total, round(fraction * total))
+            if now > done:
+                bar.advance(now - done)
+                done = now
+
+        yield progress

@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from dws_edit.inr.domains import get_domain
 from dws_edit.inr.evaluate import evaluate
-from dws_edit.inr.siren import grid_coords
+from dws_edit.inr.siren import cube_grid, grid_coords
 from dws_edit.records import atomic_write_bytes
 from dws_edit.weights import WeightSpace
 
@@ -71,13 +72,6 @@ def save_image_grid(images: torch.Tensor, path: str | Path, columns: int = 8, sc
 MESH_FORMATS = (".glb", ".obj", ".ply", ".stl", ".off")
 
 
-def cube_grid(resolution: int, lo: float = -1.0, hi: float = 1.0) -> torch.Tensor:
-    """The regular grid ``[R, R, R, 3]`` (float64, ``indexing="ij"``: x, y, z) of ``resolution`` points per axis
-    from ``lo`` to ``hi``, ends included."""
-    g = torch.linspace(lo, hi, resolution, dtype=torch.float64)
-    return torch.stack(torch.meshgrid(g, g, g, indexing="ij"), dim=-1)  # [R, R, R, 3]
-
-
 @torch.no_grad()
 def level_set_mesh(fn, resolution: int = 64, chunk: int = 262_144, what: str = "the shape's SDF") -> trimesh.Trimesh:
     """Marching cubes (``skimage.measure.marching_cubes``) of the zero level set of ``fn`` (points ``[N, 3]`` ->
@@ -117,18 +111,17 @@ def inr_to_mesh(ws: WeightSpace, resolution: int = 64, chunk: int = 262_144) -> 
     """The surface of ONE 3-D INR (B = 1) as a triangle mesh by :func:`level_set_mesh`: an SDF INR's zero level
     set, or a colored field's density-1/2 level set with per-vertex colors from its RGB. Raises ValueError for
     another batch size or domain, or an INR without a surface in [-1, 1]^3."""
-    from dws_edit.edits import domain_of
-
-    domain = domain_of(ws.spec)
-    if domain not in ("sdf", "field") or ws.batch_size != 1:
-        raise ValueError(f"meshes come from ONE sdf or field INR; got {ws.batch_size} {domain} INR(s)")
+    domain = get_domain(ws.spec)
+    if not domain.has_surface or ws.batch_size != 1:
+        raise ValueError(f"meshes come from ONE sdf or field INR; got {ws.batch_size} {domain.name} INR(s)")
     ws = ws.to(torch.float32)
-    if domain == "sdf":
-        return level_set_mesh(lambda p: evaluate(ws, p)[0, :, 0], resolution, chunk, "the SDF INR")
-    mesh = level_set_mesh(lambda p: 0.5 - evaluate(ws, p)[0, :, 0], resolution, chunk, "the field INR's density - 1/2")
+    mesh = level_set_mesh(
+        lambda p: domain.level(evaluate(ws, p)[0]), resolution, chunk, f"the {domain.name} INR's level"
+    )
     with torch.no_grad():
-        rgb = evaluate(ws, torch.as_tensor(mesh.vertices, dtype=torch.float32))[0, :, 1:].clamp(0, 1)
-    mesh.visual.vertex_colors = (rgb.numpy() * 255).round().astype(np.uint8)
+        rgb = domain.colors(evaluate(ws, torch.as_tensor(mesh.vertices, dtype=torch.float32))[0])
+    if rgb is not None:
+        mesh.visual.vertex_colors = (rgb.numpy() * 255).round().astype(np.uint8)
     return mesh
 
 
@@ -170,10 +163,20 @@ def camera_rays(eye: torch.Tensor, size: int, fov: float = 40.0) -> tuple[torch.
     return eye.expand_as(dirs).clone(), dirs
 
 
-def render_mesh_views(mesh: trimesh.Trimesh, views: int = 3, size: int = 128) -> torch.Tensor:
-    """Shaded views ``[V, 3, size, size]`` in [0, 1] of a mesh from :func:`orbit_eyes`, white background:
-    open3d's ray casting finds the visible face, Lambert shading (a headlight plus ambient 0.3) with the mesh's
-    vertex colors (their mean over the face) or grey."""
+FRAMED_DISTANCE = 1.05 * math.sqrt(3) / math.sin(math.radians(40.0 / 2))
+"""About 5.31: the camera distance at which the sphere of radius sqrt(3) around [-1, 1]^3 (the INRs' domain) fits
+in :func:`camera_rays`' 40-degree view with a 5% margin, so no shape of the domain is cut off. The distance of the
+PNG views of meshes (:func:`render_mesh_views`); :func:`render_field_views` keeps :func:`orbit_eyes`' 3.5, at which
+the benchmarks' view PSNRs were measured."""
+
+
+def render_mesh_views(
+    mesh: trimesh.Trimesh, views: int = 3, size: int = 128, distance: float = FRAMED_DISTANCE
+) -> torch.Tensor:
+    """Shaded views ``[V, 3, size, size]`` in [0, 1] of a mesh from :func:`orbit_eyes` at ``distance`` (default
+    :data:`FRAMED_DISTANCE`: the whole cube [-1, 1]^3 in view; y up), white background: open3d's ray casting finds
+    the visible face, Lambert shading (a headlight plus ambient 0.3) with the mesh's vertex colors (their mean over
+    the face) or grey."""
     import open3d as o3d
 
     scene = o3d.t.geometry.RaycastingScene()
@@ -183,7 +186,7 @@ def render_mesh_views(mesh: trimesh.Trimesh, views: int = 3, size: int = 128) ->
     if mesh.visual.kind == "vertex":
         colors = mesh.visual.vertex_colors[:, :3][mesh.faces].mean(axis=1).astype(np.float32) / 255
     images = []
-    for eye in orbit_eyes(views):
+    for eye in orbit_eyes(views, distance):
         origins, dirs = camera_rays(eye, size)
         hit = scene.cast_rays(o3d.core.Tensor(torch.cat([origins, dirs], dim=1).numpy().astype(np.float32)))
         face = hit["primitive_ids"].numpy().astype(np.int64)

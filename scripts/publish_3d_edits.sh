@@ -18,7 +18,7 @@ for domain in sdf field; do
     fi
   done
   if [ "$published" = 1 ]; then
-    # the settings of the measurements in README.md (fields: fewer INRs and meshes, their renders cost more)
+    # the settings of the measurements in docs/benchmarks.md (fields: fewer INRs and meshes, their renders cost more)
     sizes=(--count 32); [ "$domain" = field ] && sizes=(--count 16 --mesh-count 4)
     .venv/bin/dws-edit bench edit --domain "$domain" "${sizes[@]}" --finetune-steps 5 20 100 500 --hybrid-steps 5 20 \
       --threads 2 --held-out-draws 4 --write-cards --out "outputs/bench_edit_$domain" \

@@ -1,7 +1,7 @@
 """Where a learned SDF remove(box) edit loses IoU: outside the box (the shape it should keep) or inside (the carve).
 
 For each checkpoint, on the first COUNT test-split INRs of zoos/sdf with boxes drawn from the edit's ranges
-(``edit_params``, seed 0; the loss gradient at 4,096 points as ``run_edit_model`` draws them), on a
+(``edit.sample``, seed 0; the loss gradient at 4,096 points as ``run_edit_model`` draws them), on a
 RESOLUTION^3 grid over [-1, 1]^3 (occupancy: SDF < 0): volumetric IoU against the exact edit max(f, -box) for
 no edit and for the model; the same IoU counted only outside the box (1 for no edit, where the target is the
 source); the voxels inside the box still occupied (no edit: the source's); the voxels outside the box whose sign
@@ -21,9 +21,9 @@ from dws_edit.checkpoints import load_checkpoint
 from dws_edit.data import load_zoo
 from dws_edit.edits import get_edit
 from dws_edit.inr import evaluate
+from dws_edit.inr.siren import cube_grid
 from dws_edit.metrics import iou as metrics_iou
-from dws_edit.render import cube_grid
-from dws_edit.tasks.run import edit_params, edit_targets, run_edit_model
+from dws_edit.runner import edit_targets, run_edit_model
 
 
 def iou(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> float:
@@ -41,7 +41,7 @@ def main() -> None:
     torch.set_num_threads(2)
     ws = load_zoo(args.zoo, "test").ws[: args.count]
     n, edit = ws.batch_size, get_edit("remove")
-    params = edit_params(edit, n, torch.Generator().manual_seed(0), "sdf")
+    params = edit.sample(n, torch.Generator().manual_seed(0), "sdf")
     grid = cube_grid(args.resolution).reshape(-1, 3).to(torch.float32)
     box = params["box"]
     outside = ~((grid[None] >= box[:, None, :3]) & (grid[None] <= box[:, None, 3:])).all(-1)

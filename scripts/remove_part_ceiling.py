@@ -42,7 +42,7 @@ for i, shape in enumerate(shapes):
     ious["no edit (the zoo's INR)"].append(iou(occupancy(lambda p, f=source: evaluate(f, p), "sdf"), target).item())
     for w in args.widths:
         t = time.perf_counter()
-        # lr 1e-3: the rate the README's ceiling numbers were measured with (fit_shape's default is 3e-3 since)
+        # lr 1e-3: the rate docs/benchmarks.md's ceiling numbers were measured with (fit_shape's default is 3e-3 since)
         fitted = fit_shape(edited, hidden=w, points=args.points, max_steps=args.steps, lr=1e-3, seed=i)
         seconds[f"width {w}"] += time.perf_counter() - t
         ious[f"width {w}"].append(iou(occupancy(lambda p, f=fitted: evaluate(f, p), "sdf"), target).item())

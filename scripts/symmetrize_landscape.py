@@ -20,7 +20,8 @@ import torch
 from dws_edit.data import load_zoo
 from dws_edit.edits import domain_of, get_edit
 from dws_edit.inr import evaluate
-from dws_edit.tasks.run import edit_targets, sample_coords, sample_points
+from dws_edit.inr.domains import get_domain
+from dws_edit.runner import edit_targets
 from dws_edit.weights import WeightSpace, concat_networks
 
 
@@ -38,7 +39,7 @@ def main() -> None:
     params = edit.validate({"axis": args.axis}, domain)
     column = int(params["axis"][0])
     g = torch.Generator().manual_seed(0)
-    coords = sample_coords(domain, ws.spec) if domain == "image" else sample_points(ws, domain, 4096, g)
+    coords = get_domain(domain).edit_points(ws, 4096, g)
     target = edit_targets(edit, ws, coords, params, domain)
     print(f"{ws.batch_size} test INRs of {args.zoo}; symmetrize axis {args.axis}; k = 2 path from the identity")
     print("s (copy's column scale)   MSE against the exact target")

@@ -50,9 +50,9 @@ def shipped(tmp_path, monkeypatch, tiny_image_zoo):
     kwargs = dict(hidden=4, depth=2, cond_dim=2, outputs=2, init_scale=0.05)
     save_checkpoint(tmp_path / "image-symmetrize.safetensors", model, kwargs, card)
     monkeypatch.setenv("DWS_EDIT_CHECKPOINTS", str(tmp_path))
-    dws_edit.api._model.cache_clear()
+    dws_edit.checkpoints._shipped.cache_clear()
     yield model
-    dws_edit.api._model.cache_clear()
+    dws_edit.checkpoints._shipped.cache_clear()
 
 
 def test_learned_edit_runs_the_shipped_model(shipped, image_ws):
@@ -90,7 +90,7 @@ def test_other_specs_are_refused_or_warned(shipped):
 def test_corrupt_checkpoint_is_refused_naming_the_file(shipped, tmp_path):
     path = tmp_path / "image-symmetrize.safetensors"
     path.write_bytes(path.read_bytes()[:100])
-    dws_edit.api._model.cache_clear()
+    dws_edit.checkpoints._shipped.cache_clear()
     with pytest.raises(ValueError, match="image-symmetrize.safetensors"):
         dws_edit.load_model("image-symmetrize")
     assert json.loads((tmp_path / "image-symmetrize.json").read_text())["edit"] == "symmetrize"
@@ -213,3 +213,38 @@ def test_shape_fits_use_the_learning_rate_of_the_3d_zoos():
     from dws_edit.data.sources import SHAPE_FIT_DEFAULTS
 
     assert inspect.signature(dws_edit.api.fit_shape).parameters["lr"].default == SHAPE_FIT_DEFAULTS["lr"]
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float16, torch.bfloat16])
+def test_every_floating_dtype_is_edited_in_the_models_dtype_and_comes_back_in_its_own(shipped, image_ws, dtype):
+    """The dtype rule (dws_edit.nn.models): one for the API and for a model called directly."""
+    given = image_ws.to(dtype)
+    out = dws_edit.edit(given, "symmetrize", axis="x")
+    assert out.dtype == dtype
+    want = dws_edit.edit(given.to(torch.float32), "symmetrize", axis="x").to(dtype)  # the model's pass, in float32
+    assert all(torch.equal(a, b) for a, b in zip(out.tensors(), want.tensors(), strict=True))
+    cond = torch.tensor([[1.0, 0.0]], dtype=dtype).expand(3, 2)
+    with torch.no_grad():
+        direct = shipped.eval()(given, cond)
+    assert direct.dtype == dtype
+    encoder = dws_edit.nn.DWSEncoder(image_spec(), embed_dim=4, hidden=4, depth=1).eval()
+    with torch.no_grad():
+        assert encoder(given).dtype == torch.float32
+
+
+def test_weights_that_are_not_floating_point_are_refused_in_one_line(shipped, image_ws):
+    ints = image_ws.map(lambda t: t.round().to(torch.int64))
+    for call in (lambda: dws_edit.edit(ints, "symmetrize", axis="x"), lambda: shipped(ints, torch.zeros(3, 2))):
+        with pytest.raises(ValueError, match="int64") as err:
+            call()
+        assert "floating" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_fit_mesh_makes_a_colored_field_of_a_mesh():
+    import trimesh
+
+    ws = dws_edit.fit_mesh(trimesh.creation.box((0.8, 0.8, 0.8)), field=True, points=512, max_steps=30)
+    assert ws.spec.layer_sizes == (3, 32, 32, 4) and dws_edit.edits.domain_of(ws.spec) == "field"
+    with torch.no_grad():
+        inside, outside = evaluate(ws, torch.tensor([[0.0, 0.0, 0.0], [0.95, 0.95, 0.95]]))[0, :, 0]
+    assert inside > outside

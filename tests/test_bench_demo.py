@@ -1,7 +1,6 @@
 """The demo and the benches run end to end at tiny sizes and report what they measured."""
 
 import json
-from pathlib import Path
 
 import pytest
 import torch
@@ -44,19 +43,41 @@ def test_bench_fit_compares_the_batched_fitter_with_the_loop(tmp_path):
     assert all(r["reached"] <= 3 for r in result["rows"])
 
 
-@pytest.mark.slow
-def test_bench_edit_measures_every_method_on_a_shipped_model(tmp_path):
-    from dws_edit.bench import BenchEdit
-    from dws_edit.checkpoints import available_models
+@pytest.fixture
+def shipped_dilate(tmp_path, monkeypatch, tiny_image_zoo):
+    """A checkpoints/ folder holding a briefly trained image-dilate model of the tiny MNIST zoo, with its card and a
+    FlatMLPEditNet baseline (baselines/image-dilate-mlp): what the image bench measures, wherever it runs."""
+    from dws_edit.checkpoints import publish
+    from dws_edit.tasks.edit import TrainEdit
+    from dws_edit.tasks.loop import LoopConfig
 
-    card = available_models()["image-dilate"]
-    if not Path(card["data"]["zoo"]).exists():
-        pytest.skip(f"the zoo {card['data']['zoo']} is not fitted here (bash scripts/fit_zoos.sh)")
+    folder = tmp_path / "checkpoints"
+    monkeypatch.setenv("DWS_EDIT_CHECKPOINTS", str(folder))
+    for model in ("dws", "mlp"):
+        loop = LoopConfig(steps=6, batch_size=8, warmup=1, eval_every=6, threads=1)
+        run = tmp_path / f"dilate-{model}"
+        TrainEdit(edit="dilate", zoo=tiny_image_zoo, model=model, hidden=4, depth=2, mlp_hidden=16, val_count=8,
+                  loop=loop, out=run).run()  # fmt: skip
+        publish(run, "image-dilate" + ("-mlp" if model == "mlp" else ""), baseline=model == "mlp")
+    return folder
+
+
+@pytest.mark.slow
+def test_bench_edit_measures_every_method_on_a_shipped_model(shipped_dilate, tiny_image_zoo, tmp_path):
+    from dws_edit.bench import BenchEdit
+
     bench = BenchEdit(models=("image-dilate",), count=8, loop_count=2, finetune_steps=(2, 5), hybrid_steps=(2,),
-                      other_widths=(16,), out=tmp_path)  # fmt: skip
+                      other_widths=(16,), out=tmp_path / "bench", write_cards=True)  # fmt: skip
     r = bench.run()["results"]["image-dilate"]
-    assert r["dws_mse"] < r["identity_mse"] and len(r["finetune"]) == 2 and "vs_dilated_original" in r
-    assert (tmp_path / "image-dilate-error-vs-time.png").exists()
+    assert r["zoo"] == str(tiny_image_zoo) and r["inrs"] == 8
+    assert r["finetune"][1]["mse"] < r["identity_mse"]  # fine-tuning on the target lowers the error
+    assert len(r["finetune"]) == 2 and len(r["hybrid"]) == 1 and "mlp_mse" in r and r["mlp_mse"] != r["dws_mse"]
+    assert r["loop_fitted"]["inrs"] == 2 and set(r["other_widths"]) == {"16"}
+    assert r["vs_dilated_original"]["mse_nfn_scale"] == pytest.approx(4 * r["vs_dilated_original"]["mse_01"])
+    assert (tmp_path / "bench" / "image-dilate-error-vs-time.png").exists()
+    assert (tmp_path / "bench" / "image-dilate-before-after.png").exists()
+    card = json.loads((shipped_dilate / "image-dilate.json").read_text())
+    assert card["quality"]["mse"] == r["dws_mse"] and card["quality"]["test_inrs"] == 8
 
 
 @pytest.fixture
@@ -76,9 +97,9 @@ def shipped_sdf(tmp_path, monkeypatch, tiny_shape_zoos):
         TrainEdit(edit=edit, zoo=tiny_shape_zoos["sdf"], model=model, hidden=4, depth=2, mlp_hidden=16, val_count=4,
                   points=128, loop=loop, out=run).run()  # fmt: skip
         publish(run, f"sdf-{edit}" + ("-mlp" if model == "mlp" else ""), baseline=model == "mlp")
-    dws_edit.api._model.cache_clear()
+    dws_edit.checkpoints._shipped.cache_clear()
     yield folder
-    dws_edit.api._model.cache_clear()
+    dws_edit.checkpoints._shipped.cache_clear()
 
 
 @pytest.mark.parametrize(

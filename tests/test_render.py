@@ -131,7 +131,7 @@ def test_inr_to_mesh_of_a_known_sdf_inr_and_its_files(tmp_path):
     with pytest.raises(ValueError, match="accepted .glb, .obj, .ply, .stl, .off"):
         save_mesh(mesh, tmp_path / "half.fbx")
     assert not (tmp_path / "half.fbx").exists()
-    with pytest.raises(ValueError, match="the SDF INR has no zero crossing on the 17\\^3 grid"):
+    with pytest.raises(ValueError, match="the sdf INR's level has no zero crossing on the 17\\^3 grid"):
         inr_to_mesh(half_space_inr(offset=5.0), resolution=17)
     with pytest.raises(ValueError, match="ONE sdf or field INR"):
         inr_to_mesh(WeightSpace.cat([half_space_inr(), half_space_inr()]))
@@ -159,3 +159,23 @@ def test_render_mesh_views_sees_the_mesh_in_the_middle():
     views = render_mesh_views(trimesh.creation.box(extents=(0.8, 0.8, 0.8)), views=3, size=32)
     assert views.shape == (3, 3, 32, 32)
     assert (views[:, :, 16, 16] < 0.95).all() and (views[:, :, 0, 0] == 1).all()
+
+
+def test_mesh_views_frame_a_shape_that_fills_the_cube():
+    """A cube filling [-1, 1]^3 (the INRs' domain; fitted meshes fill [-0.8, 0.8]^3) stays inside the PNG views: no
+    pixel of the image's border is the shape's. The benchmarks' volume-rendered views keep their closer camera."""
+    import trimesh
+
+    from dws_edit.render import FRAMED_DISTANCE, orbit_eyes, render_mesh_views
+
+    cube = trimesh.creation.box(extents=(2.0, 2.0, 2.0))
+
+    def border(views):
+        return torch.cat([views[..., 0, :], views[..., -1, :], views[..., :, 0], views[..., :, -1]], dim=-1)
+
+    for views in (render_mesh_views(cube, views=3, size=48), render_mesh_views(cube, views=4, size=31)):
+        assert (border(views) == 1).all()  # the white background all round
+        assert (views[..., views.shape[-1] // 2, views.shape[-1] // 2] < 0.95).all()  # the cube in the middle
+    assert (border(render_mesh_views(cube, views=3, size=48, distance=3.5)) < 1).any()  # the old camera cut it off
+    assert 5 < FRAMED_DISTANCE < 6
+    torch.testing.assert_close(orbit_eyes(3).norm(dim=-1), torch.full((3,), 3.5))  # render_field_views' camera

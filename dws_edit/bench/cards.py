@@ -8,6 +8,7 @@ from pathlib import Path
 
 from dws_edit.bench.common import mlp_text, speedup_text
 from dws_edit.checkpoints import available_models, checkpoint_dir, load_checkpoint, save_checkpoint
+from dws_edit.inr.domains import get_domain
 from dws_edit.records import atomic_write_bytes
 
 IMAGE_KEYS = ("identity_mse", "mlp_mse", "removed", "loop_fitted", "other_widths", "vs_dilated_original")
@@ -165,7 +166,7 @@ def write_index() -> Path:
         of_domain = {n: c for n, c in cards.items() if c.get("domain") == domain}
         if of_domain:
             lines += ["", f"## {title}", ""]
-            lines += _image_rows(of_domain) if domain == "image" else _rows_3d(of_domain)
+            lines += _rows_3d(of_domain) if get_domain(domain).has_surface else _image_rows(of_domain)
     lines += ["", "Training commands (from the cards):", ""]
     lines += [f"- {name}: {_commands(card)}" for name, card in cards.items()]
     lines += ["", "Before/after (image rows: source INR, exact target, DWS edit, MLP edit; 3-D rows: source, exact",

@@ -33,10 +33,10 @@ from dws_edit.console import console
 from dws_edit.data import load_zoo
 from dws_edit.edits import domain_of, get_edit
 from dws_edit.inr import grid_coords
+from dws_edit.inr.domains import get_domain
 from dws_edit.records import atomic_write_json, run_record
-from dws_edit.refine import DEFAULT_LR
 from dws_edit.render import render_images, save_image_grid
-from dws_edit.tasks.run import edit_targets, run_edit_model
+from dws_edit.runner import DEFAULT_LR, edit_targets, run_edit_model
 
 
 def baseline_path(model_name: str) -> Path:
@@ -108,14 +108,15 @@ class BenchEdit:
                     at_least(f"--{name.replace('_', '-')}", v, low)
         started = time.time()
         torch.set_num_threads(self.threads)
+        has_surface = get_domain(self.domain).has_surface  # 3-D: dws_edit.bench.edit3d
         if self.count is None:
-            self.count = 256 if self.domain == "image" else 64
-        if self.domain != "image":
+            self.count = 64 if has_surface else 256
+        if has_surface:
             from dws_edit.bench.edit3d import run_3d
 
             rows = run_3d(self)
         else:
-            shipped = {n: c for n, c in available_models().items() if c.get("domain") == "image"}
+            shipped = {n: c for n, c in available_models().items() if c.get("domain") == self.domain}
             names = list(self.models) or list(shipped)
             unknown = [n for n in names if n not in shipped]
             if unknown or not names:
@@ -174,8 +175,8 @@ class BenchEdit:
         images = self._source_images(zoo, zoo.index[: max(self.loop_count, ws.batch_size)])
         out["loop_fitted"] = self._loop_fitted(images[: self.loop_count], edit, domain, model, baseline, coords)
         out["other_widths"] = self._other_widths(images[: self.loop_count], edit, domain, model, coords)
-        if card["edit"] == "dilate":
-            out["vs_dilated_original"] = self._dilated_original(images[: ws.batch_size], ws, dws_ws, coords)
+        if edit.on_pixels is not None:  # against the edit of the original images, as published (dilate)
+            out["vs_dilated_original"] = self._vs_original(edit, images[: ws.batch_size], ws, dws_ws, coords)
         self._figure(name, ws, target, dws_ws, mlp_ws if baseline is not None else None)
         return out
 
@@ -225,11 +226,9 @@ class BenchEdit:
                                "removed": 1 - dws / ident}  # fmt: skip
         return out
 
-    def _dilated_original(self, images, ws, dws_ws, coords) -> dict:
-        from scipy.ndimage import grey_dilation
-
-        dilated = torch.from_numpy(grey_dilation(images.numpy(), size=(1, 3, 3), mode="nearest"))
-        target = dilated.reshape(len(images), -1, 1)
+    def _vs_original(self, edit, images, ws, dws_ws, coords) -> dict:
+        """MSE of the edited INRs against the edit applied to the original images ([0, 1], and x4: NFN's [-1, 1])."""
+        target = edit.on_pixels(images).reshape(len(images), -1, 1)
         mse = mse_at(dws_ws, coords, target)
         return {"mse_01": mse, "mse_nfn_scale": 4 * mse, "identity_mse_01": mse_at(ws, coords, target)}
 

@@ -26,7 +26,6 @@ from pathlib import Path
 
 import torch
 
-from dws_edit.api import EXACT_NAMES
 from dws_edit.bench.common import (
     finetune,
     mlp_text,
@@ -36,6 +35,7 @@ from dws_edit.bench.common import (
     speedup_text,
     timed,
 )
+from dws_edit.bench.other_fits import DOMAINS as OTHER_FIT_DOMAINS
 from dws_edit.checkpoints import available_models, checkpoint_dir, load_checkpoint
 from dws_edit.console import console
 from dws_edit.data import load_zoo
@@ -43,9 +43,9 @@ from dws_edit.data.shapes import Shape
 from dws_edit.edits import get_edit
 from dws_edit.edits.targets import PART_GROUPS, without_group
 from dws_edit.inr import evaluate
+from dws_edit.inr.domains import get_domain
 from dws_edit.metrics import chamfer_distance, occupancy, occupancy_iou, psnr
 from dws_edit.metrics import iou as metrics_iou
-from dws_edit.refine import DEFAULT_LR
 from dws_edit.render import (
     inr_to_mesh,
     level_set_mesh,
@@ -54,8 +54,8 @@ from dws_edit.render import (
     save_image_grid,
     shape_to_mesh,
 )
+from dws_edit.runner import DEFAULT_LR, edit_targets, run_edit_model
 from dws_edit.tasks.edit import with_shapes
-from dws_edit.tasks.run import edit_params, edit_targets, run_edit_model, sample_points, target_options
 from dws_edit.weights import WeightSpace
 
 
@@ -96,26 +96,25 @@ class Bench3D:
         baseline = baseline_3d(name)
         edit = get_edit(card["edit"])
         test = load_zoo(card["data"]["zoo"], "test")
-        ws, part_shapes = with_shapes(edit.name, test, cfg.count)
+        ws, part_shapes = with_shapes(edit, test, cfg.count)
         shapes = part_shapes or [Shape.from_dict(m) for m in test.meta[: cfg.count]]  # the generator's shapes
-        options = target_options(edit, self.domain, part_shapes)
+        options = edit.target_options(self.domain, "exact", part_shapes)
         console.print(f"[bold]{name}[/]: {ws.batch_size} test INRs of {card['data']['zoo']}")
         g = torch.Generator().manual_seed(cfg.seed)
-        params = edit_params(edit, ws.batch_size, g, self.domain, part_shapes)
+        params = edit.sample(ws.batch_size, g, self.domain, part_shapes)
         cond = edit.encode(params, self.domain, batch=ws.batch_size) if edit.cond_dim(self.domain) else None
-        coords = sample_points(ws, self.domain, cfg.points, g)
+        coords = get_domain(self.domain).edit_points(ws, cfg.points, g)
         target = edit_targets(edit, ws, coords, params, self.domain, **options)
 
         def target_fn(p, ws=ws):
             with torch.no_grad():
                 return edit.target(lambda c: evaluate(ws, c), p, params, self.domain, **options)
 
-        # the target's occupancy once per grid; smooth: 32^3 and a 7^3 quadrature (its exact target costs 729
-        # evaluations a point)
-        res = 32 if edit.name == "smooth" else cfg.iou_resolution
-        grid_fn = target_fn
-        if edit.name == "smooth":
-            grid_fn = lambda p: edit.target(lambda c: evaluate(ws, c), p, params, self.domain, points=7, extent=3.0)  # noqa: E731
+        # the target's occupancy once per grid; an integral target (smooth): 32^3 and the domain's "grid" quadrature
+        # (its exact target costs 729 evaluations a point)
+        res = 32 if edit.quadrature else cfg.iou_resolution
+        grid_options = edit.target_options(self.domain, "grid", part_shapes)
+        grid_fn = lambda p: edit.target(lambda c: evaluate(ws, c), p, params, self.domain, **grid_options)  # noqa: E731
         targets = {}
 
         def iou_per(w: WeightSpace, resolution: int = res) -> torch.Tensor:
@@ -141,10 +140,10 @@ class Bench3D:
         out["changed"] = changed_subset(per)
         measure = lambda w: (mse_at(w, coords, target), iou(w))  # noqa: E731
         refit_ws = None
-        if edit.name == "remove_part":  # the ceiling: the edited shapes fitted as the zoo fits its own
+        if edit.from_generator:  # the ceiling: the edited shapes fitted as the zoo fits its own
             refit, refit_ws = self._refit(test.manifest, ws, part_shapes, params, measure)
             out |= refit
-        if edit.name in EXACT_NAMES:  # the closed form, where one exists
+        if edit.exact_form:  # the closed form, where one exists
             out |= self._exact(edit.name, ws, params, measure)
         curve, out["finetune"] = [], []
         for steps in cfg.finetune_steps:
@@ -160,7 +159,6 @@ class Bench3D:
             out["hybrid"].append({"steps": steps, "seconds": seconds, "mse": mse, "iou_64": iou(tuned, min(res, 64))})
         out |= speed_at_equal_mse(curve, out["dws_mse"], out["identity_mse"], out["dws_seconds"])
         out["removed"] = 1 - out["dws_mse"] / out["identity_mse"]
-        grid_options = {"points": 7, "extent": 3.0} if edit.name == "smooth" else options
 
         def targets_of(lo: int, hi: int):
             """The exact edit of INRs ``lo`` to ``hi - 1`` alone (meshing or rendering a few INRs must not evaluate
@@ -180,14 +178,14 @@ class Bench3D:
             return lambda p: f(p)[0]
 
         out["meshes"] = self._meshes(name, ws, dws_ws, mlp_ws, shapes, one_target)
-        if self.domain == "field":  # views of the exact edit rendered once, of the first mesh_count INRs
+        if get_domain(self.domain).rendered:  # views of the exact edit rendered once, of the first mesh_count INRs
             k = min(cfg.mesh_count, ws.batch_size)
             inrs = {"identity": ws, "dws": dws_ws} | ({"mlp": mlp_ws} if mlp_ws is not None else {})
             inrs |= {"refit": refit_ws} if refit_ws is not None else {}
             out |= view_psnrs(targets_of(0, k), {key: w[:k] for key, w in inrs.items()})
-        if edit.name != "remove_part":  # the generic edits
+        if not edit.from_generator:  # the generic edits
             out["held_out_meshes"] = self._held_out(edit, model, baseline)
-            if self.domain == "sdf" and cfg.other_fit_steps:
+            if self.domain in OTHER_FIT_DOMAINS and cfg.other_fit_steps:
                 out["other_fits"] = {recipe: self._held_out(edit, model, baseline, fits[:2], fits[2])
                                      for recipe, fits in self._other_fits.items()}  # fmt: skip
         return out
@@ -242,7 +240,7 @@ class Bench3D:
                 warnings.simplefilter("ignore")
                 try:
                     target_i = one_target(i)
-                    exact = level_set_mesh(lambda p, t=target_i: _level(t(p), self.domain), 64)
+                    exact = level_set_mesh(lambda p, t=target_i: get_domain(self.domain).level(t(p)), 64)
                     meshes = {"identity": inr_to_mesh(ws[i : i + 1]), "dws": inr_to_mesh(dws_ws[i : i + 1])}
                     if mlp_ws is not None:
                         meshes["mlp"] = inr_to_mesh(mlp_ws[i : i + 1])
@@ -268,7 +266,7 @@ class Bench3D:
         from dws_edit.data.mesh_set import held_out_shapes
 
         shapes = held_out_shapes()
-        fits = [fit_shape(s, max_steps=self.cfg.mesh_fit_steps, points=16384, field=self.domain == "field")
+        fits = [fit_shape(s, max_steps=self.cfg.mesh_fit_steps, points=16384, field=get_domain(self.domain).rendered)
                 for s in shapes.values()]  # fmt: skip
         return list(shapes), WeightSpace.cat(fits)
 
@@ -276,12 +274,12 @@ class Bench3D:
     def _other_fits(self) -> dict[str, tuple[list[str], WeightSpace, WeightSpace]]:
         """recipe -> the held-out meshes' names, their SDF SIRENs fitted by other code
         (:func:`~dws_edit.bench.other_fits.fit_siren_sdf`, each recipe of :data:`~dws_edit.bench.other_fits.RECIPES`,
-        ``cfg.other_fit_steps`` steps) and those INRs refitted (:func:`dws_edit.refine.refit`, ``cfg.mesh_fit_steps``
+        ``cfg.other_fit_steps`` steps) and those INRs refitted (:func:`dws_edit.runner.refit`, ``cfg.mesh_fit_steps``
         steps), made once per bench; their fidelity (IoU with each mesh; the refit's with the INR it refits; 64^3)
         is printed."""
         from dws_edit.bench.other_fits import RECIPES, fit_siren_sdf
         from dws_edit.data.mesh_set import held_out_meshes, held_out_shapes
-        from dws_edit.refine import refit
+        from dws_edit.runner import refit
 
         meshes, shapes = held_out_meshes(), held_out_shapes()
         out = {}
@@ -312,13 +310,13 @@ class Bench3D:
         g = torch.Generator().manual_seed(self.cfg.seed + 5)
         params = edit.sample(ws.batch_size, g, domain)
         cond = edit.encode(params, domain, batch=ws.batch_size) if edit.cond_dim(domain) else None
-        options = {"points": 7, "extent": 3.0} if edit.name == "smooth" else target_options(edit, domain)
+        options = edit.target_options(domain, "grid")
 
         def target_fn(p):
             with torch.no_grad():
                 return edit.target(lambda c: evaluate(ws, c), p, params, domain, **options)
 
-        res = 32 if edit.name == "smooth" else self.cfg.iou_resolution
+        res = 32 if edit.quadrature else self.cfg.iou_resolution
         with torch.no_grad():
             inrs = {"identity": ws, "dws": run_edit_model(model, ws, cond, edit, params)}
             if baseline is not None:
@@ -331,7 +329,7 @@ class Bench3D:
         per_mesh = per["dws"].view(draws, len(names)).mean(0)
         out = {"meshes": names, "draws": draws} | {f"{key}_iou": v.mean().item() for key, v in per.items()}
         out |= {"per_mesh_dws_iou": dict(zip(names, per_mesh.tolist(), strict=True)), "changed": changed_subset(per)}
-        if domain == "field":
+        if get_domain(domain).rendered:
             out |= view_psnrs(target_fn, inrs)
         return out
 
@@ -359,11 +357,6 @@ def view_psnrs(target_fn, inrs: dict[str, WeightSpace]) -> dict[str, float]:
     target_views = render_field_views(target_fn)
     return {f"{key}_psnr": psnr(render_field_views(lambda p, w=w: evaluate(w, p)), target_views).mean().item()
             for key, w in inrs.items()}  # fmt: skip
-
-
-def _level(values: torch.Tensor, domain: str) -> torch.Tensor:
-    """Values of one INR ``[M, dL]`` as a level-set function (negative inside): the SDF, or 1/2 - density."""
-    return values[:, 0] if domain == "sdf" else 0.5 - values[:, 0]
 
 
 def print_table(rows: dict, domain: str) -> None:

@@ -63,6 +63,8 @@ def _vsitzmann_state_dict(net: nn.Sequential) -> dict[str, torch.Tensor]:
 
 
 RECIPES = ("eikonal", "deepsdf")
+DOMAINS = ("sdf",)
+"""The INR domains fitted here by other code (the SIREN paper's and DeepSDF's recipes fit SDFs)."""
 """The published recipes :func:`fit_siren_sdf` follows (module docstring)."""
 
 DEEPSDF_CLAMP = 0.1

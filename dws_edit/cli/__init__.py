@@ -1,8 +1,9 @@
 """The ``dws-edit`` command, in nerfstudio's style: nested tyro subcommands, each leaf a config dataclass
 whose fields carry docstrings (so ``--help`` explains every option) and whose ``run()`` does the work.
 
-``dws-edit <command> [<subcommand>] [--options]``; ``dws-edit --help`` lists the commands. A user
-mistake (a ``ValueError`` or ``FileNotFoundError`` from the library) prints one line and exits with 2.
+``dws-edit <command> [<subcommand>] [--options]``; ``dws-edit --help`` lists the commands, ``dws-edit --version``
+prints the version. A user mistake (a ``ValueError`` or ``FileNotFoundError`` from the library) prints one line and
+exits with 2; Ctrl-C prints one line and exits with 130.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from dws_edit.tasks.edit import TrainEdit
 TRAIN_COMMANDS = {"edit": TrainEdit}
 
 PROG = "dws-edit"
+DESCRIPTION = "Edit INRs (SIRENs) in weight space. dws-edit --version prints the version."
 
 
 def _first_line(cls: type) -> str:
@@ -51,7 +53,7 @@ def command_group(name: str, doc: str, table: dict[str, type]) -> type:
 COMMANDS: dict[str, type] = {
     "demo": Demo,
     "edit": EditCommand,
-    "inr": command_group("inr", "Single INR files: fit one to an image, render, import, info.", INR_COMMANDS),
+    "inr": command_group("inr", "Single INR files: fit one to an image, render, import, export, info.", INR_COMMANDS),
     "models": command_group(
         "models", "The edits and the shipped models: list them, publish a trained one.", MODELS_COMMANDS
     ),
@@ -69,7 +71,21 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
 def main(argv: list[str] | None = None) -> None:
     warnings.formatwarning = _one_line_warning  # warnings for people: one line, no source excerpt
     args = list(sys.argv[1:] if argv is None else argv)
-    config = tyro.cli(subcommands(COMMANDS), args=args, prog=PROG, config=(tyro.conf.OmitSubcommandPrefixes,))
+    if args[:1] == ["--version"]:
+        import dws_edit
+
+        print(f"{PROG} {dws_edit.__version__}")
+        return
+    try:
+        config = tyro.cli(subcommands(COMMANDS), args=args, prog=PROG, description=DESCRIPTION,
+                          config=(tyro.conf.OmitSubcommandPrefixes,))  # fmt: skip
+        _run(config)
+    except KeyboardInterrupt:  # Ctrl-C: one line and the shell's code; every write is atomic, nothing is half-written
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        raise SystemExit(130) from None
+
+
+def _run(config) -> None:
     try:
         config.run()
     except (ValueError, FileNotFoundError) as err:  # a user mistake: one clear line, no stack trace

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 import tyro
 
@@ -11,14 +13,16 @@ from dws_edit.console import console
 
 
 @dataclass
-class EditCommand:
-    """Edit an INR file in weight space (a learned one-pass edit, or an exact closed-form edit)."""
+class _EditOptions:
+    """Edit an INR file in weight space: learned (a forward pass of a shipped model) or exact (a closed form)."""
 
     input: tyro.conf.Positional[Path]
     """The INR file (.safetensors written by dws-edit: dws-edit inr fit / inr import)."""
     edit: str = "smooth"
-    """Learned: smooth, symmetrize, remove, remove_sphere, remove_part, dilate. Exact: mirror, translate, rotate,
-    scale, symmetrize_exact, blend (dws-edit models lists them with their parameters)."""
+    """Learned: smooth, symmetrize, remove, remove_sphere, remove_part, dilate: a forward pass of a shipped model
+    (some models take a few passes; see the card). Exact: mirror, translate, rotate, scale, symmetrize_exact and
+    blend. dws-edit models list shows every edit's parameters. Coordinates lie in [-1, 1]; images: x runs left to
+    right, y down the rows (top to bottom); 3-D: y up."""
     out: Path = Path("edited.safetensors")
     """The edited INR file to write (never half-written)."""
     exact: bool = False
@@ -26,51 +30,34 @@ class EditCommand:
     model: str | None = None
     """A checkpoint name or .safetensors path to use instead of the shipped model."""
     refine: int = 0
-    """Learned edits: after the DWS model, this many Adam steps on the edit's target (e.g. 100; 0: the pass only)."""
+    """Learned edits: after the DWS model, this many Adam steps on the edit's target (e.g. 100; 0: the model alone)."""
     refit: bool = False
     """Learned 3-D edits: first fit the INR anew as the 3-D zoos fit (seconds), for SIRENs fitted by other code (e.g.
     imported with dws-edit inr import), which lie outside the models' training data."""
-    sigma: float | None = None
-    """smooth: Gaussian std in the INR's coordinate units."""
-    axis: str | None = None
-    """symmetrize, mirror, rotate (3-D): x, y or z."""
-    box: tuple[float, ...] | None = None
-    """remove: the region's min corner then max corner (4 numbers for images, 6 for 3-D)."""
-    angle: float | None = None
-    """rotate: radians."""
-    offset: tuple[float, ...] | None = None
-    """translate: the content moves by this vector."""
-    factor: float | None = None
-    """scale: the content grows by this factor (> 0)."""
-    center: tuple[float, ...] | None = None
-    """rotate, scale: the fixed point (default the origin); remove_sphere: the ball's center."""
-    radius: float | None = None
-    """remove_sphere: the ball's radius."""
-    part: str | None = None
-    """remove_part: handle (mugs), legs (tables, chairs) or wheels (cars)."""
     other: Path | None = None
-    """blend: the second INR file."""
-    t: float | None = None
-    """blend: the weight of the second INR, (1 - t) f_a + t f_b."""
+    """blend: the second INR file (its parameter b)."""
 
     def run(self) -> Path:
         from dws_edit.api import edit
         from dws_edit.cli.inr import check_inr_out
+        from dws_edit.edits import get_edit
         from dws_edit.inr import read_inr, save_inr
+        from dws_edit.inr.domains import domain_of
 
         check_inr_out(self.out, self.input, self.other)
-        if self.edit == "affine":
-            raise ValueError("--edit affine takes a matrix: use the Python API, dws_edit.edit(ws, 'affine', A=..., "
-                             "t=...); the CLI's input maps are mirror, translate, rotate and scale")  # fmt: skip
+        definition = get_edit(self.edit)
         ws, header = read_inr(self.input)
-        names = ("sigma", "axis", "box", "angle", "offset", "factor", "center", "radius", "part", "t")
-        params = {k: getattr(self, k) for k in names if getattr(self, k) is not None}
+        domain = domain_of(ws.spec)
+        definition.check_domain(domain)
+        given = [p.name for p in definition.params(domain) if p.name in OPTIONS or p.name == "b"]
+        if untyped := [p.name for p in definition.params(domain) if p.name not in given and not p.optional]:
+            raise ValueError(f"--edit {self.edit} takes {', '.join(untyped)}, which the command line cannot give: use "
+                             f"the Python API, dws_edit.edit(ws, {self.edit!r}, ...)")  # fmt: skip
+        params = {k: getattr(self, k) for k in OPTIONS if getattr(self, k) is not None}
         if self.other is not None:
             params["b"] = read_inr(self.other)[0]
         edited = edit(ws, self.edit, exact=self.exact, model=self.model, refine=self.refine, refit=self.refit, **params)
-        from dws_edit.edits import EXACT_EDITS
-
-        step = {"edit": self.edit, "exact": self.exact or self.edit in EXACT_EDITS}
+        step = {"edit": self.edit, "exact": self.exact or definition.kind == "exact"}
         if self.refine:
             step["refine"] = self.refine
         if self.refit:
@@ -85,6 +72,46 @@ class EditCommand:
             f"{self.edit} {self.input} -> {self.out} (hidden widths {edited.spec.hidden_sizes}); history {step}"
         )
         return self.out
+
+
+def _options() -> dict[str, tuple[type, str]]:
+    """One command-line option per parameter name of the edit registry: its type from the parameter's class (a
+    number, a choice, numbers) and its help from the parameters' docs and accepted values, edit by edit. Parameters
+    the command line cannot give (ValueParam: a matrix, an INR) get none (blend's INR comes from --other)."""
+    from dws_edit.edits import REGISTRY, ChoiceParam, FloatParam, ValueParam
+
+    found: dict[str, list[tuple[str, str, object]]] = {}
+    for e in REGISTRY.values():
+        for d in e.domains:
+            for p in e.params(d):
+                if not isinstance(p, ValueParam):
+                    found.setdefault(p.name, []).append((e.name, d, p))
+    out = {}
+    for name, uses in found.items():
+        kind = type(uses[0][2])
+        typ = float | None if kind is FloatParam else str | None if kind is ChoiceParam else tuple[float, ...] | None
+        by_edit: dict[str, dict[str, list[str]]] = {}  # edit -> accepted text -> domains
+        for edit, domain, p in uses:
+            text = p.accepted() + (", optional" if p.optional else "")
+            by_edit.setdefault(edit, {}).setdefault(text, []).append(domain)
+        docs = {f"{edit}: {p.doc}" for edit, _, p in uses}
+        ranges = [f"{edit} " + "; ".join(f"{', '.join(ds)}: {t}" for t, ds in texts.items())
+                  for edit, texts in by_edit.items()]  # fmt: skip
+        out[name] = (typ, ". ".join(sorted(docs)) + ". Accepted: " + " | ".join(ranges))
+    return out
+
+
+OPTIONS = _options()
+"""The edit parameters' options (name -> (type, help)), from the registry (dws_edit.edits.REGISTRY)."""
+
+EditCommand = dataclasses.make_dataclass(
+    "EditCommand",
+    [(name, Annotated[typ, tyro.conf.arg(help=text)], dataclasses.field(default=None))
+     for name, (typ, text) in OPTIONS.items()],
+    bases=(_EditOptions,),
+)  # fmt: skip
+EditCommand.__doc__ = _EditOptions.__doc__
+EditCommand.__module__ = __name__
 
 
 @dataclass
@@ -126,9 +153,7 @@ class Models:
         for col in ("edit", "kind", "domains", "parameters", "shipped models"):
             table.add_column(col)
         for e in edits:
-            params = e["params"]
-            text = "; ".join(f"{d}: {', '.join(p) or '-'}" for d, p in params.items()) if e["kind"] == "learned" else (
-                ", ".join(f"{k} ({v})" for k, v in params.items()))  # fmt: skip
+            text = "; ".join(f"{d}: {', '.join(p['accepted'] for p in ps) or '-'}" for d, ps in e["params"].items())
             shipped = ", ".join(m["name"] for m in e.get("models", [])) or "-"
             table.add_row(e["name"], e["kind"], ", ".join(e["domains"]), escape(text), shipped)
         console.print(table)

@@ -80,8 +80,9 @@ class FitShapes(_FitCommand):
 
 @dataclass
 class FitMeshes(_FitCommand):
-    """Fit SDF SIRENs (3->32->32->1) of the meshes in a folder (every file checked first; inside/outside by
-    generalized winding numbers, so open scans are fitted with a warning)."""
+    """Fit SDF SIRENs (3->32->32->1) to a folder of meshes, every file checked first (open scans: with a warning).
+
+    Inside and outside come from generalized winding numbers, so open scans are fitted too, with a warning."""
 
     source: Annotated[MeshSource, Flat] = field(default_factory=MeshSource)
     """The mesh folder and the fit target."""

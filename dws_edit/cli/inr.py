@@ -1,7 +1,8 @@
-"""``dws-edit inr fit|render|import|info``: single INR files in and out."""
+"""``dws-edit inr fit|render|import|export|info``: single INR files in and out."""
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,8 @@ import tyro
 from dws_edit.console import console
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+MAX_SIZE = 2048  # pixels per side of an image fitted or rendered (2048^2 pixels: about 0.5 GB per hidden layer at
+# width 32; fitting takes a few times that)
 
 
 def check_inr_out(out: Path, *inputs: Path | None) -> None:
@@ -32,7 +35,8 @@ class InrFit:
     out: Path = Path("inr.safetensors")
     """The INR file to write."""
     size: int = 28
-    """Images: resized to SIZE x SIZE pixels (the shipped image models were trained at 28)."""
+    """Images: SIZE x SIZE pixels, SIZE in [1, 2048]; a non-square image keeps its aspect ratio (resized to fit,
+    padded with black bars). The shipped image models were trained at 28."""
     channels: int = 1
     """Images: 1 luminance (what the shipped image models accept); 3 RGB."""
     target_psnr: float = 40.0
@@ -51,6 +55,8 @@ class InrFit:
         from dws_edit.data.meshes import MESH_EXTENSIONS
         from dws_edit.inr import save_inr
 
+        if not 1 <= self.size <= MAX_SIZE:  # before any work: a larger image exhausts memory (render's limit too)
+            raise ValueError(f"--size {self.size}: expected an integer in [1, {MAX_SIZE}] (pixels per side)")
         check_inr_out(self.out, self.input)
         if self.max_steps is not None and self.max_steps < 1:
             raise ValueError(f"--max-steps {self.max_steps}: expected an integer >= 1")
@@ -71,10 +77,14 @@ class InrFit:
     def _fit_image(self):
         from dws_edit.data.images import image_to_tensor
         from dws_edit.inr import fit_images
+        from dws_edit.progress import fraction_bar
 
         pixels = image_to_tensor(self.input, self.size, self.channels)
         steps = 1000 if self.max_steps is None else self.max_steps
-        ws, psnr = fit_images(pixels[None], target_psnr=self.target_psnr, max_steps=steps, seed=self.seed)
+        with fraction_bar(f"fitting an image INR to {self.input.name} (up to {steps} steps)", steps) as progress:
+            ws, psnr = fit_images(
+                pixels[None], target_psnr=self.target_psnr, max_steps=steps, seed=self.seed, on_step=progress
+            )
         if psnr.item() < self.target_psnr:
             warnings.warn(
                 f"{self.input}: the fit reached {psnr.item():.2f} dB in {steps} steps, below --target-psnr "
@@ -88,13 +98,17 @@ class InrFit:
         from dws_edit.api import fit_mesh
         from dws_edit.data.meshes import load_mesh
         from dws_edit.metrics import chamfer_distance
+        from dws_edit.progress import fraction_bar
         from dws_edit.render import inr_to_mesh
 
         mesh = load_mesh(self.input)
         steps = 2000 if self.max_steps is None else self.max_steps
-        with console.status(f"fitting an SDF INR (width {self.hidden}) to {self.input} ({steps} steps)"):
+        title = f"fitting an SDF INR (width {self.hidden}) to {self.input.name} (up to {steps} steps)"
+        with fraction_bar(title, steps) as progress:
             try:
-                ws = fit_mesh(mesh, hidden=self.hidden, points=self.points, max_steps=steps, seed=self.seed)
+                ws = fit_mesh(
+                    mesh, hidden=self.hidden, points=self.points, max_steps=steps, seed=self.seed, progress=progress
+                )
             except ValueError as err:  # the mesh's own faults (flat, encloses nothing), named by its file
                 raise ValueError(f"{self.input}: {err}") from None
         chamfer = chamfer_distance(inr_to_mesh(ws), mesh)
@@ -102,7 +116,6 @@ class InrFit:
         return ws, {"fit": str(self.input), "hidden": self.hidden, "chamfer_64": round(chamfer, 5), "quality": quality}
 
 
-MAX_SIZE = 2048  # pixels per side of a rendered image (2048^2 pixels: about 0.5 GB per hidden layer at width 32)
 MAX_RESOLUTION = 512  # marching-cubes grid points per axis (512^3 values: 0.5 GB)
 
 
@@ -118,7 +131,8 @@ class InrRender:
     out: Path = Path("inr.png")
     """The file to write: .png (any INR), or a mesh .glb/.obj/.ply/.stl/.off (SDF and field INRs)."""
     size: int = 28
-    """Images: render on a SIZE x SIZE pixel grid over [-1, 1]^2; 3-D PNG views: 4 x SIZE pixels square."""
+    """Images: render on a SIZE x SIZE pixel grid over [-1, 1]^2 (x to the right, y down the rows); 3-D PNG views:
+    4 x SIZE pixels square, y up, the whole cube [-1, 1]^3 in view."""
     scale: int = 4
     """Images: enlarge the PNG SCALE times (nearest neighbour) for viewing."""
     resolution: int = 64
@@ -127,8 +141,8 @@ class InrRender:
     """3-D: which INR of the file (a mesh comes from one INR)."""
 
     def run(self) -> Path:
-        from dws_edit.edits import domain_of
         from dws_edit.inr import load_inr
+        from dws_edit.inr.domains import get_domain
         from dws_edit.render import MESH_FORMATS, render_images, save_image_grid
 
         for name, value, low, high in (("size", self.size, 1, MAX_SIZE), ("scale", self.scale, 1, 64),
@@ -136,16 +150,17 @@ class InrRender:
             if not low <= value <= high:
                 raise ValueError(f"--{name} {value}: expected an integer in [{low}, {high}]")
         ws = load_inr(self.input)
-        domain = domain_of(ws.spec)
-        if domain != "image" and self.size > MAX_SIZE // 4:
+        dom = get_domain(ws.spec)
+        domain = dom.name
+        if dom.has_surface and self.size > MAX_SIZE // 4:
             raise ValueError(
                 f"--size {self.size}: 3-D views are 4 x SIZE pixels; expected SIZE in [1, {MAX_SIZE // 4}]"
             )
         suffix = self.out.suffix.lower()
-        accepted = (".png",) if domain == "image" else (".png", *MESH_FORMATS)
+        accepted = (".png", *MESH_FORMATS) if dom.has_surface else (".png",)
         if suffix not in accepted:
             raise ValueError(f"--out {self.out}: {domain} INRs render to {', '.join(accepted)}")
-        if domain == "image":
+        if not dom.has_surface:  # an image: its pixels
             images = render_images(ws, self.size, self.size)
             save_image_grid(images, self.out, columns=min(8, ws.batch_size), scale=self.scale)
             console.print(f"rendered {ws.batch_size} INR(s) of {self.input} -> {self.out}")
@@ -196,6 +211,56 @@ class InrImport:
 
 
 @dataclass
+class InrExport:
+    """Export the INRs of an INR file as plain PyTorch state dicts of other SIREN code (vsitzmann, siren-pytorch, ...).
+
+    One file per INR: OUT for a file of one INR, OUT-0, OUT-1, ... beside it for more. Each loads with
+    model.load_state_dict(torch.load(path, weights_only=True), strict=True) into the layout's own module, built
+    with the same w0s (dws_edit.inr.exports lists the constructors)."""
+
+    input: tyro.conf.Positional[Path]
+    """The INR file (.safetensors written by dws-edit; never overwritten)."""
+    out: tyro.conf.Positional[Path]
+    """The state dict to write: .pt/.pth (torch.save of a dict of tensors) or .safetensors; for a file of B > 1 INRs,
+    OUT-0, OUT-1, ... beside it (one state dict per INR)."""
+    format: str
+    """One of dws_edit.inr.SIREN_FORMATS: siren-pytorch, vsitzmann, vsitzmann-fcblock, dwsnets, sequential."""
+    w0_first: float | None = None
+    """The w0 of the target model's first sine layer (default: the format's)."""
+    w0_hidden: float | None = None
+    """The w0 of its other sine layers (default: the format's)."""
+    output_offset: float | None = None
+    """The constant the target model adds to its output (default: the format's; DWSNets INRs add +0.5)."""
+
+    def run(self) -> list[Path]:
+        from dws_edit.inr import export_siren, load_inr, save_siren
+        from dws_edit.inr.exports import export_paths
+        from dws_edit.inr.imports import SIREN_FORMATS
+
+        if self.format not in SIREN_FORMATS:
+            raise ValueError(f"--format {self.format!r} is not one of {list(SIREN_FORMATS)}")
+        export_paths(self.out, 1)  # the suffix, before reading anything
+        ws = load_inr(self.input)
+        paths = export_paths(self.out, ws.batch_size)
+        for path in paths:
+            if path.resolve() == self.input.resolve():
+                raise ValueError(f"{path} is the input file; give another OUT (the input is never overwritten)")
+        kw = {"w0_first": self.w0_first, "w0_hidden": self.w0_hidden, "output_offset": self.output_offset}
+        for flag, value in kw.items():
+            if value is not None and not (math.isfinite(value) and (value > 0 or flag == "output_offset")):
+                expected = "a finite number" + ("" if flag == "output_offset" else " > 0")
+                raise ValueError(f"--{flag.replace('_', '-')} {value}: expected {expected}")
+        try:
+            export_siren(ws, self.format, **kw)  # what the layout cannot hold, named by the input file
+        except ValueError as err:
+            raise ValueError(f"{self.input}: {err}") from None
+        save_siren(self.out, ws, self.format, **kw)
+        where = paths[0] if len(paths) == 1 else f"{paths[0]} .. {paths[-1]}"
+        console.print(f"exported {ws.batch_size} INR(s) of {self.input} as {self.format} state dicts -> {where}")
+        return paths
+
+
+@dataclass
 class InrInfo:
     """Print an INR file's spec and edit history."""
 
@@ -212,4 +277,4 @@ class InrInfo:
         return info
 
 
-INR_COMMANDS = {"fit": InrFit, "render": InrRender, "import": InrImport, "info": InrInfo}
+INR_COMMANDS = {"fit": InrFit, "render": InrRender, "import": InrImport, "export": InrExport, "info": InrInfo}

@@ -2,7 +2,8 @@
 folder of standard IDX files (Fashion-MNIST from the Debian package dataset-fashion-mnist, or MNIST),
 and CIFAR-10 through torchvision for users who have it on disk. Every dataset loader returns
 ``(images [N, H, W] or [N, C, H, W] float in [0, 1], labels [N] long)``. A user's own image (a file,
-PIL image or array) becomes a [C, size, size] tensor through ``load_image_file`` / ``image_to_tensor``."""
+PIL image or array) becomes a [C, size, size] tensor through ``load_image_file`` / ``image_to_tensor`` (a
+non-square image keeps its aspect ratio: it is resized to fit and padded with the background 0)."""
 
 from __future__ import annotations
 
@@ -133,10 +134,13 @@ def image_to_tensor(image, size: int = 28, channels: int = 1) -> torch.Tensor:
        since the zoos' background is 0: value * alpha;
     4. channels=1: luminance 0.299 R + 0.587 G + 0.114 B (ITU-R BT.601, as Pillow's "L");
        channels=3: RGB, gray images repeated into three channels;
-    5. resized to size x size (aspect ratio not kept), in float32 per channel: the box filter when the
-       image shrinks in both axes (each pixel is the mean of the source pixels it covers, so thin
-       strokes keep their mass and no ringing pushes values out of [0, 1]), LANCZOS otherwise; the
-       result is clipped to [0, 1].
+    5. resized, keeping the aspect ratio, so that its longer side is ``size`` (the shorter one becomes
+       ``round(short * size / long)``, at least 1), in float32 per channel: the box filter when the image
+       shrinks (each pixel is the mean of the source pixels it covers, so thin strokes keep their mass and
+       no ringing pushes values out of [0, 1]), LANCZOS otherwise; the result is clipped to [0, 1];
+    6. a non-square image is centred on a size x size square padded with the background 0 (black bars:
+       above and below a wide image, left and right of a tall one); a square image fills it (so square
+       images, such as the zoos' 28 x 28 digits, convert exactly as a plain resize).
 
     Raises ValueError (one line) for an unaccepted shape, dtype, mode or value range.
     """
@@ -211,9 +215,13 @@ def _finish(hwc: np.ndarray, size: int, channels: int) -> np.ndarray:
     elif channels == 3 and hwc.shape[-1] == 1:
         hwc = np.repeat(hwc, 3, axis=-1)
     h, w = hwc.shape[:2]
-    resample = Image.Resampling.BOX if (size <= h and size <= w) else Image.Resampling.LANCZOS
-    out = np.empty((channels, size, size), dtype=np.float32)
+    side = max(h, w)  # the aspect ratio is kept: the longer side becomes ``size``, the rest is background 0
+    new_h, new_w = max(1, round(h * size / side)), max(1, round(w * size / side))
+    top, left = (size - new_h) // 2, (size - new_w) // 2
+    resample = Image.Resampling.BOX if size <= side else Image.Resampling.LANCZOS
+    out = np.zeros((channels, size, size), dtype=np.float32)
     for k in range(channels):
         plane = Image.fromarray(np.ascontiguousarray(hwc[..., k], dtype=np.float32))  # mode "F"
-        out[k] = np.asarray(plane.resize((size, size), resample), dtype=np.float32)
+        resized = np.asarray(plane.resize((new_w, new_h), resample), dtype=np.float32)
+        out[k, top : top + new_h, left : left + new_w] = resized
     return np.clip(out, 0.0, 1.0)

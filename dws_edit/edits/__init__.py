@@ -1,6 +1,8 @@
-"""Each edit of INRs defined once: learned edits as functional targets, and exact weight-space edits.
+"""Each edit of INRs defined once, in ONE registry (``REGISTRY``): learned edits as functional targets, exact edits
+as closed forms on the weights, both with typed parameters per domain.
 
-Learned edits (``EDITS``; an edit model learns them, training and evaluation compare against the target)::
+Learned edits (``EDITS``, a view of the registry; an edit model learns them, training and evaluation compare against
+the target)::
 
     from dws_edit.edits import get_edit, domain_of
     edit = get_edit("smooth")
@@ -11,40 +13,39 @@ Learned edits (``EDITS``; an edit model learns them, training and evaluation com
 
 Exact edits (``EXACT_EDITS``; closed form on the weights, exact to float precision)::
 
-    from dws_edit.edits import mirror, rotate, blend
-    flipped = mirror(ws, "x"); turned = rotate(ws, 0.3); mix = blend(ws_a, ws_b, 0.5)
+    from dws_edit.edits import mirror, rotate, blend, get_edit
+    flipped = mirror(ws, "x"); turned = get_edit("rotate").apply(ws, angle=0.3); mix = blend(ws_a, ws_b, 0.5)
 
 Sits on ``dws_edit.inr`` and ``dws_edit.weights`` only.
 """
 
-from dws_edit.edits.base import DOMAINS, Domain, EditDef, domain_of
+from dws_edit.edits.base import DOMAINS, REGISTRY, Domain, EditDef, domain_of, get_edit
 from dws_edit.edits.exact import (
-    EXACT_EDITS,
-    ExactEdit,
     affine,
     blend,
     cube_symmetries,
-    get_exact_edit,
     mirror,
     rotate,
     scale,
     symmetrize_exact,
     translate,
 )
-from dws_edit.edits.params import BoxParam, ChoiceParam, FloatParam, Param, VectorParam
-from dws_edit.edits.targets import EDITS, box_sdf, gaussian_quadrature, get_edit, sphere_sdf
+from dws_edit.edits.params import BoxParam, ChoiceParam, FloatParam, Param, ValueParam, VectorParam
+from dws_edit.edits.registry import EDITS, EXACT_EDITS, get_exact_edit
+from dws_edit.edits.targets import box_sdf, gaussian_quadrature, sphere_sdf
 
 __all__ = [
     "DOMAINS",
     "EDITS",
     "EXACT_EDITS",
+    "REGISTRY",
     "BoxParam",
     "ChoiceParam",
     "Domain",
     "EditDef",
-    "ExactEdit",
     "FloatParam",
     "Param",
+    "ValueParam",
     "VectorParam",
     "affine",
     "blend",

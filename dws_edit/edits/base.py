@@ -1,74 +1,32 @@
-"""Edit domains and the definition of a learned edit (``EditDef``): parameters, conditioning vector, target.
+"""The definition of an edit (``EditDef``), learned and exact alike: typed parameters per domain, and either a
+functional target (learned edits) or a closed form on the weights (exact edits).
 
-Domains (which INRs an edit applies to), decided from a ``NetworkSpec`` by :func:`domain_of`:
-
-========  ====  ==========  =====================================================================
-domain    d0    dL          meaning
-========  ====  ==========  =====================================================================
-image     2     1 or 3      (x, y) in [-1, 1]^2 -> intensity or RGB in [0, 1] (background 0)
-sdf       3     1           (x, y, z) in [-1, 1]^3 -> signed distance, negative inside
-field     3     4           (x, y, z) in [-1, 1]^3 -> (density in [0, 1], r, g, b)
-========  ====  ==========  =====================================================================
-
-An :class:`EditDef` is the ONE definition of an edit that training, evaluation, the fine-tune baseline and
-the front doors share: ``target(f, coords, params, domain)`` is the edited function evaluated at ``coords``,
+An :class:`EditDef` is the ONE definition of an edit that training, evaluation, the fine-tune baseline and the front
+doors share. A learned edit's ``target(f, coords, params, domain)`` is the edited function evaluated at ``coords``,
 computed from the original function ``f`` (a callable ``[B, M', d0] -> [B, M', dL]``, typically
-``lambda c: evaluate(ws, c)``).
+``lambda c: evaluate(ws, c)``); an exact edit's ``apply(ws, **params)`` is the edited INR. What differs between
+edits is said by their fields (``exact_form``, ``from_generator``, ``quadrature``, ``draw``), so that no caller
+outside ``dws_edit.edits`` branches on an edit's name. Domains (which INRs an edit applies to) are
+:mod:`dws_edit.inr.domains`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
 
 import torch
 from torch import Tensor
 
 from dws_edit.edits.params import Param
 from dws_edit.inr import evaluate
-from dws_edit.weights import NetworkSpec, WeightSpace
-
-
-@dataclass(frozen=True)
-class Domain:
-    """An INR family an edit can act on: input dimension ``d0`` and accepted output dimensions."""
-
-    name: str
-    d0: int
-    out_dims: tuple[int, ...]
-    doc: str
-
-    def describe(self) -> str:
-        outs = " or ".join(str(d) for d in self.out_dims)
-        return f"{self.name} (d0={self.d0}, dL={outs})"
-
-
-DOMAINS: dict[str, Domain] = {
-    "image": Domain("image", 2, (1, 3), "(x, y) in [-1, 1]^2 -> intensity or RGB in [0, 1]"),
-    "sdf": Domain("sdf", 3, (1,), "(x, y, z) in [-1, 1]^3 -> signed distance, negative inside"),
-    "field": Domain("field", 3, (4,), "(x, y, z) in [-1, 1]^3 -> (density in [0, 1], r, g, b)"),
-}
-
-
-def domain_of(spec: NetworkSpec | WeightSpace) -> str:
-    """The edit domain of an INR spec (or of a WeightSpace's spec): ``"image"``, ``"sdf"`` or ``"field"``.
-
-    Raises ValueError (one line, naming the accepted domains) for a spec of no domain, e.g. a 1-D sine INR.
-    """
-    spec = spec.spec if isinstance(spec, WeightSpace) else spec
-    d0, dL = spec.layer_sizes[0], spec.layer_sizes[-1]
-    for dom in DOMAINS.values():
-        if d0 == dom.d0 and dL in dom.out_dims:
-            return dom.name
-    accepted = ", ".join(d.describe() for d in DOMAINS.values())
-    raise ValueError(f"an INR with spec {spec.layer_sizes} (d0={d0}, dL={dL}) has no edit domain; accepted: {accepted}")
+from dws_edit.inr.domains import DOMAINS, Domain, domain_of, get_domain
+from dws_edit.weights import WeightSpace
 
 
 def check_domain_name(domain: str) -> Domain:
-    if domain not in DOMAINS:
-        raise ValueError(f"unknown domain {domain!r}; accepted: {', '.join(DOMAINS)}")
-    return DOMAINS[domain]
+    return get_domain(domain)
 
 
 class TargetFn(Protocol):
@@ -79,19 +37,34 @@ class TargetFn(Protocol):
 
 @dataclass(frozen=True, eq=False)
 class EditDef:
-    """A learned edit, defined once as a functional target.
+    """An edit, defined once.
 
     ``params_by_domain[domain]`` lists its parameters there (ranges may differ by domain; an edit without
-    parameters has an empty tuple). ``fn`` computes the target from validated (canonical) parameters;
-    ``options`` documents its keyword options (quadrature size, chunking, ...).
+    parameters has an empty tuple). ``kind``: ``"learned"`` (``fn`` computes the functional target from validated,
+    canonical parameters; an edit model learns it) or ``"exact"`` (``fn(ws, **params)`` is the closed form on the
+    weights, which checks its own values). ``options`` documents the target's keyword options (quadrature size,
+    chunking, ...). ``exact_form``: the exact edit computing the same target (``edit(..., exact=True)`` picks it).
+    ``from_generator``: the target is the generator's shape, not a function of the INR (it needs the option
+    ``shapes``; no gradient, refine or symmetry augmentation). ``quadrature``: the target is an integral whose
+    cost the domain's quadrature presets bound (:attr:`dws_edit.inr.domains.Domain.quadrature`). ``draw``: how
+    training draws its parameters when not from the ranges (``draw(n, generator, domain, shapes)``).
+    ``examples``: parameters the demo shows per domain. ``on_pixels``: the same edit of images ``[N, H, W]`` on
+    their pixels, as a published protocol defines it (dilate: the benches compare with it).
     """
 
     name: str
     summary: str
     params_by_domain: Mapping[str, tuple[Param, ...]]
-    fn: TargetFn
-    options: Mapping[str, str]
+    fn: Callable[..., Any]
+    options: Mapping[str, str] = field(default_factory=dict)
     source: str = ""
+    kind: Literal["learned", "exact"] = "learned"
+    exact_form: str | None = None
+    from_generator: bool = False
+    quadrature: bool = False
+    draw: Callable[..., dict[str, Tensor]] | None = None
+    examples: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    on_pixels: Callable[[Tensor], Tensor] | None = None
 
     @property
     def domains(self) -> tuple[str, ...]:
@@ -131,14 +104,8 @@ class EditDef:
         """
         specs = self.params(domain)
         given = dict(params or {})
-        names = [p.name for p in specs]
         where = f"edit {self.name!r} ({domain})"
-        unknown = sorted(set(given) - set(names))
-        missing = [n for n in names if n not in given]
-        if unknown or missing:
-            what = f"unknown parameter(s) {unknown}" if unknown else f"missing parameter(s) {missing}"
-            accepted = "; ".join(p.accepted() for p in specs) or "no parameters"
-            raise ValueError(f"{where}: {what}; accepted: {accepted}")
+        self.check_names(given, domain)
         out = {p.name: p.canonical(given[p.name], where) for p in specs}
         sizes = {t.shape[0] for t in out.values()} - {1}
         if len(sizes) > 1:
@@ -152,9 +119,55 @@ class EditDef:
             out[k] = t if like is None else t.to(like.device)
         return out
 
-    def sample(self, n: int, generator: torch.Generator | None, domain: str) -> dict[str, Tensor]:
-        """``n`` random parameter sets (canonical, leading axis ``n``) drawn from the valid ranges, on CPU."""
+    def sample(self, n: int, generator: torch.Generator | None, domain: str, shapes: list | None = None) -> dict:
+        """``n`` random parameter sets (canonical, leading axis ``n``, on CPU) for training or evaluation: drawn from
+        the valid ranges, or by ``draw`` (``remove_part``: the part group each INR's procedural shape in ``shapes``
+        has)."""
+        if self.draw is not None:
+            return self.draw(n, generator, domain, shapes)
         return {p.name: p.sample(n, generator) for p in self.params(domain)}
+
+    def target_options(self, domain: str, purpose: str = "exact", shapes: list | None = None) -> dict[str, Any]:
+        """Keyword options of the target for ``purpose`` (``"exact"``, ``"grid"``, ``"preview"``): the domain's
+        quadrature preset for an integral target (smooth; images: the target's default), the procedural
+        ``shapes`` (one per INR) for a target from the generator, else none."""
+        if self.from_generator:
+            return {"shapes": shapes}
+        if self.quadrature:
+            return dict(get_domain(domain).quadrature.get(purpose, {}))
+        return {}
+
+    def check_from_source(self, what: str) -> None:
+        """Raise ValueError (one line, starting with ``what``) unless the target is a function of the source INR
+        (``what`` needs it: a gradient, refine steps, turned INRs)."""
+        if self.from_generator:
+            from_source = ", ".join(n for n, e in REGISTRY.items() if e.kind == "learned" and not e.from_generator)
+            raise ValueError(
+                f"{what}: {self.name}'s target is the generator's shape (exact, not a function of the INR); "
+                f"accepted edits: {from_source}"
+            )
+
+    def check_names(self, params: Mapping[str, Any], domain: str) -> None:
+        """Raise ValueError (one line, naming what is accepted) for unknown or missing parameters in ``domain``."""
+        specs = self.params(domain)
+        names = [p.name for p in specs]
+        unknown = sorted(set(params) - set(names))
+        missing = [p.name for p in specs if not p.optional and p.name not in params]
+        if unknown or missing:
+            what = f"unknown parameter(s) {unknown}" if unknown else f"missing parameter(s) {missing}"
+            accepted = "; ".join(p.accepted() + (" (optional)" if p.optional else "") for p in specs)
+            kind = "exact edit" if self.kind == "exact" else "edit"
+            raise ValueError(f"{kind} {self.name!r} ({domain}): {what}; accepted: {accepted or 'no parameters'}")
+
+    def apply(self, ws: WeightSpace, **params: Any) -> WeightSpace:
+        """An exact edit of ``ws``: its parameter names checked here (one line), their values by the closed form.
+        Raises ValueError for a learned edit (it needs a model: :func:`dws_edit.edit`)."""
+        if self.kind != "exact":
+            raise ValueError(f"{self.name!r} is a learned edit: run it with dws_edit.edit (a model performs it)")
+        domain = domain_of(ws.spec)
+        self.check_domain(domain)
+        self.check_names(params, domain)
+        return self.fn(ws, **params)
 
     def encode(self, params: Mapping[str, Any] | None, domain: str, batch: int | None = None) -> Tensor:
         """The conditioning vector ``[B, cond_dim(domain)]`` (default float dtype): the parameters'
@@ -218,4 +231,30 @@ def call_shared(f: Callable[[Tensor], Tensor], coords: Tensor) -> Tensor:
     return f(coords[0]) if coords.shape[0] == 1 else f(coords)
 
 
-__all__ = ["DOMAINS", "Domain", "EditDef", "batched_coords", "call_shared", "check_domain_name", "domain_of"]
+REGISTRY: dict[str, EditDef] = {}
+"""Every edit by name, learned and exact (filled by :mod:`dws_edit.edits.registry`)."""
+
+
+def get_edit(name: str, kind: str | None = None) -> EditDef:
+    """The edit called ``name`` (of ``kind`` "learned" or "exact" when given); ValueError (one line, listing the
+    accepted names) otherwise."""
+    names = [n for n, e in REGISTRY.items() if kind in (None, e.kind)]
+    if name not in names:
+        if kind:
+            raise ValueError(f"unknown {kind} edit {name!r}; accepted: {', '.join(names)}")
+        groups = {k: ", ".join(n for n, e in REGISTRY.items() if e.kind == k) for k in ("learned", "exact")}
+        raise ValueError(f"unknown edit {name!r}; accepted: learned {groups['learned']}; exact {groups['exact']}")
+    return REGISTRY[name]
+
+
+__all__ = [
+    "DOMAINS",
+    "REGISTRY",
+    "Domain",
+    "EditDef",
+    "batched_coords",
+    "call_shared",
+    "check_domain_name",
+    "domain_of",
+    "get_edit",
+]

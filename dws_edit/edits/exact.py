@@ -11,8 +11,7 @@ and return a batched ``WeightSpace`` (``[B, C, ...]``; every channel is edited a
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor
@@ -227,75 +226,10 @@ def symmetrize_exact(ws: WeightSpace, axis: str | int) -> WeightSpace:
     return blend(ws, mirror(ws, axis), 0.5)
 
 
-@dataclass(frozen=True)
-class ExactEdit:
-    """A registered exact edit: ``fn(ws, **params)`` (``blend`` takes a second INR), parameter docs."""
-
-    name: str
-    fn: Callable[..., WeightSpace]
-    summary: str
-    params: dict[str, str]
-
-
-EXACT_EDITS: dict[str, ExactEdit] = {
-    e.name: e
-    for e in (
-        ExactEdit("mirror", mirror, "f(M x), M negating one input coordinate", {"axis": "x | y | z (or 0, 1, 2)"}),
-        ExactEdit(
-            "translate", translate, "move the content: f(x - offset)", {"offset": "d0 numbers, coordinate units"}
-        ),
-        ExactEdit(
-            "rotate",
-            rotate,
-            "rotate the content about center: f(R^T (x - c) + c)",
-            {
-                "angle": "radians (2-D: +x toward +y; 3-D: right-hand rule)",
-                "axis": "3-D: x | y | z; 2-D: none",
-                "center": "d0 numbers (default origin)",
-            },
-        ),
-        ExactEdit(
-            "scale",
-            scale,
-            "scale the content about center: f((x - c) / factor + c)",
-            {"factor": "number > 0", "center": "d0 numbers (default origin)"},
-        ),
-        ExactEdit(
-            "affine",
-            affine,
-            "f(A x + t)",
-            {"A": "[d0, d0] matrix (or [B, d0, d0])", "t": "d0 numbers (or [B, d0]), default 0"},
-        ),
-        ExactEdit(
-            "symmetrize_exact",
-            symmetrize_exact,
-            "(f(x) + f(M x)) / 2; hidden widths double",
-            {"axis": "x | y | z (or 0, 1, 2)"},
-        ),
-        ExactEdit(
-            "blend",
-            blend,
-            "(1 - t) f_a + t f_b of two INRs; hidden widths add",
-            {"b": "the second INR (same depth, d0, dL, activation, w0, offset)", "t": "number or [B]"},
-        ),
-    )
-}
-
-
-def get_exact_edit(name: str) -> ExactEdit:
-    """The exact edit called ``name``; ValueError (one line, listing the accepted names) otherwise."""
-    if name not in EXACT_EDITS:
-        raise ValueError(f"unknown exact edit {name!r}; accepted: {', '.join(EXACT_EDITS)}")
-    return EXACT_EDITS[name]
-
-
 __all__ = [
-    "EXACT_EDITS",
-    "ExactEdit",
     "affine",
     "blend",
     "cube_symmetries",
-    "get_exact_edit",
     "mirror",
     "rotate",
     "scale",

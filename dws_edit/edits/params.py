@@ -48,6 +48,8 @@ class FloatParam:
     high: float
     doc: str
     log: bool = False
+    unit: str = ""
+    optional: bool = False
 
     @property
     def size(self) -> int:
@@ -55,7 +57,11 @@ class FloatParam:
 
     def accepted(self) -> str:
         scale = " (log scale)" if self.log else ""
-        return f"{self.name} in [{_fmt(self.low)}, {_fmt(self.high)}]{scale}"
+        unit = f" {self.unit}" if self.unit else ""
+        if math.isinf(self.high):  # the closed forms' unbounded numbers
+            bound = "a number" if math.isinf(self.low) else f"a number > {_fmt(self.low)}"
+            return f"{self.name}: {bound}" + (f" ({self.unit})" if self.unit else "")
+        return f"{self.name} in [{_fmt(self.low)}, {_fmt(self.high)}]{unit}{scale}"
 
     def canonical(self, value, where: str) -> Tensor:
         t = _as_float_tensor(value, where, self.name)
@@ -96,6 +102,8 @@ class ChoiceParam:
     name: str
     choices: tuple[str, ...]
     doc: str
+    unit: str = ""
+    optional: bool = False
 
     @property
     def size(self) -> int:
@@ -145,9 +153,14 @@ class VectorParam:
     low: float
     high: float
     doc: str
+    unit: str = ""
+    optional: bool = False
 
     def accepted(self) -> str:
-        return f"{self.name}: {self.size} numbers in [{_fmt(self.low)}, {_fmt(self.high)}]"
+        unit = f" ({self.unit})" if self.unit else ""
+        if math.isinf(self.low) and math.isinf(self.high):
+            return f"{self.name}: {self.size} numbers{unit}"
+        return f"{self.name}: {self.size} numbers in [{_fmt(self.low)}, {_fmt(self.high)}]{unit}"
 
     def _shaped(self, value, where: str) -> Tensor:
         t = _as_float_tensor(value, where, self.name)
@@ -192,6 +205,8 @@ class BoxParam:
     side_high: float
     doc: str
     bound: float = 1.0
+    unit: str = ""
+    optional: bool = False
 
     @property
     def size(self) -> int:
@@ -238,6 +253,21 @@ class BoxParam:
         return torch.cat([low, low + side], dim=1)
 
 
-Param = FloatParam | ChoiceParam | VectorParam | BoxParam
+@dataclass(frozen=True)
+class ValueParam:
+    """A value the parameter classes above do not describe (a matrix, a second INR), checked by the exact edit that
+    takes it; ``expects`` says what is accepted. Not a conditioning input (learned edits take none)."""
 
-__all__ = ["BoxParam", "ChoiceParam", "FloatParam", "Param", "VectorParam"]
+    name: str
+    expects: str
+    doc: str
+    unit: str = ""
+    optional: bool = False
+
+    def accepted(self) -> str:
+        return f"{self.name}: {self.expects}"
+
+
+Param = FloatParam | ChoiceParam | VectorParam | BoxParam | ValueParam
+
+__all__ = ["BoxParam", "ChoiceParam", "FloatParam", "Param", "ValueParam", "VectorParam"]

@@ -1,25 +1,10 @@
-"""The learned edits, each defined once as a functional target, and their registry ``EDITS``.
+"""The targets of the learned edits, each a function of the source INR (registered in :mod:`dws_edit.edits.registry`).
 
 Every target is computed from the original INR ``f`` by evaluating it at transformed coordinates: no
 rendering resolution is baked in except where the edit is defined on a pixel grid (``dilate``). Units are
 the INR's coordinate units ([-1, 1] spans the image or the scene).
 
-=============  =============  =====================================================  ==========================
-edit           domains        parameters (valid = sampled range)                     conditioning vector (len)
-=============  =============  =====================================================  ==========================
-smooth         all            sigma: image [0.02, 0.15], 3-D [0.02, 0.10], log       (log sigma) -> [-1, 1] (1)
-symmetrize     all            axis: image x | y; 3-D x | y | z                       one-hot (2 / 3)
-remove         all            box [min corner, max corner], corners in [-1, 1],      corners (4 / 6)
-                              sides in [0.2, 1.2]
-remove_sphere  sdf, field     center in [-0.8, 0.8]^3, radius [0.1, 0.6]             center/0.8, radius -> [-1, 1] (4)
-remove_part    sdf, field     part: handle | legs | wheels (exact target from the      one-hot (3)
-                              generator's shape, option shapes=)
-dilate         image          none                                                   empty (0)
-=============  =============  =====================================================  ==========================
-
-Ranges: an image pixel of the 28x28 grid is 2/27 = 0.074 wide, so image smoothing goes from a quarter pixel
-to two pixels; the 3-D shapes (``dws_edit.data.shapes``) have walls and legs 0.04 to 0.1 thick, which a sigma
-above 0.1 erases. Boxes of side 0.2 to 1.2 cut a part of a digit or shape, not all of it.
+The edits, their parameters and ranges: :mod:`dws_edit.edits.registry`.
 """
 
 from __future__ import annotations
@@ -30,8 +15,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from dws_edit.edits.base import EditDef, batched_coords, call_shared
-from dws_edit.edits.params import BoxParam, ChoiceParam, FloatParam, VectorParam
+from dws_edit.edits.base import batched_coords, call_shared
 
 Fn = Callable[[Tensor], Tensor]
 AXES = ("x", "y", "z")
@@ -248,111 +232,12 @@ def _dilate(f: Fn, coords: Tensor, p: dict[str, Tensor], domain: str, *, grid: i
     return vals.masked_fill(~valid[..., None], -math.inf).amax(dim=2)
 
 
-# ----------------------------------------------------------------------------------------------------------------
-# registry
-# ----------------------------------------------------------------------------------------------------------------
-
-
-def _sigma(high: float) -> FloatParam:
-    return FloatParam("sigma", 0.02, high, "Gaussian std in coordinate units ([-1, 1] spans the INR)", log=True)
-
-
-def _axis(d0: int) -> ChoiceParam:
-    return ChoiceParam("axis", AXES[:d0], "input coordinate to mirror: x, y, z = 0, 1, 2")
-
-
-def _box(d0: int) -> BoxParam:
-    return BoxParam("box", d0, 0.2, 1.2, "axis-aligned box: min corner then max corner, coordinate units")
-
-
-_SPHERE = (
-    VectorParam("center", 3, -0.8, 0.8, "ball center, coordinate units"),
-    FloatParam("radius", 0.1, 0.6, "ball radius, coordinate units"),
-)
-
-_PART = ChoiceParam("part", tuple(PART_GROUPS), "part group: handle (mug), legs (table, chair), wheels (car)")
-
-_SMOOTH_OPTIONS = {
-    "points": "quadrature points per dimension, odd (default 13; cost points**d0 evaluations of f per point)",
-    "extent": "quadrature half-width in sigmas (default 4.0)",
-    "chunk": "most points per INR in one call of f (default 65536)",
-    "samples": "Monte Carlo instead of quadrature: this many Gaussian offsets per INR, antithetic (default 0: off)",
-    "generator": "torch.Generator of the Monte Carlo offsets",
-}
-
-EDITS: dict[str, EditDef] = {
-    e.name: e
-    for e in (
-        EditDef(
-            "smooth",
-            "Gaussian smoothing f'(x) = E f(x + e), e ~ N(0, sigma^2 I)",
-            {"image": (_sigma(0.15),), "sdf": (_sigma(0.10),), "field": (_sigma(0.10),)},
-            _smooth,
-            _SMOOTH_OPTIONS,
-        ),
-        EditDef(
-            "symmetrize",
-            "mirror symmetry f'(x) = (f(x) + f(M x)) / 2, M negating coordinate axis",
-            {"image": (_axis(2),), "sdf": (_axis(3),), "field": (_axis(3),)},
-            _symmetrize,
-            {},
-        ),
-        EditDef(
-            "remove",
-            "erase the inside of a box (image: background 0; sdf: max(f, -box); field: density 0)",
-            {"image": (_box(2),), "sdf": (_box(3),), "field": (_box(3),)},
-            _remove,
-            {},
-        ),
-        EditDef(
-            "remove_sphere",
-            "erase the inside of a ball (sdf: max(f, -ball); field: density 0)",
-            {"sdf": _SPHERE, "field": _SPHERE},
-            _remove_sphere,
-            {},
-        ),
-        EditDef(
-            "remove_part",
-            "remove a part of a procedural shape: a mug's handle, a table's or chair's legs, a car's wheels",
-            {d: (_PART,) for d in ("sdf", "field")},
-            _remove_part,
-            {
-                "shapes": "the INRs' procedural shapes (dws_edit.data.shapes.Shape), one per INR: the exact target",
-                "sharpness": "field: density = sigmoid(-sdf * sharpness), as the field zoo (default 50)",
-            },
-        ),
-        EditDef(
-            "dilate",
-            "3x3 morphological dilation on the 28x28 pixel grid (to compare with published MNIST numbers)",
-            {"image": ()},
-            _dilate,
-            {"grid": "pixels per side of the grid the 3x3 window lives on (default 28)"},
-            source=(
-                "Zhou et al., Permutation Equivariant Neural Functionals, NeurIPS 2023 (github.com/AllanYangZhou/nfn, "
-                "experiments/stylize_siren.py: cv2.dilate of the 28x28 MNIST image with np.ones((3, 3)), MSE on "
-                "pixels normalized to [-1, 1], i.e. 4x the MSE on [0, 1]); Kofinas et al., Graph Neural Networks "
-                "for Learning Equivariant Representations of Neural Networks (Neural Graphs), ICLR 2024, same task"
-            ),
-        ),
-    )
-}
-
-
-def get_edit(name: str) -> EditDef:
-    """The learned edit called ``name``; ValueError (one line, listing the accepted names) otherwise."""
-    if name not in EDITS:
-        raise ValueError(f"unknown edit {name!r}; accepted: {', '.join(EDITS)}")
-    return EDITS[name]
-
-
 __all__ = [
     "AXES",
-    "EDITS",
     "PART_GROUPS",
     "box_sdf",
     "erase",
     "gaussian_quadrature",
-    "get_edit",
     "mirror_coords",
     "part_group_of",
     "sphere_sdf",

@@ -1,6 +1,7 @@
 """INR architectures, their one batched evaluation, and batched fitting."""
 
 from dws_edit.inr.evaluate import evaluate, layer_values
+from dws_edit.inr.exports import export_siren, save_siren
 from dws_edit.inr.files import load_inr, read_inr, save_inr
 from dws_edit.inr.fitting import FitResult, fit, fit_images, psnr_from_mse
 from dws_edit.inr.imports import SIREN_FORMATS, import_siren
@@ -8,7 +9,9 @@ from dws_edit.inr.siren import canonical_phases, field_spec, grid_coords, image_
 
 __all__ = [
     "SIREN_FORMATS",
+    "export_siren",
     "import_siren",
+    "save_siren",
     "load_inr",
     "read_inr",
     "save_inr",

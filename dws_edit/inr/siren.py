@@ -70,3 +70,10 @@ def grid_coords(height: int, width: int) -> torch.Tensor:
     xs = torch.linspace(-1, 1, width)
     yy, xx = torch.meshgrid(ys, xs, indexing="ij")
     return torch.stack([xx.reshape(-1), yy.reshape(-1)], dim=-1)
+
+
+def cube_grid(resolution: int, lo: float = -1.0, hi: float = 1.0) -> torch.Tensor:
+    """The regular grid ``[R, R, R, 3]`` (float64, ``indexing="ij"``: x, y, z) of ``resolution`` points per axis
+    from ``lo`` to ``hi``, ends included."""
+    g = torch.linspace(lo, hi, resolution, dtype=torch.float64)
+    return torch.stack(torch.meshgrid(g, g, g, indexing="ij"), dim=-1)  # [R, R, R, 3]

@@ -195,6 +195,15 @@ class _Normalized(nn.Module):
     def normalize(self, ws: WeightSpace) -> WeightSpace:
         return self.normalizer.normalize(ws)
 
+    def own_dtype(self, ws: WeightSpace) -> WeightSpace:
+        """The dtype rule of every model: INR weights of any floating dtype (float64 from numpy, float16, bfloat16)
+        are cast to the dtype of the model's parameters; others are refused with a one-line ValueError."""
+        if not ws.dtype.is_floating_point:
+            raise ValueError(f"INR weights of dtype {ws.dtype} are not accepted; accepted: floating point (float16, "
+                             "bfloat16, float32, float64), cast to the model's dtype")  # fmt: skip
+        dtype = next(self.parameters()).dtype
+        return ws if ws.dtype == dtype else ws.to(dtype)
+
 
 class DWSEncoder(_Normalized):
     """Invariant embedding of an INR: DWS layers -> invariant pooling -> MLP."""
@@ -218,7 +227,8 @@ class DWSEncoder(_Normalized):
         self.embed_dim = embed_dim
 
     def forward(self, ws: WeightSpace) -> Tensor:
-        feats = self.blocks.features(self.normalize(ws))
+        """``ws`` [B, C, ...] of any floating dtype (:meth:`own_dtype`) -> the embedding [B, embed_dim]."""
+        feats = self.blocks.features(self.normalize(self.own_dtype(ws)))
         return self.head(self.pool([torch.relu(x) for x in feats]))
 
 
@@ -276,10 +286,14 @@ class EditNet(_Normalized):
     ) -> WeightSpace:
         """``ws`` [B, 1, ...], ``cond`` [B, cond_dim] (and for a model with ``gradient``, ``grad``: the loss gradient
         like ``ws``, or a function of the INRs that returns it, which a model with refinement passes needs) ->
-        the edited INRs (hidden widths x ``outputs``). SIREN inputs are first brought to
+        the edited INRs (hidden widths x ``outputs``) in ``ws``'s dtype (weights of any floating dtype are edited in
+        the model's: :meth:`own_dtype`). SIREN inputs are first brought to
         :func:`~dws_edit.inr.siren.canonical_phases` (the same functions; the zoos' INRs unchanged), so SIRENs
         fitted by other code, whose hidden biases spread over many periods, reach the model nearer the zoo's."""
-        ws = canonical_phases(ws)
+        given = ws.dtype
+        ws = canonical_phases(self.own_dtype(ws))
+        if cond is not None and cond.dtype != ws.dtype:
+            cond = cond.to(ws.dtype)
         if self.cond_dim and (cond is None or cond.shape != (ws.batch_size, self.cond_dim)):
             got = "none" if cond is None else tuple(cond.shape)
             raise ValueError(
@@ -291,19 +305,19 @@ class EditNet(_Normalized):
         if self.gradient and (grad is None or grad.batch_size != ws.batch_size):
             raise ValueError(
                 "this edit model takes the gradient of the edit's loss at the source INRs (grad=, one per INR); "
-                "dws_edit.tasks.run.run_edit_model and dws_edit.edit compute it"
+                "dws_edit.runner.run_edit_model and dws_edit.edit compute it"
             )
         if self.refiners and gradient_of is None:
             raise ValueError(
                 "this edit model refines its output with the loss gradient there: grad= must be a function of the "
-                "INRs (dws_edit.tasks.run.run_edit_model passes one)"
+                "INRs (dws_edit.runner.run_edit_model passes one)"
             )
         edited = self._one_pass(ws, cond, grad)
         for refiner in self.refiners or ():
             # not refiner(...): the outer checks hold for every pass, and a pass's output is edited as it is (only
             # the model's input is brought to its canonical phases)
             edited = refiner._one_pass(edited, cond, gradient_of(edited))
-        return edited
+        return edited if edited.dtype == given else edited.to(given)
 
     def _one_pass(self, ws: WeightSpace, cond: Tensor | None, grad: WeightSpace | None) -> WeightSpace:
         delta = self.normalizer.scale(self.delta(self.normalize(ws), cond if self.cond_dim else None, ws, grad))

@@ -1,6 +1,6 @@
 """Training one-pass edit models (``dws-edit train edit``) with the functional loss.
 
-The edited INR, evaluated at the edit's sample points (every pixel for images; ``dws_edit.tasks.run``), is
+The edited INR, evaluated at the edit's sample points (every pixel for images; ``Domain.edit_points``), is
 compared with the edit's target computed from the source INR (``dws_edit.edits``): no edited data set is
 stored. The zoo's train split trains, a fixed subset of its validation split picks the best model; the test split is
 only for reported numbers (``dws_edit.tasks.evaluate``). The same config trains the DWS model and the
@@ -18,26 +18,18 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from dws_edit.checkpoints import save_checkpoint
+from dws_edit.checkpoints import accepts_of, save_checkpoint
 from dws_edit.console import console
 from dws_edit.data import load_zoo
-from dws_edit.edits import affine, cube_symmetries, domain_of, get_edit
+from dws_edit.edits import EditDef, affine, cube_symmetries, get_edit
 from dws_edit.edits.targets import part_group_of
 from dws_edit.inr import evaluate
+from dws_edit.inr.domains import get_domain
 from dws_edit.io import sha256_hex
-from dws_edit.metrics import inside, surface_band
 from dws_edit.nn import DWSEditNet, EditNet, FlatMLPEditNet
+from dws_edit.runner import edit_targets, edited_values
 from dws_edit.tasks.loop import BEST, LoopConfig, train
-from dws_edit.tasks.run import (
-    GRADIENT_REFUSAL,
-    closest_to_surface,
-    edit_params,
-    edit_targets,
-    edited_values,
-    sample_coords,
-    sample_points,
-    target_options,
-)
+from dws_edit.tasks.recipes import run_recipe_command
 from dws_edit.weights import WeightSpace
 
 
@@ -114,21 +106,53 @@ class TrainEdit:
     loop: LoopConfig = field(default_factory=LoopConfig)
     """Optimisation, schedule, checkpoints."""
     out: Path | None = None
-    """Run folder (default runs/<zoo>-<edit>-<model>); rerun to resume."""
+    """Run folder (default runs/<zoo>-<edit>-<model>); rerun to resume. With --recipe: the folder of its stages'
+    run folders (default runs)."""
+    recipe: str | None = None
+    """Train a shipped model's named recipe (dws_edit.tasks.recipes): its stages one after another into
+    runs/<stage>, each as its flags there say (rerun to continue; finished stages are skipped); 'list' prints them.
+    Only --zoo (in place of every stage's zoo), --out, --threads and --recipe-steps go with it."""
+    recipe_steps: int | None = None
+    """With --recipe: at most this many steps a stage (a quick trial of the whole chain)."""
 
     def run(self) -> dict:
+        """Train (or, with ``--recipe``, run the recipe: stage name -> results); returns the results."""
+        if self.recipe is not None:
+            return run_recipe_command(self)
+        if self.recipe_steps is not None:
+            raise ValueError(f"--recipe-steps {self.recipe_steps}: goes with --recipe (set --steps for one run)")
+        return self.train()
+
+    def identity_config(self) -> dict:
+        """What of the run's identity this config decides: the task, its options (not --out, nor the recipe
+        options) and the SHA-256 of the --init file when it exists (the loop adds its own config; ``train`` the
+        data's checksums)."""
+        config = _jsonable(asdict(self))
+        for key in ("out", "recipe", "recipe_steps"):
+            config.pop(key)
+        identity = {"task": "edit", "config": config}
+        if self.init is not None and Path(self.init).is_file():  # a rerun resumes only from the same --init file
+            identity["init_sha256"] = sha256_hex(Path(self.init).read_bytes())
+        return identity
+
+    def train(self, recipe: dict | None = None) -> dict:
+        """Train one run into ``out`` (see :func:`dws_edit.tasks.loop.train`); ``recipe`` (``{"name", "stage"}``,
+        when a recipe runs it) goes into the model card. Returns the results. Raises ValueError (one line, before
+        anything is written) for a bad option or zoo."""
         self.loop.check()  # before the zoo loads
+        if self.loop.device != "cpu":
+            raise ValueError(f"--device {self.loop.device}: edit training runs on the CPU (its data lives there)")
         out = self.out or Path("runs") / f"{self.zoo.name}-{self.edit}-{self.model}"
         task = EditTask(self)
-        identity = {"task": "edit", "config": _jsonable(asdict(self)), "zoo_sha256": task.zoo_sha256}
-        identity["config"].pop("out")
+        identity = {**self.identity_config(), "zoo_sha256": task.zoo_sha256}
         if task.extra_sha256:  # and only on the same extra zoos
             identity["extra_zoo_sha256"] = task.extra_sha256
-        if task.started_from:  # a rerun resumes only from the same --init file
+        if task.started_from:
             identity["init_sha256"] = task.started_from["sha256"]
 
-        def save(path: Path, model: EditNet) -> None:
-            save_checkpoint(path, model, task.model_kwargs, task.card(out))
+        def save(path: Path, modules: dict) -> None:
+            card = task.card(out) | ({"recipe": recipe} if recipe else {})
+            save_checkpoint(path, modules["model"], task.model_kwargs, card)
 
         results = train(task, self.loop, out, identity, save_model=save)
         console.print(f"best model: {out / BEST} (validation MSE {results['best_val_score']:.4g})")
@@ -140,25 +164,28 @@ class EditTask:
 
     def __init__(self, cfg: TrainEdit):
         self.cfg = cfg
-        self.edit = get_edit(cfg.edit)
-        if not 0.0 <= cfg.symmetries <= 1.0 or (cfg.symmetries and self.edit.name == "remove_part"):
-            raise ValueError(f"--symmetries {cfg.symmetries}: expected a fraction in [0, 1], and 0 for remove_part "
-                             "(its targets are the generator's upright shapes)")  # fmt: skip
+        self.edit = get_edit(cfg.edit, "learned")
+        if not 0.0 <= cfg.symmetries <= 1.0:
+            raise ValueError(f"--symmetries {cfg.symmetries}: expected a fraction in [0, 1]")
+        if cfg.symmetries:  # turned INRs need targets computed from them, not the generator's upright shapes
+            self.edit.check_from_source(f"--symmetries {cfg.symmetries}")
         train = load_zoo(cfg.zoo, "train")
         val = load_zoo(cfg.zoo, "val")
         self.zoo_sha256 = _manifest_sha256(cfg.zoo)
         self.spec = train.spec
-        self.domain = domain_of(self.spec)
+        self.dom = get_domain(self.spec)
+        self.domain = self.dom.name
         self.edit.check_domain(self.domain)
-        if cfg.clamp < 0 or (cfg.clamp and self.domain == "image") or (cfg.clamp > 0.5 and self.domain == "field"):
+        bounded = self.dom.inside_above  # a density in [0, 1]: the band fits around its threshold
+        if cfg.clamp < 0 or (cfg.clamp and not self.dom.has_surface) or (bounded and cfg.clamp > self.dom.threshold):
             raise ValueError(f"--clamp {cfg.clamp}: expected 0 (off), or a band half-width > 0 for sdf zoos and in "
                              f"(0, 0.5] for field zoos (density); this zoo holds {self.domain} INRs")  # fmt: skip
         count = train.ws.batch_size if cfg.train_count is None else cfg.train_count
-        self.train_ws, self.train_shapes = with_shapes(self.edit.name, train, count)
+        self.train_ws, self.train_shapes = with_shapes(self.edit, train, count)
         self.extra_sha256 = {}
         if cfg.extra_zoo:
             self.train_ws = WeightSpace.cat([self.train_ws, *(self._extra(p) for p in cfg.extra_zoo)])
-        self.coords = sample_coords(self.domain, self.spec) if self.domain == "image" else None
+        self.coords = None if self.dom.has_surface else self.dom.edit_points(train.ws[:1], 0, None)  # the pixel grid
         cond_dim = self.edit.cond_dim(self.domain)
         torch.manual_seed(cfg.loop.seed)
         keep = {"keep": True} if cfg.keep else {}  # in the kwargs only when set: older cards stay as they were
@@ -168,8 +195,7 @@ class EditTask:
             if cfg.probes:
                 self.model_kwargs["probes"] = cfg.probes
             if cfg.gradient:
-                if self.edit.name == "remove_part":
-                    raise ValueError(f"--gradient: {GRADIENT_REFUSAL}")
+                self.edit.check_from_source("--gradient")
                 self.model_kwargs["gradient"] = True
             if cfg.passes != 1:
                 if not cfg.gradient:
@@ -189,11 +215,11 @@ class EditTask:
         self.started_from = start_from(self.model, cfg.init, self.model_kwargs) if cfg.init is not None else None
         # the fixed validation set: INRs, parameters, points and exact targets
         g = torch.Generator().manual_seed(12345)
-        self.val_ws, val_shapes = with_shapes(self.edit.name, val, cfg.val_count)
+        self.val_ws, val_shapes = with_shapes(self.edit, val, cfg.val_count)
         self.val_params = self._params(self.val_ws.batch_size, g, val_shapes)
         self.val_cond = self._cond(self.val_params, self.val_ws.batch_size)
         self.val_coords = self._points(self.val_ws, g)
-        options = target_options(self.edit, self.domain, val_shapes)
+        options = self.edit.target_options(self.domain, "exact", val_shapes)
         self.val_target = edit_targets(self.edit, self.val_ws, self.val_coords, self.val_params, self.domain, **options)
         with torch.no_grad():
             identity = evaluate(self.val_ws, self.val_coords)
@@ -202,14 +228,21 @@ class EditTask:
 
     def _extra(self, path: Path) -> WeightSpace:
         """The train split of one ``--extra-zoo``; raises ValueError unless its INRs have the main zoo's spec."""
-        if self.edit.name == "remove_part":
-            raise ValueError("--extra-zoo: not for remove_part (its targets need the zoo's procedural shapes)")
+        self.edit.check_from_source("--extra-zoo (its INRs have no procedural shapes)")
         extra = load_zoo(path, "train")
         if extra.spec != self.spec:
             raise ValueError(f"--extra-zoo {path}: its INRs are {extra.spec.to_json()}, expected the spec of "
                              f"{self.cfg.zoo}: {self.spec.to_json()}")  # fmt: skip
         self.extra_sha256[str(path)] = _manifest_sha256(path)
         return extra.ws
+
+    def modules(self) -> dict[str, EditNet]:
+        """The loop's modules (:class:`dws_edit.tasks.loop.Task`): the edit model."""
+        return {"model": self.model}
+
+    def optimizers(self) -> dict[str, list[dict]]:
+        """The loop's optimizers: one AdamW over :meth:`param_groups`."""
+        return {"model": self.param_groups()}
 
     def param_groups(self) -> list[dict]:
         """The optimizer's parameter groups: the residual's scales with their own learning-rate multiplier."""
@@ -221,21 +254,21 @@ class EditTask:
         if self.coords is not None:
             return self.coords
         m_target = int(round(self.cfg.points * self.cfg.target_near / 2)) if params is not None else 0
-        points = sample_points(ws, self.domain, self.cfg.points - m_target, generator,
-                               near=(self.cfg.points / 2 - m_target) / (self.cfg.points - m_target))  # fmt: skip
+        points = self.dom.edit_points(ws, self.cfg.points - m_target, generator,
+                                      near=(self.cfg.points / 2 - m_target) / (self.cfg.points - m_target))  # fmt: skip
         if not m_target:
             return points
         candidates = torch.rand(ws.batch_size, 4 * m_target, 3, generator=generator) * 2 - 1
         with torch.no_grad(), torch.autocast("cpu", enabled=False):
             values = self.edit.target(lambda c: evaluate(ws, c), candidates, params, self.domain, **(options or {}))
-        return torch.cat([points, closest_to_surface(candidates, values, self.domain, m_target, generator)], dim=1)
+        return torch.cat([points, self.dom.closest_to_surface(candidates, values, m_target, generator)], dim=1)
 
     def _loss_values(self, values: Tensor) -> Tensor:
-        """Values ``[B, M, dL]`` as the loss compares them: :func:`~dws_edit.metrics.surface_band` at ``clamp``."""
-        return surface_band(values, self.domain, self.cfg.clamp)
+        """Values ``[B, M, dL]`` as the loss compares them: the domain's surface band at ``clamp``."""
+        return self.dom.band(values, self.cfg.clamp)
 
     def _params(self, n: int, generator: torch.Generator, shapes: list | None) -> dict[str, Tensor]:
-        return edit_params(self.edit, n, generator, self.domain, shapes)
+        return self.edit.sample(n, generator, self.domain, shapes)
 
     def _cond(self, params: dict, n: int) -> Tensor | None:
         return self.edit.encode(params, self.domain, batch=n) if self.edit.cond_dim(self.domain) else None
@@ -248,8 +281,8 @@ class EditTask:
             ws = affine(ws, cube_symmetries(n, ws.spec.layer_sizes[0], generator, self.cfg.symmetries))
         shapes = None if self.train_shapes is None else [self.train_shapes[i] for i in idx.tolist()]
         params = self._params(n, generator, shapes)
-        options = {"shapes": shapes} if shapes is not None else {}
-        if self.edit.name == "smooth":
+        options = self.edit.target_options(self.domain, "exact", shapes) if self.edit.from_generator else {}
+        if self.edit.quadrature:  # training targets: unbiased Monte Carlo estimates of the integral
             options = {"samples": self.cfg.smooth_samples, "generator": generator}
         coords = self._points(ws, generator, params, options)
         if self.cfg.augment:
@@ -269,8 +302,8 @@ class EditTask:
         pred = torch.cat(preds)
         mse = (pred - self.val_target).square().mean().item()
         out = {"score": mse, "mse": mse, "identity_mse": self.val_identity, "removed": 1 - mse / self.val_identity}
-        if self.domain != "image":  # occupancy agreement at the validation points (half near the surface)
-            a, b = inside(pred, self.domain), inside(self.val_target, self.domain)
+        if self.dom.has_surface:  # occupancy agreement at the validation points (half near the surface)
+            a, b = self.dom.inside(pred), self.dom.inside(self.val_target)
             out["point_iou"] = ((a & b).sum() / (a | b).sum().clamp_min(1)).item()
             out["score"] = (self._loss_values(pred) - self._loss_values(self.val_target)).square().mean().item()
         return out
@@ -286,15 +319,7 @@ class EditTask:
             "domain": self.domain,
             "model": type(self.model).__name__,
             "model_kwargs": self.model_kwargs,
-            "accepts": {
-                "depth": s.num_layers,
-                "d0": s.layer_sizes[0],
-                "dL": s.layer_sizes[-1],
-                "activation": s.activation,
-                "w0": s.w0,
-                "output_offset": s.output_offset,
-                "hidden_widths_trained": list(s.hidden_sizes),
-            },
+            "accepts": accepts_of(s),
             "command": " ".join(["dws-edit", *sys.argv[1:]]),
             "data": {
                 "zoo": str(self.cfg.zoo),
@@ -344,10 +369,11 @@ def _manifest_sha256(zoo: Path) -> str:
     return sha256_hex((Path(zoo) / "manifest.json").read_bytes())
 
 
-def with_shapes(edit: str, split, count: int) -> tuple[WeightSpace, list | None]:
-    """The first ``count`` INRs of a zoo split and, for ``remove_part``, their procedural shapes: only the INRs
-    of shapes that have a removable part group are kept. Raises ValueError for a zoo without shape metadata."""
-    if edit != "remove_part":
+def with_shapes(edit: EditDef, split, count: int) -> tuple[WeightSpace, list | None]:
+    """The first ``count`` INRs of a zoo split and, for an edit whose target comes from the generator
+    (``remove_part``), their procedural shapes: only the INRs of shapes that have a removable part group are kept.
+    Raises ValueError for a zoo without shape metadata."""
+    if not edit.from_generator:
         return split.ws[:count], None
     from dws_edit.data.shapes import Shape
 

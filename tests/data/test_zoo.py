@@ -101,8 +101,6 @@ def test_dataset_yields_weightspace_batches_with_augmentation(small_zoo):
     assert not torch.allclose(plain.flatten(), permuted.flatten())
     coords = grid_coords(8, 8)
     torch.testing.assert_close(evaluate(permuted, coords), evaluate(plain, coords), atol=1e-5, rtol=0)
-    with pytest.raises(TypeError):
-        ZooDataset(zoo, normalize=True)
 
 
 @pytest.mark.slow

@@ -282,7 +282,7 @@ def test_domain_of():
 @pytest.mark.parametrize(
     "call,message",
     [
-        (lambda: get_edit("blur"), "accepted: smooth, symmetrize, remove, remove_sphere, remove_part, dilate"),
+        (lambda: get_edit("blur"), "accepted: learned smooth, symmetrize, remove, remove_sphere, remove_part, dilate;"),
         (
             lambda: get_edit("smooth").validate({"sigma": 0.5}, "image"),
             "sigma=0.5 is outside the accepted range [0.02, 0.15]",

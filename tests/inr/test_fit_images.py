@@ -74,7 +74,7 @@ def save(img: Image.Image, path, **kw):
     ],
 )
 def test_modes_are_converted_to_luminance_in_unit_range(tmp_path, mode, fill, expected):
-    path = save(Image.new(mode, (30, 20), fill), tmp_path / "img.png")
+    path = save(Image.new(mode, (24, 24), fill), tmp_path / "img.png")  # square: no padding (tests/data/test_images)
     x = load_image_file(path, size=8, channels=1)
     assert x.shape == (1, 8, 8) and x.dtype == torch.float32
     torch.testing.assert_close(x, torch.full_like(x, expected), atol=2e-6, rtol=0)
@@ -108,7 +108,7 @@ def test_shrinking_averages_and_enlarging_stays_in_range(tmp_path):
 
 
 def test_exif_orientation_is_applied(tmp_path):
-    a = np.zeros((20, 40), dtype=np.uint8)
+    a = np.zeros((40, 40), dtype=np.uint8)
     a[:, :20] = 255  # stored: left half white
     exif = Image.Exif()
     exif[0x0112] = 6  # display rotated 90 degrees clockwise: the left half becomes the top half

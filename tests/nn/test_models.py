@@ -229,11 +229,28 @@ def test_augmented_mlp_permutes_only_in_training():
     assert not torch.allclose(model(ws), model(ws))
 
 
-def test_mlp_edit_baseline_shapes():
+def test_mlp_edit_baseline_edits_by_its_residual_conditioned_on_the_edit_parameters():
+    """FlatMLPEditNet's edit is ``ws + scale * std * MLP(flat ws, cond)``: it depends on the edit's parameters, is
+    the input exactly when the scales are zero, and needs the parameters it was built for."""
     spec = NetworkSpec((2, 8, 8, 1))
-    ws = WeightSpace.randn(spec, 3)
-    out = FlatMLPEditNet(spec, hidden=32, cond_dim=2)(ws, torch.zeros(3, 2))
+    ws = random_ws(spec, 3, 1, 0)
+    torch.manual_seed(0)
+    model = FlatMLPEditNet(spec, hidden=32, depth=2, cond_dim=2, init_scale=0.1).double().eval()
+    cond = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]], dtype=torch.float64)
+    out = model(ws, cond)
     assert out.spec == spec and out.batch_size == 3
+    source = canonical_phases(ws)  # what the model edits: the same functions
+    moved = (out.flatten() - source.flatten()).abs().amax(dim=-1)
+    assert (moved > 1e-4).all()  # every INR is edited ...
+    swapped = model(ws, cond.flip(1))  # the parameters of INRs 0 and 1 swapped, INR 2's the same
+    changed = (swapped.flatten() - out.flatten()).abs().amax(dim=-1)
+    assert (changed[:2] > 1e-6).all() and changed[2] == 0  # ... as its own parameters say
+    torch.testing.assert_close(model(ws[:1], cond[:1]).flatten(), out.flatten()[:1])  # one INR: its own edit
+    with torch.no_grad():
+        model.scale.zero_()
+    assert_ws_close(model(ws, cond), source)
+    with pytest.raises(ValueError, match="needs edit parameters of shape \\[3, 2\\]"):
+        model(ws, torch.zeros(3, 1, dtype=torch.float64))
 
 
 @given(specs(max_layers=4, max_width=6), st.integers(0, 2), st.integers(0, 1000))

@@ -14,10 +14,11 @@ import torch
 
 from dws_edit.checkpoints import load_checkpoint
 from dws_edit.data import load_zoo
+from dws_edit.edits import get_edit
 from dws_edit.inr import evaluate
+from dws_edit.runner import run_edit_model
 from dws_edit.tasks.edit import TrainEdit, with_shapes
 from dws_edit.tasks.loop import LoopConfig
-from dws_edit.tasks.run import run_edit_model
 
 
 def _config(zoo, out, steps=12, **kw):
@@ -90,14 +91,14 @@ def test_killed_run_resumes_where_it_was_and_ends_as_an_uninterrupted_run(tiny_i
     a = torch.load(killed / "state.pt", weights_only=True)
     b = torch.load(tmp_path / "whole" / "state.pt", weights_only=True)
     assert a["step"] == b["step"] == 400
-    for key, value in b["model"].items():
-        torch.testing.assert_close(a["model"][key], value, rtol=0, atol=0, msg=f"{key} differs after resume")
+    for key, value in b["modules"]["model"].items():
+        torch.testing.assert_close(a["modules"]["model"][key], value, rtol=0, atol=0, msg=f"{key} differs after resume")
 
 
 def test_edit_targets_broadcast_shared_parameters_over_chunks():
     from dws_edit.edits import get_edit
     from dws_edit.inr import grid_coords, image_spec, init_siren
-    from dws_edit.tasks.run import edit_targets
+    from dws_edit.runner import edit_targets
 
     ws = init_siren(image_spec(), 5, torch.Generator().manual_seed(0))
     coords = grid_coords(6, 6)
@@ -153,7 +154,7 @@ def test_remove_part_trains_only_on_shapes_with_parts(tiny_shape_zoos, tmp_path)
     assert task.val_coords.shape == (task.val_ws.batch_size, 64, 3)
     primitives_only = SimpleNamespace(meta=[{"family": "primitive"}, {"family": "compose"}])
     with pytest.raises(ValueError, match="procedural shapes with parts"):
-        with_shapes("remove_part", primitives_only, 10)
+        with_shapes(get_edit("remove_part"), primitives_only, 10)
 
 
 def test_gradient_models_get_the_gradient_of_the_edits_loss_at_the_source(tiny_image_zoo, tmp_path):
@@ -165,7 +166,7 @@ def test_gradient_models_get_the_gradient_of_the_edits_loss_at_the_source(tiny_i
     from dws_edit.edits import get_edit
     from dws_edit.inr import evaluate, grid_coords
     from dws_edit.nn import DWSEditNet
-    from dws_edit.tasks.run import edit_targets, run_edit_model
+    from dws_edit.runner import edit_targets, run_edit_model
     from dws_edit.weights import WeightSpace
 
     ws = load_zoo(tiny_image_zoo, "val").ws[:3]

@@ -16,7 +16,7 @@ from dws_edit.checkpoints import available_models, check_model_fits, model_for, 
 from dws_edit.checks import at_least
 from dws_edit.edits import REGISTRY, get_edit
 from dws_edit.inr.domains import domain_of
-from dws_edit.runner import refit_spec, run_learned
+from dws_edit.runner import GUARD_STEPS, GuardReport, refit_spec, run_learned
 from dws_edit.weights import WeightSpace
 
 
@@ -54,8 +54,11 @@ def edit(
     refine: int = 0,
     refine_lr: float | None = None,
     refit: bool = False,
+    guard: int | None = GUARD_STEPS,
+    report: bool = False,
+    on_step=None,
     **params,
-) -> WeightSpace:
+) -> WeightSpace | tuple[WeightSpace, GuardReport | None]:
     """Edit INRs in weight space: ``ws`` (a batch, or one INR with B = 1) -> the edited INRs.
 
     ``name``: a learned edit (``smooth``, ``symmetrize``, ``remove``, ``remove_sphere``, ``remove_part``,
@@ -69,8 +72,13 @@ def edit(
     ``refine_lr``, default per domain). ``refit``: before a learned 3-D edit, fit the INR anew at width 32, w0 15,
     from zero biases (:func:`dws_edit.runner.refit`, seconds per INR; its spec is checked against the model first):
     for SIRENs fitted by other code, which lie outside the models' training data (docs/models.md, "INRs fitted by
-    other code"); ``refine`` then still aims at the edit of the INR as given. ``params``: the edit's parameters (see
-    ``available_edits()``), numbers shared by the batch or tensors with a leading [B].
+    other code"); ``refine`` then still aims at the edit of the INR as given. ``guard``: never worse than not editing
+    (:func:`dws_edit.runner.guard`): a learned edit whose output is not clearly better than no edit (its loss against
+    the exact target at most 0.9 of no edit's) gets up to this many more refine steps, and otherwise comes back as it
+    was, with a one-line warning (None: off; remove_part, whose target is not a function of the INR, is unchecked).
+    ``report``: return ``(edited, GuardReport)`` (None for exact edits or without a guard). ``on_step(fraction)``:
+    called after each of the ``refine`` steps. ``params``: the edit's
+    parameters (see ``available_edits()``), numbers shared by the batch or tensors with a leading [B].
 
     Weights of any floating dtype are accepted: a model runs in its own dtype and the result comes back in
     ``ws``'s (:meth:`dws_edit.nn.models.EditNet.forward`). Returns a WeightSpace of the same batch size; learned models
@@ -95,11 +103,12 @@ def edit(
                 f"{', '.join(n for n, e in REGISTRY.items() if e.kind == 'exact')} (and {', '.join(forms)} with "
                 "exact=True)"
             )
-        for given, what in ((refine, "refine"), (model is not None, "model"), (refit, "refit")):
+        for given, what in ((refine, "refine"), (model is not None, "model"), (refit, "refit")):  # guard: no need
             if given:
                 why = {"refine": "nothing to refine", "model": "no model runs", "refit": "any INR edits as it is"}[what]
                 raise ValueError(f"{what} applies to learned edits; {name!r} here is exact ({why})")
-        return get_edit(exact_name).apply(ws, **params)
+        edited = get_edit(exact_name).apply(ws, **params)
+        return (edited, None) if report else edited
     domain = domain_of(ws.spec)
     definition.check_domain(domain)
     definition.check_names(params, domain)
@@ -112,7 +121,8 @@ def edit(
             str(model) if isinstance(model, str | Path) else getattr(net, "card", {}).get("name", type(net).__name__)
         )
         check_model_fits(net, label, name, domain, spec)
-    return run_learned(net, ws, definition, params, refine, refine_lr, refit)
+    edited, checked = run_learned(net, ws, definition, params, refine, refine_lr, refit, guard, on_step)
+    return (edited, checked) if report else edited
 
 
 MIN_POINTS = 64  # sample points of a shape fit (half near the surface, half uniform)

@@ -16,13 +16,17 @@ the first steps of a w0 = 15 SIREN make the shape worse before better).
 from __future__ import annotations
 
 import numbers
+import time
+import warnings
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 
 import torch
 from torch import Tensor
 
 from dws_edit.checks import at_least
 from dws_edit.edits import EditDef, get_edit
+from dws_edit.edits.exact import pad_hidden
 from dws_edit.inr import evaluate, fit
 from dws_edit.inr.domains import get_domain
 from dws_edit.weights import NetworkSpec, WeightSpace
@@ -176,24 +180,146 @@ def refit(ws: WeightSpace, steps: int = REFIT_DEFAULTS["steps"], points: int = R
     return fit(spec, coords, targets, 0.0, steps, REFIT_DEFAULTS["lr"], seed, chunk=ws.batch_size).ws.to(ws.dtype)
 
 
-def run_learned(net, ws: WeightSpace, edit: EditDef, params: dict, refine_steps: int = 0,
-                refine_lr: float | None = None, refit_first: bool = False) -> WeightSpace:  # fmt: skip
+GUARD_STEPS = 100
+"""Most refine steps the never-worse guard (:func:`guard`) adds after a learned pass, in rounds of GUARD_ROUND."""
+GUARD_ROUND = 25
+CLEARLY_BETTER = 0.9
+"""A learned edit counts as clearly better than no edit where its loss is at most this fraction of no edit's."""
+
+
+@dataclass(frozen=True)
+class GuardReport:
+    """What the never-worse guard (:func:`guard`) found and did, per INR of the batch: the edit's loss (MSE against
+    its exact target at the guard's points) with no edit, after the model's pass and as returned, and the outcome:
+    ``"pass"`` (the pass was clearly better), ``"refined"`` (refine steps made it so), ``"better, not clearly"``
+    (the best of the pass and its refines beats no edit, by less than 10%), ``"no edit"`` (the INR came back as it
+    was, at the output's widths), or ``"unchecked"`` (the target is not a function of the INR: remove_part)."""
+
+    edit: str
+    outcome: tuple[str, ...]
+    loss_no_edit: tuple[float, ...] = ()
+    loss_pass: tuple[float, ...] = ()
+    loss_out: tuple[float, ...] = ()
+    refine_steps: int = 0
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        """One line: the outcomes counted, the mean losses and the time the guard took."""
+        counts = ", ".join(f"{self.outcome.count(o)} {o}" for o in dict.fromkeys(self.outcome))
+        if not self.loss_no_edit:
+            return f"guard: {counts} (no target computed from the INR for {self.edit})"
+        mean = lambda v: sum(v) / len(v)  # noqa: E731
+        losses = f"no edit {mean(self.loss_no_edit):.3g}, pass {mean(self.loss_pass):.3g}"
+        return f"guard: {counts}; loss {losses}, returned {mean(self.loss_out):.3g}; {self.refine_steps} refine " + (
+            f"steps, {self.seconds:.2f} s"
+        )
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def guard(
+    given: WeightSpace,
+    source: WeightSpace,
+    out: WeightSpace,
+    edit: EditDef,
+    params: dict,
+    steps: int = GUARD_STEPS,
+    points: int = POINTS,
+    seed: int = 1,
+) -> tuple[WeightSpace, GuardReport]:
+    """Never worse than not editing: the learned ``edit``'s output ``out`` of ``source`` (the model's input: ``given``
+    or its refit) checked against no edit by the edit's own loss, the MSE against its exact target computed from
+    ``given`` at the 28x28 grid or ``points`` points half near the surface (drawn with ``seed``, apart from refine's).
+    INRs whose pass is not clearly better (:data:`CLEARLY_BETTER`) get refine steps in rounds of :data:`GUARD_ROUND`,
+    at most ``steps``, and each comes back as the best seen (the pass or a refine round); those still not clearly
+    better come back so where that beats no edit, else as they were (``source`` at ``out``'s widths), with a one-line
+    warning. Returns the INRs (``out``'s spec and dtype) and the
+    :class:`GuardReport`. An edit whose target is not a function of the INR (remove_part) is returned unchecked."""
+    started = time.perf_counter()
+    if edit.from_generator:
+        return out, GuardReport(edit.name, ("unchecked",) * out.batch_size)
+    f32 = torch.float32
+    coords, target = source_targets(edit, given.to(f32), params, points, torch.Generator().manual_seed(seed))
+
+    def loss(w: WeightSpace) -> Tensor:
+        with torch.no_grad():
+            return (evaluate(w.to(f32), coords) - target).square().flatten(1).mean(1)
+
+    canon = edit.validate(params, get_domain(given.spec).name)
+    no_edit, first = loss(given), loss(out)
+    behind = lambda losses: losses > CLEARLY_BETTER * no_edit  # noqa: E731
+    current, best, best_loss, done = out, out, first.clone(), 0
+    while done < steps and bool(behind(best_loss).any()):
+        todo = behind(best_loss).nonzero().flatten()
+        n = min(GUARD_ROUND, steps - done)
+        sub = {k: v[todo] if v.shape[0] > 1 else v for k, v in canon.items()}  # canonical: leading [B] or [1]
+        tuned = refine(given[todo].to(f32), current[todo].to(f32), edit.name, sub, n, seed=done).to(out.dtype)
+        current, done = _replace(current, todo, tuned), done + n
+        now = loss(current)
+        improved = (now < best_loss).nonzero().flatten()  # the best seen so far is what comes back
+        best, best_loss = _replace(best, improved, current[improved]), torch.minimum(best_loss, now)
+    outcome = ["pass" if not behind(first)[i] else "refined" for i in range(out.batch_size)]
+    late = behind(best_loss).nonzero().flatten()
+    if len(late):
+        worse = late[best_loss[late] >= no_edit[late]]
+        for i in late.tolist():
+            outcome[i] = "no edit" if i in worse.tolist() else "better, not clearly"
+        if len(worse):
+            kept = pad_hidden(source, best.spec.hidden_sizes).to(out.dtype)
+            best = _replace(best, worse, kept[worse])
+            best_loss = loss(best)
+        warnings.warn(
+            f"the learned {edit.name} was not clearly better than no edit on {len(late)} of {given.batch_size} "
+            f"INR(s) after {done} refine steps: {len(worse)} returned as they were, {len(late) - len(worse)} "
+            "edited but less than 10% closer to the target (see the guard report)",
+            stacklevel=3,
+        )
+    report = GuardReport(edit.name, tuple(outcome), tuple(no_edit.tolist()), tuple(first.tolist()),
+                         tuple(best_loss.tolist()), done, time.perf_counter() - started)  # fmt: skip
+    return best.check_finite(), report
+
+
+def _replace(ws: WeightSpace, index: Tensor, new: WeightSpace) -> WeightSpace:
+    """``ws`` with its INRs at ``index`` replaced by ``new`` (same spec)."""
+    weights = [w.index_copy(0, index, nw) for w, nw in zip(ws.weights, new.weights, strict=True)]
+    biases = [b.index_copy(0, index, nb) for b, nb in zip(ws.biases, new.biases, strict=True)]
+    return WeightSpace(ws.spec, tuple(weights), tuple(biases))
+
+
+def run_learned(
+    net,
+    ws: WeightSpace,
+    edit: EditDef,
+    params: dict,
+    refine_steps: int = 0,
+    refine_lr: float | None = None,
+    refit_first: bool = False,
+    guard_steps: int | None = GUARD_STEPS,
+    on_step: Callable[[float], None] | None = None,
+) -> tuple[WeightSpace, GuardReport | None]:
     """The learned ``edit`` of the INRs ``ws`` by the model ``net``: refit first (``refit_first``), the model's pass
-    in its dtype, then ``refine_steps`` refine steps aimed at the edit of ``ws`` as given.
-    Returns INRs of ``ws``'s dtype (the model's dtype rule). Raises ValueError (one line) for bad parameters or
-    non-finite outputs."""
+    in its dtype, then ``refine_steps`` refine steps aimed at the edit of ``ws`` as given, then the never-worse
+    :func:`guard` with at most ``guard_steps`` more (None: no guard). Returns INRs of ``ws``'s dtype (the model's
+    dtype rule) and the guard's report (None without a guard). ``on_step(fraction)`` after each refine step. Raises
+    ValueError (one line) for bad parameters or non-finite outputs."""
     domain = get_domain(ws.spec).name
     cond = edit.encode(params, domain, batch=ws.batch_size) if edit.cond_dim(domain) else None
     if cond is None and params:
         raise ValueError(f"edit {edit.name!r} takes no parameters; got {sorted(params)}")
+    if guard_steps is not None:
+        at_least("guard_steps", guard_steps, 0)
     source = refit(ws) if refit_first else ws  # the INRs the model edits (refitted: the same functions)
     with torch.no_grad():
         out = run_edit_model(net, source, cond, edit, params).check_finite()
     if refine_steps:
         f32 = torch.float32
-        out = refine(ws.to(f32), out.to(f32), edit.name, params, refine_steps, refine_lr).to(ws.dtype).check_finite()
-    return out
+        out = refine(ws.to(f32), out.to(f32), edit.name, params, refine_steps, refine_lr, on_step=on_step)
+        out = out.to(ws.dtype).check_finite()
+    if guard_steps is None:
+        return out, None
+    return guard(ws, source, out, edit, params, guard_steps)
 
 
-__all__ = ["DEFAULT_LR", "REFIT_DEFAULTS", "edit_targets", "edited_values", "refine", "refit",
-           "refit_spec", "run_edit_model", "run_learned", "source_targets"]  # fmt: skip
+__all__ = ["DEFAULT_LR", "GUARD_STEPS", "REFIT_DEFAULTS", "GuardReport", "edit_targets", "edited_values", "guard",
+           "refine", "refit", "refit_spec", "run_edit_model", "run_learned", "source_targets"]  # fmt: skip

@@ -29,7 +29,6 @@ from dws_edit.checkpoints import available_models
 from dws_edit.edits import REGISTRY, ChoiceParam, ValueParam, get_edit
 from dws_edit.inr import evaluate, import_siren, load_inr, save_inr
 from dws_edit.inr.domains import DOMAINS, domain_of, get_domain
-from dws_edit.runner import refine as refine_edit
 from dws_edit.weights import WeightSpace
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
@@ -235,20 +234,22 @@ class EditSession:
         refit = bool(refit) and kind == "learned" and has_surface  # exact edits need none; images: none
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            edited = apply_edit(ws, name, exact=exact, refit=refit, **params)
             if refine and kind == "exact":
                 warnings.warn(f"{name} is exact: the refine steps are for learned edits, none were run", stacklevel=1)
                 refine = 0
-            elif refine:
-                edited = refine_edit(ws, edited, name, params, refine, on_step=on_step)
+            edited, guarded = apply_edit(ws, name, exact=exact, refit=refit, refine=refine, on_step=on_step,
+                                         report=True, **params)  # fmt: skip
         error = self._error(ws, edited, name, exact, params)
         shown = ", ".join(f"{k}={v}" for k, v in params.items())
         record = {"edit": name, "kind": kind, "params": params} | ({"refine": refine} if refine else {})
         record |= {"refit": True} if refit else {}
+        record |= {"guard": guarded.to_dict()} if guarded is not None else {}
         how = (", refitted" if refit else "") + (f" + {refine} refine steps" if refine else "")
         label = f"{name}({shown}) [{kind}{how}]"
         step = Step(edited, label, error, record)
         notes = tuple(dict.fromkeys(str(w.message) for w in caught))
+        if guarded is not None and set(guarded.outcome) != {"pass"}:
+            notes += (guarded.summary(),)  # the never-worse guard acted, or could not check (remove_part)
         if error and (error["edited"] > error["no_edit"]) == error["metric"].startswith("MSE") and kind != "exact":
             notes += (
                 f"the learned {name} made this INR worse than not editing ({error['metric']} {error['edited']:.4g} "

@@ -243,3 +243,18 @@ def test_the_index_gives_every_command_of_a_model_started_from_a_checkpoint():
                                "`dws-edit train edit B` (from that run's model, SHA-256 cdcdcdcdcdcd)")  # fmt: skip
     assert model_input({"model_kwargs": {"gradient": True}}) == "weights + loss gradient"
     assert model_input({"model_kwargs": {}}) == "weights"
+
+
+def test_bench_guard_counts_what_the_guard_did_and_times_it_against_the_pass(shipped_dilate, tmp_path):
+    from dws_edit.bench import BenchGuard
+
+    result = BenchGuard(models=("image-dilate",), count=4, mesh_fit_steps=0, out=tmp_path / "guard.json").run()
+    (row,) = result["rows"]
+    assert row["model"] == "image-dilate" and row["set"].endswith("test") and row["inrs"] == 4
+    assert sum(row["outcomes"].values()) == 4 and row["returned_not_worse"] == 4  # the guard's promise
+    assert row["seconds_per_inr"] > 0 and row["cost_ratio"] == pytest.approx(
+        row["seconds_per_inr"] / row["pass_seconds_per_inr"]
+    )
+    assert json.loads((tmp_path / "guard.json").read_text())["rows"] == result["rows"]
+    with pytest.raises(ValueError, match="no shipped model"):
+        BenchGuard(models=("image-nothing",)).run()

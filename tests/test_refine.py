@@ -123,10 +123,10 @@ def test_edit_with_refit_edits_the_refitted_inr_and_refine_aims_at_the_source(ot
     from dws_edit.runner import refit
 
     ws, params = other_code_sdf, {"center": (0.0, 0.0, 0.0), "radius": 0.3}
-    out = dws_edit.edit(ws, "remove_sphere", refit=True, **params)
-    again = dws_edit.edit(refit(ws), "remove_sphere", **params)  # the same seeds: the same refit and pass
+    out = dws_edit.edit(ws, "remove_sphere", refit=True, guard=None, **params)
+    again = dws_edit.edit(refit(ws), "remove_sphere", guard=None, **params)  # the same seeds: the same refit, pass
     assert all(torch.equal(a, b) for a, b in zip(out.tensors(), again.tensors()))
-    refined = dws_edit.edit(ws, "remove_sphere", refit=True, refine=5, **params)
+    refined = dws_edit.edit(ws, "remove_sphere", refit=True, refine=5, guard=None, **params)
     by_hand = refine(ws, out, "remove_sphere", params, 5)  # the target is the edit of the INR as given
     assert all(torch.allclose(a, b) for a, b in zip(refined.tensors(), by_hand.tensors()))
     with pytest.raises(ValueError, match="refit applies to learned edits"):

@@ -36,6 +36,10 @@ class _EditOptions:
     imported with dws-edit inr import), which lie outside the models' training data."""
     other: Path | None = None
     """blend: the second INR file (its parameter b)."""
+    guard: int = 100
+    """Learned edits are never worse than not editing: a pass not clearly better than no edit (its loss against the
+    exact target above 0.9 of no edit's) gets up to this many refine steps, else the INR comes back as it was, with a
+    warning; the guard's report is printed and kept in the file's edit history (0: check and fall back only)."""
 
     def run(self) -> Path:
         from dws_edit.api import edit
@@ -56,7 +60,8 @@ class _EditOptions:
         params = {k: getattr(self, k) for k in OPTIONS if getattr(self, k) is not None}
         if self.other is not None:
             params["b"] = read_inr(self.other)[0]
-        edited = edit(ws, self.edit, exact=self.exact, model=self.model, refine=self.refine, refit=self.refit, **params)
+        edited, report = edit(ws, self.edit, exact=self.exact, model=self.model, refine=self.refine, refit=self.refit,
+                              guard=self.guard, report=True, **params)  # fmt: skip
         step = {"edit": self.edit, "exact": self.exact or definition.kind == "exact"}
         if self.refine:
             step["refine"] = self.refine
@@ -67,6 +72,9 @@ class _EditOptions:
         step.update({k: v for k, v in params.items() if k != "b"})
         if self.other is not None:
             step["other"] = str(self.other)
+        if report is not None:
+            step["guard"] = report.to_dict()
+            console.print(report.summary())
         save_inr(self.out, edited, [*header.get("edit_history", []), step])
         console.print(
             f"{self.edit} {self.input} -> {self.out} (hidden widths {edited.spec.hidden_sizes}); history {step}"

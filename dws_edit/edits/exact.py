@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from dws_edit.weights import WeightSpace, concat_networks
+from dws_edit.weights import NetworkSpec, WeightSpace, concat_networks
 
 AXES = ("x", "y", "z")
 Number = float | Sequence[float] | Tensor
@@ -185,6 +185,23 @@ def cube_symmetries(n: int, d0: int, generator: torch.Generator | None = None, p
     return A
 
 
+def pad_hidden(ws: WeightSpace, hidden: Sequence[int]) -> WeightSpace:
+    """The same functions with hidden layers widened to ``hidden`` (one width per hidden layer, each at least the
+    current one): the added neurons have zero incoming weights, bias and outgoing weights, so they add nothing.
+    Exact, for any activation. Raises ValueError for a narrower or a wrong-length ``hidden``."""
+    current = ws.spec.hidden_sizes
+    if len(hidden) != len(current) or any(h < c for h, c in zip(hidden, current, strict=True)):
+        raise ValueError(f"pad_hidden: widths {tuple(hidden)} for hidden layers {current}; accepted: as many, each "
+                         ">= the current")  # fmt: skip
+    s = ws.spec
+    spec = NetworkSpec((s.layer_sizes[0], *hidden, s.layer_sizes[-1]), s.activation, s.w0, s.output_offset)
+    weights, biases = [], []
+    for (o, i), w, b in zip(spec.weight_shapes, ws.weights, ws.biases, strict=True):
+        weights.append(torch.nn.functional.pad(w, (0, i - w.shape[-1], 0, o - w.shape[-2])))
+        biases.append(torch.nn.functional.pad(b, (0, o - b.shape[-1])))
+    return WeightSpace(spec, tuple(weights), tuple(biases))
+
+
 def _check_blendable(a: WeightSpace, b: WeightSpace) -> None:
     if not isinstance(b, WeightSpace):
         raise ValueError(f"blend's b is a {type(b).__name__}; accepted: an INR (a WeightSpace, e.g. from "
@@ -231,6 +248,7 @@ __all__ = [
     "blend",
     "cube_symmetries",
     "mirror",
+    "pad_hidden",
     "rotate",
     "scale",
     "symmetrize_exact",

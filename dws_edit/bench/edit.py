@@ -66,7 +66,7 @@ class BenchEdit:
     other_fit_steps: int = 1500
     """3-D, SDF: Adam steps of the SDF SIRENs fitted to the held-out meshes by other code
     (:mod:`dws_edit.bench.other_fits`: the SIREN paper's eikonal recipe and DeepSDF's), on which the edits are also
-    measured as they are and after ``dws_edit.refine.refit`` (``mesh_fit_steps`` steps); 0: not measured."""
+    measured as they are and after ``dws_edit.runner.refit`` (``mesh_fit_steps`` steps); 0: not measured."""
     held_out_draws: int = 1
     """3-D: edit parameters drawn per held-out mesh (each a separate edit of the same INR; more draws, a steadier
     mean over the 8 meshes). Cost grows with it; most for field-smooth, whose target views take a 7^3-point
@@ -82,7 +82,7 @@ class BenchEdit:
     hybrid_steps: tuple[int, ...] = (5, 20, 50)
     """Fine-tuning steps after the DWS model (the hybrid)."""
     hybrid_lr: float | None = None
-    """The hybrid's Adam learning rate (default: the one ``edit(..., refine=N)`` uses, dws_edit.refine.DEFAULT_LR
+    """The hybrid's Adam learning rate (default: the one ``edit(..., refine=N)`` uses, dws_edit.runner.DEFAULT_LR
     of the domain: images 1e-3, 3-D 3e-4)."""
     threads: int = 2
     """torch CPU threads."""

@@ -25,8 +25,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import gradio as gr
-import torch
+if __name__ == "__main__" and not os.environ.get("GRADIO_SERVER_PORT", "0").strip().isdigit():  # gradio reads it
+    # at import and dies with a traceback on a non-number: say it in one line first
+    raise SystemExit(f"app.py: error: GRADIO_SERVER_PORT={os.environ['GRADIO_SERVER_PORT']!r} is not accepted; "
+                     "accepted: a port number in [1, 65535]")  # fmt: skip
+
+import gradio as gr  # noqa: E402
+import torch  # noqa: E402
 
 from dws_edit.edits import BoxParam, ChoiceParam, EditDef, FloatParam, Param, VectorParam, get_edit
 from dws_edit.inr.domains import get_domain

@@ -12,10 +12,11 @@ from typing import Any
 
 import torch
 
-from dws_edit.checkpoints import available_models, check_model_fits, model_for, shipped_model
-from dws_edit.checks import at_least
+from dws_edit.checkpoints import accepted_spec, available_models, check_model_fits, model_for, shipped_model
+from dws_edit.checks import at_least, positive_number
 from dws_edit.edits import REGISTRY, get_edit
 from dws_edit.inr.domains import domain_of
+from dws_edit.inr.siren import respec
 from dws_edit.runner import GUARD_STEPS, GuardReport, refit_spec, run_learned
 from dws_edit.weights import WeightSpace
 
@@ -37,6 +38,21 @@ def available_edits() -> list[dict]:
             ]
         out.append(entry)
     return out
+
+
+MAX_HIDDEN = 2048
+"""The widest hidden layer an edit may return. Every learned edit doubles the hidden widths (two networks averaged),
+and so do the exact symmetrize and blend: chained, they grow 32 -> 64 -> ... and a few more steps would fill the
+machine's memory (a user of the app did so at 8,192)."""
+
+
+def check_widths(widths: tuple[int, ...], name: str) -> None:
+    """Raise ValueError (one line) when edit ``name`` would return hidden widths above :data:`MAX_HIDDEN`."""
+    if max(widths, default=0) > MAX_HIDDEN:
+        raise ValueError(
+            f"{name} would return hidden widths {widths}, above the cap of {MAX_HIDDEN}: every learned edit and the "
+            "exact symmetrize and blend add neurons; undo, or fit the INR anew first (3-D: refit=True / --refit)"
+        )
 
 
 def describe_param(p) -> dict:
@@ -80,7 +96,9 @@ def edit(
     called after each of the ``refine`` steps. ``params``: the edit's
     parameters (see ``available_edits()``), numbers shared by the batch or tensors with a leading [B].
 
-    Weights of any floating dtype are accepted: a model runs in its own dtype and the result comes back in
+    A SIREN of a shipped model's depth and widths but another w0 or output offset (imported from another layout) is
+    first written at the model's exactly (:func:`dws_edit.inr.siren.respec`; the result has the model's spec). Weights
+    of any floating dtype are accepted: a model runs in its own dtype and the result comes back in
     ``ws``'s (:meth:`dws_edit.nn.models.EditNet.forward`). Returns a WeightSpace of the same batch size; learned models
     with output-capacity expansion and exact symmetrize/blend return wider hidden layers. Raises ValueError (one
     line) for an unknown edit, bad parameters, an INR of no domain, or an INR spec no model accepts.
@@ -107,13 +125,18 @@ def edit(
             if given:
                 why = {"refine": "nothing to refine", "model": "no model runs", "refit": "any INR edits as it is"}[what]
                 raise ValueError(f"{what} applies to learned edits; {name!r} here is exact ({why})")
-        edited = get_edit(exact_name).apply(ws, **params)
+        closed = get_edit(exact_name)
+        if closed.widths is not None:
+            check_widths(closed.widths(ws, **params), exact_name)
+        edited = closed.apply(ws, **params)
         return (edited, None) if report else edited
     domain = domain_of(ws.spec)
     definition.check_domain(domain)
     definition.check_names(params, domain)
     spec = refit_spec(ws.spec) if refit else ws.spec  # the spec the model edits, checked before any refit
     if model is None:
+        if (written := accepted_spec(spec, name)) != spec:  # another w0 / offset: the same INR written there, exactly
+            ws, spec = respec(ws, written.w0, written.output_offset), written
         net = model_for(spec, name, definition.exact_form)
     else:
         net = shipped_model(str(model)) if not isinstance(model, torch.nn.Module) else model
@@ -121,6 +144,7 @@ def edit(
             str(model) if isinstance(model, str | Path) else getattr(net, "card", {}).get("name", type(net).__name__)
         )
         check_model_fits(net, label, name, domain, spec)
+    check_widths(tuple(h * getattr(net, "widening", 1) for h in spec.hidden_sizes), name)
     edited, checked = run_learned(net, ws, definition, params, refine, refine_lr, refit, guard, on_step)
     return (edited, checked) if report else edited
 
@@ -151,6 +175,7 @@ def fit_image(
     from dws_edit.inr import fit_images
 
     at_least("max_steps", max_steps, 1)
+    positive_number("target_psnr", target_psnr)
     pixels = image_to_tensor(image, size, channels)
     ws, _ = fit_images(pixels[None], target_psnr=target_psnr, max_steps=max_steps, seed=seed, on_step=progress)
     return ws
@@ -223,6 +248,10 @@ def fit_shape(
     at_least("hidden", hidden, 1)
     at_least("points", points, MIN_POINTS)
     at_least("max_steps", max_steps, 1)
+    positive_number("lr", lr, high=1.0)
+    positive_number("target_rmse", target_rmse, zero=True)
+    if not isinstance(field, bool):
+        raise ValueError(f"field={field!r}: expected True (a colored density field) or False (an SDF)")
     g = torch.Generator().manual_seed(seed)
     if field:
         (coords, targets), spec = sample_field_points(shape, points, g), field_spec((hidden, hidden))

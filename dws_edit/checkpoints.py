@@ -210,6 +210,22 @@ def check_model_fits(net: nn.Module, label: str, edit: str, domain: str, spec: N
         )
 
 
+def accepted_spec(spec: NetworkSpec, edit: str) -> NetworkSpec:
+    """``spec``, or where no shipped model for ``edit`` accepts it but one accepts the same SIREN at another w0 or
+    output offset (an INR imported from another layout), that spec: the INR can be written there exactly
+    (:func:`dws_edit.inr.siren.respec`)."""
+    candidates = [c for c in available_models().values() if c.get("edit") == edit]
+    if any(accepts(c, spec) for c in candidates) or spec.activation != "sine":
+        return spec
+    for card in candidates:
+        a = card["accepts"]
+        if (spec.num_layers, spec.layer_sizes[0], spec.layer_sizes[-1], a["activation"]) == (
+            a["depth"], a["d0"], a["dL"], "sine"
+        ):  # fmt: skip
+            return NetworkSpec(spec.layer_sizes, "sine", a["w0"], a["output_offset"])
+    return spec
+
+
 def model_for(spec: NetworkSpec, edit: str, exact_form: str | None = None) -> nn.Module:
     """The shipped model that performs the learned ``edit`` on INRs of ``spec`` (shared, eval mode).
 

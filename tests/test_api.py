@@ -11,6 +11,7 @@ from dws_edit.checkpoints import save_checkpoint
 from dws_edit.data import load_zoo
 from dws_edit.edits import mirror
 from dws_edit.inr import evaluate, grid_coords, image_spec, init_siren
+from dws_edit.inr.siren import respec
 from dws_edit.nn import DWSEditNet
 
 
@@ -74,10 +75,11 @@ def test_other_specs_are_refused_or_warned(shipped):
     with pytest.warns(UserWarning, match="trained on hidden widths"):
         out = dws_edit.edit(wide, "symmetrize", axis="y")
     assert out.spec.hidden_sizes == (96, 96)
-    other = init_siren(image_spec(w0=10.0), 1)
-    with pytest.raises(ValueError, match="accepted: image-symmetrize") as err:
-        dws_edit.edit(other, "symmetrize", axis="y")
-    assert "\n" not in str(err.value) and "only w0 or the offset differ" in str(err.value)
+    other = init_siren(image_spec(w0=10.0), 1)  # another w0: written at the model's exactly, then edited
+    out = dws_edit.edit(other, "symmetrize", axis="y", guard=None)
+    assert (out.spec.w0, out.spec.output_offset) == (30.0, 0.5)
+    want = dws_edit.edit(respec(other, 30.0, 0.5), "symmetrize", axis="y", guard=None)
+    assert all(torch.equal(a, b) for a, b in zip(out.tensors(), want.tensors(), strict=True))
     rgb = init_siren(image_spec(channels=3), 1)  # another shape: no w0/offset hint
     with pytest.raises(ValueError, match=r"spec \(2, 32, 32, 3\).*accepted: image-symmetrize") as err:
         dws_edit.edit(rgb, "symmetrize", axis="y")
@@ -248,3 +250,53 @@ def test_fit_mesh_makes_a_colored_field_of_a_mesh():
     with torch.no_grad():
         inside, outside = evaluate(ws, torch.tensor([[0.0, 0.0, 0.0], [0.95, 0.95, 0.95]]))[0, :, 0]
     assert inside > outside
+
+
+def test_respec_writes_the_same_siren_at_another_w0_and_offset(image_ws):
+    coords = torch.rand(100, 2) * 2 - 1
+    moved = respec(image_ws, 12.0, -0.25)
+    assert (moved.spec.w0, moved.spec.output_offset) == (12.0, -0.25)
+    torch.testing.assert_close(evaluate(moved, coords), evaluate(image_ws, coords), atol=1e-5, rtol=0)
+
+
+def test_an_image_siren_exported_and_imported_back_is_editable_again(shipped, image_ws):
+    """Other layouts keep no output offset (vsitzmann's folds it into the last bias): the import is offset 0, and the
+    learned edit writes it at the model's spec exactly instead of refusing it."""
+    state = dws_edit.export_siren(image_ws[:1], format="vsitzmann")[0]
+    back = dws_edit.import_siren(state, format="vsitzmann")
+    assert back.spec.output_offset == 0.0
+    out = dws_edit.edit(back, "symmetrize", axis="x", guard=None)
+    want = dws_edit.edit(image_ws[:1], "symmetrize", axis="x", guard=None)
+    coords = grid_coords(28, 28)
+    torch.testing.assert_close(evaluate(out, coords), evaluate(want, coords), atol=1e-4, rtol=0)
+
+
+def test_edits_that_would_widen_past_the_cap_are_refused_in_one_line(shipped):
+    from dws_edit.api import MAX_HIDDEN
+
+    wide = init_siren(image_spec(hidden=(MAX_HIDDEN // 2 + 8,) * 2), 1)
+    for call in (
+        lambda: dws_edit.edit(wide, "symmetrize", exact=True, axis="x"),  # doubles
+        lambda: dws_edit.edit(wide, "blend", b=wide, t=0.5),  # adds
+        lambda: dws_edit.edit(wide, "symmetrize", axis="x"),  # the learned model (k = 2) doubles
+    ):
+        with pytest.raises(ValueError, match=f"above the cap of {MAX_HIDDEN}") as err:
+            call()
+        assert "\n" not in str(err.value)
+    assert dws_edit.edit(wide, "mirror", axis="x").spec.hidden_sizes == wide.spec.hidden_sizes  # no widening
+
+
+def test_fit_options_of_the_wrong_type_or_range_are_one_line_errors():
+    import trimesh
+
+    box = trimesh.creation.box((0.8, 0.8, 0.8))
+    for options, message in [
+        ({"lr": "x"}, "lr='x': expected a finite number > 0 and < 1"),
+        ({"lr": -1.0}, "lr=-1.0"),
+        ({"target_rmse": float("nan")}, "target_rmse=nan"),
+        ({"field": "yes"}, "field='yes': expected True"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            dws_edit.fit_mesh(box, points=256, max_steps=2, **options)
+    with pytest.raises(ValueError, match="target_psnr='x'"):
+        dws_edit.fit_image(torch.rand(8, 8), target_psnr="x")

@@ -149,6 +149,9 @@ class InrRender:
                                        ("resolution", self.resolution, 2, MAX_RESOLUTION)):  # fmt: skip
             if not low <= value <= high:
                 raise ValueError(f"--{name} {value}: expected an integer in [{low}, {high}]")
+        if self.size * self.scale > MAX_SIZE * 4:  # each option in range, their product too: the PNG's side
+            raise ValueError(f"--size {self.size} x --scale {self.scale}: the PNG would be {self.size * self.scale} "
+                             f"pixels a side; accepted: size x scale up to {MAX_SIZE * 4}")  # fmt: skip
         ws = load_inr(self.input)
         dom = get_domain(ws.spec)
         domain = dom.name

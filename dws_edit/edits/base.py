@@ -49,7 +49,8 @@ class EditDef:
     cost the domain's quadrature presets bound (:attr:`dws_edit.inr.domains.Domain.quadrature`). ``draw``: how
     training draws its parameters when not from the ranges (``draw(n, generator, domain, shapes)``).
     ``examples``: parameters the demo shows per domain. ``on_pixels``: the same edit of images ``[N, H, W]`` on
-    their pixels, as a published protocol defines it (dilate: the benches compare with it).
+    their pixels, as a published protocol defines it (dilate: the benches compare with it). ``widths(ws, **params)``:
+    the hidden widths an exact edit returns where it adds neurons (symmetrize_exact, blend; others keep ``ws``'s).
     """
 
     name: str
@@ -65,6 +66,7 @@ class EditDef:
     draw: Callable[..., dict[str, Tensor]] | None = None
     examples: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     on_pixels: Callable[[Tensor], Tensor] | None = None
+    widths: Callable[..., tuple[int, ...]] | None = None
 
     @property
     def domains(self) -> tuple[str, ...]:

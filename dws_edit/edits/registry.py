@@ -188,8 +188,17 @@ _EXACT_EXAMPLES = {
 """The parameters the app's form starts exact edits with (a quarter turn and a scale up keep the content in view)."""
 
 
-def _exact(name: str, fn, summary: str, params: dict) -> EditDef:
-    return EditDef(name, summary, params, fn, kind="exact", examples=_EXACT_EXAMPLES.get(name, {}))
+def _exact(name: str, fn, summary: str, params: dict, widths=None) -> EditDef:
+    return EditDef(name, summary, params, fn, kind="exact", examples=_EXACT_EXAMPLES.get(name, {}), widths=widths)
+
+
+def _doubled(ws, **params) -> tuple[int, ...]:
+    return tuple(2 * h for h in ws.spec.hidden_sizes)
+
+
+def _added(ws, b=None, **params) -> tuple[int, ...]:
+    other = getattr(getattr(b, "spec", None), "hidden_sizes", ())  # a bad b is refused by the closed form itself
+    return tuple(h + o for h, o in zip(ws.spec.hidden_sizes, other)) or ws.spec.hidden_sizes
 
 
 EXACT = (
@@ -247,6 +256,7 @@ EXACT = (
         exact.symmetrize_exact,
         "(f(x) + f(M x)) / 2; hidden widths double",
         _per_domain(lambda d: (_axis(d),)),
+        _doubled,
     ),
     _exact(
         "blend",
@@ -258,6 +268,7 @@ EXACT = (
                 FloatParam("t", -INF, INF, "the weight of the second INR"),
             )
         ),
+        _added,
     ),
 )
 

@@ -77,3 +77,19 @@ def cube_grid(resolution: int, lo: float = -1.0, hi: float = 1.0) -> torch.Tenso
     from ``lo`` to ``hi``, ends included."""
     g = torch.linspace(lo, hi, resolution, dtype=torch.float64)
     return torch.stack(torch.meshgrid(g, g, g, indexing="ij"), dim=-1)  # [R, R, R, 3]
+
+
+def respec(ws: WeightSpace, w0: float, output_offset: float) -> WeightSpace:
+    """The same SIRENs written at another ``w0`` and ``output_offset``, exactly: every sine layer's weights and bias
+    scaled by ``ws.spec.w0 / w0`` (``sin(w0_a (W x + b)) = sin(w0_b (W' x + b'))`` with ``W' = (w0_a / w0_b) W``), and
+    the output offset moved into the last bias. An INR imported from another layout (no offset, another w0) so
+    becomes one a shipped model accepts. Raises ValueError (one line) for a non-sine spec with another w0."""
+    s = ws.spec
+    if s.activation != "sine" and w0 != s.w0:
+        raise ValueError(f"respec: a {s.activation} network has no w0 to change; accepted: sine networks")
+    scale = s.w0 / w0
+    last = len(ws.weights) - 1
+    weights = tuple(w if i == last else w * scale for i, w in enumerate(ws.weights))
+    biases = tuple(b + (s.output_offset - output_offset) if i == last else b * scale for i, b in enumerate(ws.biases))
+    spec = NetworkSpec(s.layer_sizes, s.activation, w0, output_offset)
+    return WeightSpace(spec, weights, biases)

@@ -281,6 +281,15 @@ class EditNet(_Normalized):
     gradient = False
     """Whether the model also takes ``grad``, the gradient of the edit's functional loss at ``ws``."""
 
+    @property
+    def widening(self) -> int:
+        """How many times wider the hidden layers of an edited INR are than its input's (k networks, and the kept
+        source with ``keep``, per pass)."""
+        factor = self.outputs + self.keep
+        for refiner in self.refiners or ():
+            factor *= refiner.outputs + refiner.keep
+        return factor
+
     def forward(
         self, ws: WeightSpace, cond: Tensor | None = None, grad: WeightSpace | GradientFn | None = None
     ) -> WeightSpace:

@@ -140,3 +140,31 @@ def test_every_command_s_description_is_a_whole_sentence():
         lines = (cls.__doc__ or "").strip().splitlines()
         assert lines and _first_line(cls).endswith("."), f"dws-edit {command}: {_first_line(cls)!r}"
         assert len(lines) == 1 or not lines[1].strip(), f"dws-edit {command}: its description goes on: {lines[1]!r}"
+
+
+def test_render_size_times_scale_is_capped_before_anything_is_rendered(tmp_path, capsys):
+    import dws_edit
+    from dws_edit.inr import image_spec, init_siren
+
+    dws_edit.save_inr(tmp_path / "x.safetensors", init_siren(image_spec(), 1))
+    assert run("inr", "render", tmp_path / "x.safetensors", "--out", tmp_path / "big.png", "--size", "2048",
+               "--scale", "64") == 2  # fmt: skip
+    err = capsys.readouterr().err.strip()
+    assert "--size 2048 x --scale 64" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "big.png").exists()
+
+
+def test_the_app_refuses_a_gradio_server_port_that_is_not_a_number_in_one_line():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    app = Path(__file__).resolve().parents[2] / "app.py"
+    env = dict(os.environ, GRADIO_SERVER_PORT="abc")
+    done = subprocess.run([sys.executable, str(app)], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert (
+        done.stderr.strip()
+        == "app.py: error: GRADIO_SERVER_PORT='abc' is not accepted; accepted: a port number in [1, 65535]"
+    )

@@ -167,8 +167,9 @@ def fit_image(
     [H, W, C], or a tensor [H, W] or [C, H, W] (C in 1..4). It is converted by
     ``dws_edit.data.images.image_to_tensor``: 8-bit / 255 and 16-bit / 65535 to [0, 1], EXIF orientation
     applied, alpha composited onto black (the zoos' background is 0), luminance (channels=1) or RGB
-    (channels=3), resized to size x size (box filter when shrinking, LANCZOS when enlarging), clipped to
-    [0, 1]. Fitting stops at ``target_psnr`` dB or ``max_steps``; ``progress(fraction)`` is called after
+    (channels=3), its longer side resized to ``size`` (box filter when shrinking, LANCZOS when enlarging) and
+    centred on a size x size square of background 0 (the aspect kept), clipped to [0, 1]. Fitting stops at
+    ``target_psnr`` dB or ``max_steps``; ``progress(fraction)`` is called after
     every step. Raises ValueError (one line) for an unreadable file, an unaccepted array or max_steps below 1.
     """
     from dws_edit.data.images import image_to_tensor

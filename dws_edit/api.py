@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from dws_edit.checkpoints import accepted_spec, available_models, check_model_fits, model_for, shipped_model
-from dws_edit.checks import at_least, positive_number
+from dws_edit.checks import at_least, floating_weights, positive_number
 from dws_edit.edits import REGISTRY, get_edit
 from dws_edit.inr.domains import domain_of
 from dws_edit.inr.siren import respec
@@ -107,10 +107,7 @@ def edit(
         raise ValueError(f"edit() takes a WeightSpace (see dws_edit.load_inr / fit_image); got {type(ws).__name__}")
     if ws.channels != 1:
         raise ValueError(f"edit() takes INR weights with one channel; got {ws.channels} channels")
-    if not ws.dtype.is_floating_point:
-        raise ValueError(
-            f"edit() takes floating-point INR weights (float16, bfloat16, float32, float64); got {ws.dtype}"
-        )
+    floating_weights(ws.dtype)
     definition = get_edit(name)
     if exact or definition.kind == "exact":
         exact_name = name if definition.kind == "exact" else definition.exact_form
@@ -121,9 +118,10 @@ def edit(
                 f"{', '.join(n for n, e in REGISTRY.items() if e.kind == 'exact')} (and {', '.join(forms)} with "
                 "exact=True)"
             )
-        for given, what in ((refine, "refine"), (model is not None, "model"), (refit, "refit")):  # guard: no need
+        learned_only = {"refine": (refine, "nothing to refine"), "model": (model is not None, "no model runs"),
+                        "refit": (refit, "any INR edits as it is")}  # fmt: skip
+        for what, (given, why) in learned_only.items():  # (the guard needs nothing here: a closed form is exact)
             if given:
-                why = {"refine": "nothing to refine", "model": "no model runs", "refit": "any INR edits as it is"}[what]
                 raise ValueError(f"{what} applies to learned edits; {name!r} here is exact ({why})")
         closed = get_edit(exact_name)
         if closed.widths is not None:

@@ -20,3 +20,11 @@ def positive_number(name: str, value, high: float = float("inf"), zero: bool = F
     if not ok or not (value >= 0 if zero else value > 0) or not value < high:
         bound = f"{'>= 0' if zero else '> 0'}" + (f" and < {high:g}" if math.isfinite(high) else "")
         raise ValueError(f"{name}={value!r}: expected a finite number {bound}")
+
+
+def floating_weights(dtype) -> None:
+    """ValueError (one line) unless INR weights of ``dtype`` are floating point: the dtype rule of every model and
+    front door (any float dtype is accepted and edited in the model's own)."""
+    if not dtype.is_floating_point:
+        raise ValueError(f"INR weights of dtype {dtype} are not accepted; accepted: floating point (float16, bfloat16, "
+                         "float32, float64), cast to the model's dtype")  # fmt: skip

@@ -234,8 +234,8 @@ def guard(
     INRs whose pass is not clearly better (:data:`CLEARLY_BETTER`) get refine steps in rounds of :data:`GUARD_ROUND`,
     at most ``steps``, and each comes back as the best seen (the pass or a refine round); those still not clearly
     better come back so where that beats no edit, else as they were (``source`` at ``out``'s widths), with a one-line
-    warning. Returns the INRs (``out``'s spec and dtype) and the
-    :class:`GuardReport`. An edit whose target is not a function of the INR (remove_part) is returned unchecked."""
+    warning. Returns the INRs (``out``'s spec and dtype) and the :class:`GuardReport`. An edit whose target is not
+    a function of the INR (remove_part) is returned unchecked."""
     started = time.perf_counter()
     if edit.from_generator:
         return out, GuardReport(edit.name, ("unchecked",) * out.batch_size)
@@ -264,7 +264,9 @@ def guard(
     if len(late):
         worse = late[best_loss[late] >= no_edit[late]]
         for i in late.tolist():
-            outcome[i] = "no edit" if i in worse.tolist() else "better, not clearly"
+            outcome[i] = "better, not clearly"
+        for i in worse.tolist():
+            outcome[i] = "no edit"
         if len(worse):
             kept = pad_hidden(source, best.spec.hidden_sizes).to(out.dtype)
             best = _replace(best, worse, kept[worse])

@@ -24,9 +24,9 @@ and the difference between the spec's output offset and the constant the target 
 "sequential") refuse SIRENs with hidden layers of different widths; DWSNets also needs the width to be a
 multiple of the input dimension (hidden = in_dim * up_scale).
 
-Files (``save_siren``): .pt/.pth hold ``torch.save`` of the plain dict of tensors (``torch.load(path,
-weights_only=True)`` reads it; so does ``import_siren``), .safetensors the same tensors with the format and
-its w0s in the header. One file per INR: a batch of B > 1 INRs goes to ``NAME-0.pt``, ``NAME-1.pt``, ...
+Files (``save_siren``): .pt/.pth hold ``torch.save`` of the plain dict of tensors, which
+``torch.load(path, weights_only=True)`` reads (so does ``import_siren``); .safetensors the same tensors with the
+format and its w0s in the header. One file per INR: a batch of B > 1 INRs goes to ``NAME-0.pt``, ``NAME-1.pt``, ...
 (zero-padded), since each file is one model's state dict.
 """
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
+from dws_edit.checks import floating_weights
 from dws_edit.inr.siren import canonical_phases
 from dws_edit.nn.layer import DWSLayer, weight_space_slots
 from dws_edit.nn.probes import ProbeFeatures
@@ -198,9 +199,7 @@ class _Normalized(nn.Module):
     def own_dtype(self, ws: WeightSpace) -> WeightSpace:
         """The dtype rule of every model: INR weights of any floating dtype (float64 from numpy, float16, bfloat16)
         are cast to the dtype of the model's parameters; others are refused with a one-line ValueError."""
-        if not ws.dtype.is_floating_point:
-            raise ValueError(f"INR weights of dtype {ws.dtype} are not accepted; accepted: floating point (float16, "
-                             "bfloat16, float32, float64), cast to the model's dtype")  # fmt: skip
+        floating_weights(ws.dtype)
         dtype = next(self.parameters()).dtype
         return ws if ws.dtype == dtype else ws.to(dtype)
 

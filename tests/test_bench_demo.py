@@ -258,3 +258,21 @@ def test_bench_guard_counts_what_the_guard_did_and_times_it_against_the_pass(shi
     assert json.loads((tmp_path / "guard.json").read_text())["rows"] == result["rows"]
     with pytest.raises(ValueError, match="no shipped model"):
         BenchGuard(models=("image-nothing",)).run()
+
+
+@pytest.mark.slow
+def test_bench_guard_measures_sdf_models_on_meshes_fitted_by_other_code(tmp_path, monkeypatch):
+    from dws_edit.bench import BenchGuard
+    from dws_edit.checkpoints import save_checkpoint
+    from dws_edit.inr import sdf_spec
+    from dws_edit.nn import DWSEditNet
+
+    model = DWSEditNet(sdf_spec(), hidden=4, depth=1, cond_dim=1, outputs=2, init_scale=1e-4)
+    accepts = dict(depth=3, d0=3, dL=1, activation="sine", w0=15.0, output_offset=0.0, hidden_widths_trained=[32, 32])
+    card = {"name": "sdf-smooth", "edit": "smooth", "domain": "sdf", "accepts": accepts, "data": {"zoo": "no/zoo"}}
+    kwargs = dict(hidden=4, depth=1, cond_dim=1, outputs=2, init_scale=1e-4)
+    save_checkpoint(tmp_path / "sdf-smooth.safetensors", model, kwargs, card)
+    monkeypatch.setenv("DWS_EDIT_CHECKPOINTS", str(tmp_path))
+    rows = BenchGuard(models=("sdf-smooth",), mesh_fit_steps=0, other_fit_steps=2).run()["rows"]
+    assert [r["set"] for r in rows] == [f"held-out meshes, {r} fits by other code" for r in ("eikonal", "deepsdf")]
+    assert all(r["inrs"] == 8 and r["returned_not_worse"] == 8 for r in rows)

@@ -29,6 +29,10 @@ class BenchGuard:
     """Test-split INRs per model (when its zoo is here: zoos/...)."""
     mesh_fit_steps: int = 1000
     """3-D: Adam steps fitting each held-out mesh (width 32, fit_shape's rate); 0: no held-out meshes."""
+    other_fit_steps: int = 0
+    """sdf: also the held-out meshes fitted by other code (dws_edit.bench.other_fits: the SIREN paper's eikonal
+    recipe and DeepSDF's, in vsitzmann's network, imported), this many Adam steps each (1500: the edit bench's); 0:
+    not measured."""
     seed: int = 0
     """Seed of the parameter draws."""
     threads: int = 2
@@ -43,6 +47,7 @@ class BenchGuard:
 
         at_least("--count", self.count, 1)
         at_least("--mesh-fit-steps", self.mesh_fit_steps, 0)
+        at_least("--other-fit-steps", self.other_fit_steps, 0)
         started, self._fits = time.time(), {}
         torch.set_num_threads(self.threads)
         cards = available_models()
@@ -70,6 +75,11 @@ class BenchGuard:
             console.print(f"{card['name']}: {zoo} is not on this machine (bash scripts/fit_zoos.sh): no test split")
         if get_domain(card["domain"]).has_surface and self.mesh_fit_steps:
             yield "held-out meshes", self._meshes(get_domain(card["domain"]).rendered)
+        from dws_edit.bench.other_fits import DOMAINS, RECIPES
+
+        if card["domain"] in DOMAINS and self.other_fit_steps:
+            for recipe in RECIPES:
+                yield f"held-out meshes, {recipe} fits by other code", self._other_fits(recipe)
 
     def _meshes(self, field: bool):
         from dws_edit.api import fit_shape
@@ -81,6 +91,16 @@ class BenchGuard:
                     for s in held_out_shapes().values()]  # fmt: skip
             self._fits[field] = WeightSpace.cat(fits)
         return self._fits[field]
+
+    def _other_fits(self, recipe: str):
+        from dws_edit.bench.other_fits import fit_siren_sdf
+        from dws_edit.data.mesh_set import held_out_meshes
+        from dws_edit.weights import WeightSpace
+
+        if recipe not in self._fits:  # fitted once per run, as the held-out meshes
+            fits = [fit_siren_sdf(m, recipe, steps=self.other_fit_steps) for m in held_out_meshes().values()]
+            self._fits[recipe] = WeightSpace.cat(fits)
+        return self._fits[recipe]
 
     def _measure(self, name: str, card: dict, ws) -> dict:
         import warnings

@@ -9,8 +9,8 @@ per browser session in ``gr.State``. The edit form comes from the edit registry 
 one widget per parameter name of the edits offered (:func:`dws_edit.session.edit_choices`), typed by its parameter
 class, and only the chosen edit's parameters for the current INR's domain shown. Named endpoints for gradio_client:
 ``/fit``, ``/edit`` (name, exact, refine, refit, then one argument per parameter name: :data:`PARAM_NAMES`),
-``/undo``, ``/redo``, ``/export``. Errors in the input come back as one line in the page (``gr.Error``) and leave
-the session as it was.
+``/undo``, ``/redo``, ``/export``. Errors in the input come back as one line in the page (``gr.Error``), are one
+line in the server's log (no traceback), and leave the session as it was.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import functools
 import inspect
+import logging
 import os
 import tempfile
 import uuid
@@ -160,7 +161,7 @@ def form(session: EditSession, name: str, exact: bool, kind: str, *values: Any, 
     if not session or not session.steps:
         return [gr.update() for _ in range(5 + len(PARAM_NAMES))]
     domain = session.domain
-    names = edit_choices(domain)
+    names = edit_choices(domain, session.current.spec)  # only the learned edits a model accepts this INR for
     name_update = gr.update(choices=list(names))
     if name not in names:
         name, reset = (DEFAULT_EDIT if DEFAULT_EDIT in names else names[0]), True
@@ -176,7 +177,8 @@ def form(session: EditSession, name: str, exact: bool, kind: str, *values: Any, 
     learned = run.kind == "learned"
     tunable = learned and not run.from_generator  # refine steps aim at a target computed from the INR
     refine = gr.update(visible=tunable, **({} if tunable else {"value": 0}))
-    refit = gr.update(visible=learned and get_domain(domain).has_surface)
+    refittable = learned and get_domain(domain).has_surface  # refit fits a 3-D INR anew: images have none
+    refit = gr.update(visible=refittable, **({} if refittable else {"value": False}))
     kinds = export_kinds(domain)
     kind_update = gr.update(choices=list(kinds), **({} if kind in kinds else {"value": kinds[0]}))
     widgets = [
@@ -200,19 +202,28 @@ def edit_params(name: str, exact: bool, domain: str, values: Mapping[str, Any]) 
 
 
 # ---------------------------------------------------------------------------------------------------- the steps
+LOG = logging.getLogger("dws-edit.app")
+"""The server's log: one line per refused input (a user's mistake, as the page shows it); a traceback only for an
+unexpected failure (a bug)."""
+
+
 def _guard(fn):
-    """Run a session step; a user's mistake (ValueError) or anything unexpected becomes one line in the page."""
+    """Run a session step; a user's mistake (ValueError) or anything unexpected becomes one line in the page, and one
+    line in the server's log (gr.Error with print_exception=False: gradio prints no traceback of its own); an
+    unexpected failure's traceback is logged once, as the bug it is."""
 
     @functools.wraps(fn)  # gradio reads the signature (gr.Progress, API parameter names) through __wrapped__
     def wrapped(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except gr.Error:
-            raise
-        except ValueError as err:
-            raise gr.Error(str(err).splitlines()[0]) from None
+        except (gr.Error, ValueError) as err:
+            line = ((err.message if isinstance(err, gr.Error) else str(err)).strip().splitlines() or ["refused"])[0]
+            LOG.warning("%s refused: %s", fn.__name__, line)
+            raise gr.Error(line, print_exception=False) from None
         except Exception as err:  # never a stack trace in the page
-            raise gr.Error(f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else 'failed'}") from None
+            LOG.exception("%s failed", fn.__name__)
+            line = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else 'failed'}"
+            raise gr.Error(line, print_exception=False) from None
 
     return wrapped
 

@@ -14,6 +14,7 @@ import torch
 
 from dws_edit.checkpoints import accepted_spec, available_models, check_model_fits, model_for, shipped_model
 from dws_edit.checks import at_least, floating_weights, positive_number
+from dws_edit.compact import check_width, compact
 from dws_edit.edits import REGISTRY, get_edit
 from dws_edit.inr.domains import domain_of
 from dws_edit.inr.siren import respec
@@ -41,17 +42,18 @@ def available_edits() -> list[dict]:
 
 
 MAX_HIDDEN = 2048
-"""The widest hidden layer an edit may return. Every learned edit doubles the hidden widths (two networks averaged),
-and so do the exact symmetrize and blend: chained, they grow 32 -> 64 -> ... and a few more steps would fill the
-machine's memory (a user of the app did so at 8,192)."""
+"""The widest hidden layer an edit may make. Every learned edit's model output doubles the hidden widths (two networks
+averaged; compacted back by default: ``width="input"``), and so do the exact symmetrize and blend: chained wide, they
+grow 32 -> 64 -> ... and a few more steps would fill the machine's memory (a user of the app did so at 8,192)."""
 
 
 def check_widths(widths: tuple[int, ...], name: str) -> None:
     """Raise ValueError (one line) when edit ``name`` would return hidden widths above :data:`MAX_HIDDEN`."""
     if max(widths, default=0) > MAX_HIDDEN:
         raise ValueError(
-            f"{name} would return hidden widths {widths}, above the cap of {MAX_HIDDEN}: every learned edit and the "
-            "exact symmetrize and blend add neurons; undo, or fit the INR anew first (3-D: refit=True / --refit)"
+            f"{name} would make hidden widths {widths}, above the cap of {MAX_HIDDEN}: learned edits (for a moment, "
+            "or kept with width='wide') and the exact symmetrize and blend double them; undo, or compact the INR to "
+            "a working width first (dws_edit.compact.compact)"
         )
 
 
@@ -71,6 +73,7 @@ def edit(
     refine_lr: float | None = None,
     refit: bool = False,
     guard: int | None = GUARD_STEPS,
+    width: str | None = None,
     report: bool = False,
     on_step=None,
     **params,
@@ -91,7 +94,15 @@ def edit(
     other code"); ``refine`` then still aims at the edit of the INR as given. ``guard``: never worse than not editing
     (:func:`dws_edit.runner.guard`): a learned edit whose output is not clearly better than no edit (its loss against
     the exact target at most 0.9 of no edit's) gets up to this many more refine steps, and otherwise comes back as it
-    was, with a one-line warning (None: off; remove_part, whose target is not a function of the INR, is unchecked).
+    was, with a one-line warning (None: off; remove_part, whose target is not a function of the INR, is not
+    refined; where its model has a training-data check, :mod:`dws_edit.ood`, an INR unlike the model's zoo gets a
+    one-line warning).
+    ``width``: the hidden widths returned, ``"input"`` (the default of learned edits without ``refine``: the model's
+    output, widths x 2, fitted back at the widths of the INR it edited, from that INR: :func:`dws_edit.compact.compact`,
+    about 0.1 s an INR, losses within a few % of the wide output's; refine steps then run at those widths, and the
+    guard judges the compacted INR) or ``"wide"`` (the output as it is, widths x 2 at every such edit up to
+    :data:`MAX_HIDDEN`: the default of exact edits, whose wide result is exact, and with ``refine``, whose gains the
+    default compaction gave back in part: sdf-remove IoU 0.03-0.15 lower, docs/models.md).
     ``report``: return ``(edited, GuardReport)`` (None for exact edits or without a guard). ``on_step(fraction)``:
     called after each of the ``refine`` steps. ``params``: the edit's
     parameters (see ``available_edits()``), numbers shared by the batch or tensors with a leading [B].
@@ -99,15 +110,18 @@ def edit(
     A SIREN of a shipped model's depth and widths but another w0 or output offset (imported from another layout) is
     first written at the model's exactly (:func:`dws_edit.inr.siren.respec`; the result has the model's spec). Weights
     of any floating dtype are accepted: a model runs in its own dtype and the result comes back in
-    ``ws``'s (:meth:`dws_edit.nn.models.EditNet.forward`). Returns a WeightSpace of the same batch size; learned models
-    with output-capacity expansion and exact symmetrize/blend return wider hidden layers. Raises ValueError (one
-    line) for an unknown edit, bad parameters, an INR of no domain, or an INR spec no model accepts.
+    ``ws``'s (:meth:`dws_edit.nn.models.EditNet.forward`). Returns a WeightSpace of the same batch size; with
+    ``width="wide"`` learned models with output-capacity expansion and exact symmetrize/blend return wider hidden
+    layers. Raises ValueError (one line) for an unknown edit, bad parameters, an unknown ``width``, an INR of no
+    domain, or an INR spec no model accepts.
     """
     if not isinstance(ws, WeightSpace):
         raise ValueError(f"edit() takes a WeightSpace (see dws_edit.load_inr / fit_image); got {type(ws).__name__}")
     if ws.channels != 1:
         raise ValueError(f"edit() takes INR weights with one channel; got {ws.channels} channels")
     floating_weights(ws.dtype)
+    if width is not None:
+        check_width(width)
     definition = get_edit(name)
     if exact or definition.kind == "exact":
         exact_name = name if definition.kind == "exact" else definition.exact_form
@@ -127,6 +141,8 @@ def edit(
         if closed.widths is not None:
             check_widths(closed.widths(ws, **params), exact_name)
         edited = closed.apply(ws, **params)
+        if width == "input" and edited.spec.hidden_sizes != ws.spec.hidden_sizes:
+            edited = compact(edited, ws.spec.hidden_sizes, init=ws)
         return (edited, None) if report else edited
     domain = domain_of(ws.spec)
     definition.check_domain(domain)
@@ -135,7 +151,7 @@ def edit(
     if model is None:
         if (written := accepted_spec(spec, name)) != spec:  # another w0 / offset: the same INR written there, exactly
             ws, spec = respec(ws, written.w0, written.output_offset), written
-        net = model_for(spec, name, definition.exact_form)
+        net = model_for(spec, name, definition.exact_form, params)
     else:
         net = shipped_model(str(model)) if not isinstance(model, torch.nn.Module) else model
         label = (
@@ -143,7 +159,8 @@ def edit(
         )
         check_model_fits(net, label, name, domain, spec)
     check_widths(tuple(h * getattr(net, "widening", 1) for h in spec.hidden_sizes), name)
-    edited, checked = run_learned(net, ws, definition, params, refine, refine_lr, refit, guard, on_step)
+    width = width or ("wide" if refine else "input")  # without refine: compacted back to the widths the model edited
+    edited, checked = run_learned(net, ws, definition, params, refine, refine_lr, refit, guard, on_step, width)
     return (edited, checked) if report else edited
 
 

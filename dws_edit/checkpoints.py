@@ -226,8 +226,56 @@ def accepted_spec(spec: NetworkSpec, edit: str) -> NetworkSpec:
     return spec
 
 
-def model_for(spec: NetworkSpec, edit: str, exact_form: str | None = None) -> nn.Module:
-    """The shipped model that performs the learned ``edit`` on INRs of ``spec`` (shared, eval mode).
+def modes_of(card: dict) -> tuple[str, ...]:
+    """The forms of its edit's target (``mode``: symmetrize's average, union, intersection) the model of ``card``
+    was trained on: the card's ``modes``, else the edit's default form (every card written before modes existed);
+    () for an edit without modes."""
+    from dws_edit.edits import get_edit
+
+    definition = get_edit(card["edit"], "learned")
+    mode = definition.mode_param(card.get("domain") or definition.domains[0])
+    return () if mode is None else tuple(card.get("modes") or (mode.default,))
+
+
+def requested_mode(definition, params: dict | None, domain: str) -> str | None:
+    """The form of the target ``params`` ask for (its ``mode``, the default where not given), or None for an edit
+    without modes. Raises ValueError (one line) for a bad value, or several modes in one batch."""
+    mode = definition.mode_param(domain)
+    if mode is None:
+        return None
+    given = (params or {}).get(mode.name, mode.default)
+    index = mode.canonical(given, f"edit {definition.name!r} ({domain})").unique()
+    if len(index) > 1:
+        raise ValueError(f"edit {definition.name!r}: one {mode.name} per call; got {[mode.choices[i] for i in index]}")
+    return mode.choices[int(index[0])]
+
+
+def training_notes(card: dict | None, definition, params: dict | None, domain: str) -> tuple[str, str]:
+    """What of a learned edit's request lies outside the model's training, each as one line ("" where nothing):
+    ``(mode, ranges)``: a ``mode`` the model of ``card`` was not trained on (its pass is then only the start the
+    never-worse guard refines toward the mode's target), and parameter values outside the ranges it sampled (the
+    wide ones for a card with ``wide_params``; the pass extrapolates, the guard checks it). A model without a card
+    (given by the user) is taken as trained on what it is asked. Raises ValueError as the edit's validation."""
+    if not card or "edit" not in card:
+        return "", ""
+    mode, wanted = modes_of(card), requested_mode(definition, params, domain)
+    name = card.get("name", card["edit"])
+    mode_note = ""
+    if wanted is not None and wanted not in mode:
+        mode_note = (
+            f"{name} was trained on mode {' | '.join(mode)}, not {wanted}: its pass is the start and the guard "
+            f"refines toward the {wanted} target (train one: dws-edit train edit --recipe list)"
+        )
+    outside = definition.untrained(params, domain, wide=bool(card.get("wide_params")))
+    ranges = f"{name}: {'; '.join(outside)}: the pass extrapolates, the guard checks it" if outside else ""
+    return mode_note, ranges
+
+
+def model_for(spec: NetworkSpec, edit: str, exact_form: str | None = None, params: dict | None = None) -> nn.Module:
+    """The shipped model that performs the learned ``edit`` on INRs of ``spec`` (shared, eval mode); of those, one
+    trained on the ``mode`` that ``params`` ask for (:func:`modes_of`) where there is one, then one whose trained
+    ranges hold ``params`` (a ``wide_params`` model for a big box), else the first in name order
+    (:func:`training_notes` says what lies outside its training).
 
     Raises ValueError (one line) listing the accepted specs when no shipped model accepts this spec, with a hint
     where only w0 or the offset differ and, for a 3-D INR, the refit. Warns when the hidden widths differ from
@@ -237,6 +285,12 @@ def model_for(spec: NetworkSpec, edit: str, exact_form: str | None = None) -> nn
     if not candidates:
         exact = "; use exact=True for its closed form" if exact_form else ""
         raise ValueError(f"no shipped model performs the learned edit {edit!r}{exact}")
+    if params:  # the models trained on what is asked first (a stable sort: otherwise in name order)
+        from dws_edit.edits import get_edit
+
+        definition, domain = get_edit(edit, "learned"), get_domain(spec).name
+        outside = {m: training_notes(c, definition, params, domain) for m, c in candidates.items()}
+        candidates = dict(sorted(candidates.items(), key=lambda item: tuple(map(bool, outside[item[0]]))))
     for model_name, card in candidates.items():
         if accepts(card, spec):
             trained = tuple(card["accepts"]["hidden_widths_trained"])

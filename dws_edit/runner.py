@@ -15,6 +15,7 @@ the first steps of a w0 = 15 SIREN make the shape worse before better).
 
 from __future__ import annotations
 
+import dataclasses
 import numbers
 import time
 import warnings
@@ -25,10 +26,12 @@ import torch
 from torch import Tensor
 
 from dws_edit.checks import at_least
+from dws_edit.compact import check_width, compact, fit_function, function_points
 from dws_edit.edits import EditDef, get_edit
 from dws_edit.edits.exact import pad_hidden
 from dws_edit.inr import evaluate, fit
 from dws_edit.inr.domains import get_domain
+from dws_edit.ood import check_training_data, with_check
 from dws_edit.weights import NetworkSpec, WeightSpace
 
 DEFAULT_LR = {"image": 1e-3, "sdf": 3e-4, "field": 3e-4}
@@ -173,11 +176,8 @@ def refit(ws: WeightSpace, steps: int = REFIT_DEFAULTS["steps"], points: int = R
     spec = refit_spec(ws.spec)
     at_least("steps", steps, 1)
     at_least("points", points, 1)
-    source = ws.to(torch.float32)
-    coords = get_domain(ws.spec).edit_points(source, points, torch.Generator().manual_seed(seed))
-    with torch.no_grad():
-        targets = evaluate(source, coords)
-    return fit(spec, coords, targets, 0.0, steps, REFIT_DEFAULTS["lr"], seed, chunk=ws.batch_size).ws.to(ws.dtype)
+    coords = function_points(ws, points, seed)
+    return fit_function(ws, spec, coords, steps, REFIT_DEFAULTS["lr"], seed)  # compaction's path, from SIREN's init
 
 
 GUARD_STEPS = 100
@@ -193,7 +193,14 @@ class GuardReport:
     its exact target at the guard's points) with no edit, after the model's pass and as returned, and the outcome:
     ``"pass"`` (the pass was clearly better), ``"refined"`` (refine steps made it so), ``"better, not clearly"``
     (the best of the pass and its refines beats no edit, by less than 10%), ``"no edit"`` (the INR came back as it
-    was, at the output's widths), or ``"unchecked"`` (the target is not a function of the INR: remove_part)."""
+    was, at the output's widths), or ``"unchecked"`` (the target is not a function of the INR: remove_part), or for
+    such an edit ``"unlike training data"`` (the model's training-data check flagged the INR, :mod:`dws_edit.ood`;
+    ``note`` says by how much).
+
+    Where the model's wide output was compacted to the input's widths (``width="input"``, :func:`run_learned`),
+    ``loss_pass`` is the compacted INR's loss (what the guard judged and refined), ``loss_wide`` the wide output's,
+    ``wide_widths`` its hidden widths and ``compact_seconds`` the compaction's time (not in ``seconds``); ``widths``:
+    the hidden widths returned."""
 
     edit: str
     outcome: tuple[str, ...]
@@ -202,16 +209,31 @@ class GuardReport:
     loss_out: tuple[float, ...] = ()
     refine_steps: int = 0
     seconds: float = 0.0
+    widths: tuple[int, ...] = ()
+    wide_widths: tuple[int, ...] = ()
+    loss_wide: tuple[float, ...] = ()
+    compact_seconds: float = 0.0
+    note: str = ""
+    """What of the request lay outside the model's training ("" where nothing): a mode it was not trained on (its
+    pass was the start, the refine steps aimed at the mode's target), values beyond its trained ranges
+    (:func:`dws_edit.checkpoints.training_notes`)."""
 
     def summary(self) -> str:
-        """One line: the outcomes counted, the mean losses and the time the guard took."""
+        """One line: the outcomes counted, the mean losses (with a compaction: the wide pass's, at its widths, and
+        the compacted one's) and the time the guard took."""
         counts = ", ".join(f"{self.outcome.count(o)} {o}" for o in dict.fromkeys(self.outcome))
+        compacted = f"; widths {self.wide_widths} compacted to {self.widths} in {self.compact_seconds:.2f} s"
+        compacted = compacted if self.wide_widths else ""
         if not self.loss_no_edit:
-            return f"guard: {counts} (no target computed from the INR for {self.edit})"
+            return f"guard: {counts} (no target computed from the INR for {self.edit}){compacted}"
         mean = lambda v: sum(v) / len(v)  # noqa: E731
         losses = f"no edit {mean(self.loss_no_edit):.3g}, pass {mean(self.loss_pass):.3g}"
+        if self.loss_wide:
+            losses = (f"no edit {mean(self.loss_no_edit):.3g}, pass {mean(self.loss_wide):.3g} at widths "
+                      f"{self.wide_widths}, compacted to {self.widths} {mean(self.loss_pass):.3g} "
+                      f"({self.compact_seconds:.2f} s)")  # fmt: skip
         return f"guard: {counts}; loss {losses}, returned {mean(self.loss_out):.3g}; {self.refine_steps} refine " + (
-            f"steps, {self.seconds:.2f} s"
+            f"steps, {self.seconds:.2f} s" + (f"; {self.note}" if self.note else "")
         )
 
     def to_dict(self) -> dict:
@@ -227,6 +249,8 @@ def guard(
     steps: int = GUARD_STEPS,
     points: int = POINTS,
     seed: int = 1,
+    wide: WeightSpace | None = None,
+    compact_seconds: float = 0.0,
 ) -> tuple[WeightSpace, GuardReport]:
     """Never worse than not editing: the learned ``edit``'s output ``out`` of ``source`` (the model's input: ``given``
     or its refit) checked against no edit by the edit's own loss, the MSE against its exact target computed from
@@ -235,10 +259,13 @@ def guard(
     at most ``steps``, and each comes back as the best seen (the pass or a refine round); those still not clearly
     better come back so where that beats no edit, else as they were (``source`` at ``out``'s widths), with a one-line
     warning. Returns the INRs (``out``'s spec and dtype) and the :class:`GuardReport`. An edit whose target is not
-    a function of the INR (remove_part) is returned unchecked."""
+    a function of the INR (remove_part) is returned unchecked. ``wide``: the model's output before ``out`` was
+    compacted from it (``compact_seconds``), reported beside it (``loss_wide``); the guard judges ``out``."""
     started = time.perf_counter()
+    widths = {"widths": out.spec.hidden_sizes, "compact_seconds": compact_seconds}
+    widths["wide_widths"] = wide.spec.hidden_sizes if wide is not None else ()
     if edit.from_generator:
-        return out, GuardReport(edit.name, ("unchecked",) * out.batch_size)
+        return out, GuardReport(edit.name, ("unchecked",) * out.batch_size, **widths)
     f32 = torch.float32
     coords, target = source_targets(edit, given.to(f32), params, points, torch.Generator().manual_seed(seed))
 
@@ -277,8 +304,10 @@ def guard(
             "edited but less than 10% closer to the target (see the guard report)",
             stacklevel=3,
         )
+    loss_wide = tuple(loss(wide).tolist()) if wide is not None else ()
     report = GuardReport(edit.name, tuple(outcome), tuple(no_edit.tolist()), tuple(first.tolist()),
-                         tuple(best_loss.tolist()), done, time.perf_counter() - started)  # fmt: skip
+                         tuple(best_loss.tolist()), done, time.perf_counter() - started, loss_wide=loss_wide,
+                         **widths)  # fmt: skip
     return best.check_finite(), report
 
 
@@ -299,28 +328,56 @@ def run_learned(
     refit_first: bool = False,
     guard_steps: int | None = GUARD_STEPS,
     on_step: Callable[[float], None] | None = None,
+    width: str = "input",
 ) -> tuple[WeightSpace, GuardReport | None]:
     """The learned ``edit`` of the INRs ``ws`` by the model ``net``: refit first (``refit_first``), the model's pass
-    in its dtype, then ``refine_steps`` refine steps aimed at the edit of ``ws`` as given, then the never-worse
-    :func:`guard` with at most ``guard_steps`` more (None: no guard). Returns INRs of ``ws``'s dtype (the model's
-    dtype rule) and the guard's report (None without a guard). ``on_step(fraction)`` after each refine step. Raises
-    ValueError (one line) for bad parameters or non-finite outputs."""
+    in its dtype, with ``width="input"`` (:data:`dws_edit.compact.WIDTHS`) its output compacted back to the hidden
+    widths of the INRs it edited (:func:`dws_edit.compact.compact` from them: about 0.1 s an INR), then
+    ``refine_steps`` refine steps aimed at the edit of ``ws`` as given, then the never-worse :func:`guard` with at
+    most ``guard_steps`` more (None: no guard), which judges what is returned. Returns INRs of ``ws``'s dtype (the
+    model's dtype rule) and the guard's report (None without a guard). ``on_step(fraction)`` after each refine step.
+    Raises ValueError (one line) for bad parameters, an unknown ``width`` or non-finite outputs."""
+    check_width(width)
     domain = get_domain(ws.spec).name
     cond = edit.encode(params, domain, batch=ws.batch_size) if edit.cond_dim(domain) else None
     if cond is None and params:
         raise ValueError(f"edit {edit.name!r} takes no parameters; got {sorted(params)}")
     if guard_steps is not None:
         at_least("guard_steps", guard_steps, 0)
+    notes = _training_notes(net, edit, params, domain, guard_steps)
     source = refit(ws) if refit_first else ws  # the INRs the model edits (refitted: the same functions)
+    unlike = check_training_data(net, source, cond, edit)  # remove_part: warns where unlike its training data
+    work = torch.promote_types(ws.dtype, torch.float32)  # float16 / bfloat16 in float32: as the model edits them
     with torch.no_grad():
-        out = run_edit_model(net, source, cond, edit, params).check_finite()
+        out = run_edit_model(net, source.to(work), cond, edit, params).check_finite()
+    wide, compact_seconds = None, 0.0
+    if width == "input" and out.spec.hidden_sizes != source.spec.hidden_sizes:
+        started = time.perf_counter()
+        wide, out = out, compact(out, source.spec.hidden_sizes, init=source.to(work)).check_finite()
+        compact_seconds = time.perf_counter() - started
+    out = out.to(ws.dtype)
     if refine_steps:
         f32 = torch.float32
         out = refine(ws.to(f32), out.to(f32), edit.name, params, refine_steps, refine_lr, on_step=on_step)
         out = out.to(ws.dtype).check_finite()
     if guard_steps is None:
         return out, None
-    return guard(ws, source, out, edit, params, guard_steps)
+    edited, report = guard(ws, source, out, edit, params, guard_steps, wide=wide, compact_seconds=compact_seconds)
+    return edited, with_check(dataclasses.replace(report, note=notes), *unlike)
+
+
+def _training_notes(net, edit: EditDef, params: dict, domain: str, guard_steps: int | None) -> str:
+    """What of the request lies outside the model's training (:func:`dws_edit.checkpoints.training_notes`), one
+    warning line each, joined for the guard's report. Raises ValueError (one line) for a mode the model was not
+    trained on without the guard's refine steps (its pass alone would be another mode's edit)."""
+    from dws_edit.checkpoints import training_notes
+
+    mode_note, range_note = training_notes(getattr(net, "card", None), edit, params, domain)
+    if mode_note and not guard_steps:
+        raise ValueError(f"{mode_note.split(':')[0]}; accepted: the guard with refine steps (guard=N > 0, --guard N)")
+    for note in filter(None, (mode_note, range_note)):
+        warnings.warn(note, stacklevel=4)
+    return "; ".join(filter(None, (mode_note, range_note)))
 
 
 __all__ = ["DEFAULT_LR", "GUARD_STEPS", "REFIT_DEFAULTS", "GuardReport", "edit_targets", "edited_values", "guard",

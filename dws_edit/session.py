@@ -25,11 +25,11 @@ import torch
 
 from dws_edit.api import edit as apply_edit
 from dws_edit.api import fit_image, fit_mesh, fit_shape
-from dws_edit.checkpoints import available_models
+from dws_edit.checkpoints import accepted_spec, accepts, available_models
 from dws_edit.edits import REGISTRY, ChoiceParam, ValueParam, get_edit
 from dws_edit.inr import evaluate, import_siren, load_inr, save_inr
 from dws_edit.inr.domains import DOMAINS, domain_of, get_domain
-from dws_edit.weights import WeightSpace
+from dws_edit.weights import NetworkSpec, WeightSpace
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 """Uploads above this size are refused (a 28x28 image INR needs a few kB; meshes of a million faces fit)."""
@@ -97,14 +97,29 @@ def example(name: str, progress: ProgressFn = None) -> tuple[WeightSpace, dict]:
         return _example_cache[name]
 
 
-def edit_choices(domain: str | None = None) -> tuple[str, ...]:
+def edit_choices(domain: str | None = None, spec: NetworkSpec | None = None) -> tuple[str, ...]:
     """The edits the app offers for INRs of ``domain`` (None: of any domain): learned edits with a shipped model for
     the domain, then exact edits whose parameters are numbers, names or vectors (not a matrix or a second INR), less
-    the closed forms of the learned edits offered (reached by their ``exact`` option); in registry order."""
-    models = {(card.get("edit"), card.get("domain")) for card in available_models().values()}
+    the closed forms of the learned edits offered (reached by their ``exact`` option); in registry order.
+
+    ``spec``: the INR's own spec; an image INR is then offered only the learned edits a shipped model accepts it for
+    (:func:`dws_edit.checkpoints.accepts`, after the exact rewrite at another w0 or offset: an RGB image INR, which
+    no image model takes, gets the exact edits only). A 3-D INR of any spec is accepted once refitted ('refit
+    first'), so its edits are those of its domain."""
+    cards = list(available_models().values())
+    models = {(card.get("edit"), card.get("domain")) for card in cards}
+
+    def accepted(name: str, d: str) -> bool:
+        if spec is None or get_domain(d).has_surface:
+            return True
+        written = accepted_spec(spec, name)
+        fits = [c for c in cards if (c.get("edit"), c.get("domain")) == (name, d)]
+        return any("accepts" not in c or accepts(c, written) for c in fits)  # (a card without accepts: trusted)
+
     learned, exact = set(), set()
     for d in [domain] if domain else list(DOMAINS):
-        here = {n for n, e in REGISTRY.items() if e.kind == "learned" and (n, d) in models and d in e.domains}
+        here = {n for n, e in REGISTRY.items()
+                if e.kind == "learned" and (n, d) in models and d in e.domains and accepted(n, d)}  # fmt: skip
         forms = {REGISTRY[n].exact_form for n in here}
         learned |= here
         exact |= {
@@ -231,9 +246,12 @@ class EditSession:
         ws = self.current
         kind = "exact" if exact or get_edit(name).kind == "exact" else "learned"
         has_surface = get_domain(self.domain).has_surface
-        refit = bool(refit) and kind == "learned" and has_surface  # exact edits need none; images: none
+        asked_refit, refit = bool(refit), bool(refit) and kind == "learned" and has_surface
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
+            if asked_refit and not refit:  # said, not silently dropped: exact edits need none, images have none
+                why = f"{name} is exact" if kind == "exact" else f"{self.domain} INRs are edited as they are"
+                warnings.warn(f"'refit first' is for learned 3-D edits and {why}: no refit was run", stacklevel=1)
             if refine and kind == "exact":
                 warnings.warn(f"{name} is exact: the refine steps are for learned edits, none were run", stacklevel=1)
                 refine = 0
@@ -362,7 +380,8 @@ class EditSession:
         return path
 
     def summary(self) -> str:
-        """Markdown: the source, the chain of steps with their errors, and the notes of the last step."""
+        """Markdown: the source, the chain of steps with their errors and hidden widths (a learned pass's, compacted
+        back to the input's: ``dws_edit.edit(width="input")``, the default), and the notes of the last step."""
         lines = [
             f"**{self.source.get('name', '?')}** ({self.domain} INR, hidden widths {self.current.spec.hidden_sizes})"
         ]
@@ -370,7 +389,10 @@ class EditSession:
             err = ""
             if s.error:
                 err = f": {s.error['metric']} {s.error['edited']:.4g} (no edit {s.error['no_edit']:.4g})"
-            lines.append(f"- step {k}: {s.label}{err}")
+            widths = s.ws.spec.hidden_sizes
+            wide = (s.record.get("guard") or {}).get("wide_widths")  # a learned pass compacted back (width="input")
+            widths = f"widths {tuple(wide)} -> {widths}" if wide else f"widths {widths}"
+            lines.append(f"- step {k}: {s.label}{err}; {widths}")
         lines += [""] + [f"note: {n}" for n in self.notes]
         if self.undone:
             lines += ["", f"({len(self.undone)} step(s) can be redone)"]

@@ -60,7 +60,7 @@ def test_learned_edit_runs_the_shipped_model(shipped, image_ws):
     assert "image-symmetrize" in dws_edit.available_models()
     loaded = dws_edit.load_model("image-symmetrize")
     assert loaded.card["edit"] == "symmetrize"
-    out = dws_edit.edit(image_ws, "symmetrize", axis="x", guard=None)  # the pass alone
+    out = dws_edit.edit(image_ws, "symmetrize", axis="x", guard=None, width="wide")  # the pass alone
     cond = torch.tensor([[1.0, 0.0]]).expand(3, 2)
     with torch.no_grad():
         want = shipped.eval()(image_ws, cond)
@@ -74,7 +74,7 @@ def test_other_specs_are_refused_or_warned(shipped):
     wide = init_siren(image_spec(hidden=(48, 48)), 2, torch.Generator().manual_seed(1))
     with pytest.warns(UserWarning, match="trained on hidden widths"):
         out = dws_edit.edit(wide, "symmetrize", axis="y")
-    assert out.spec.hidden_sizes == (96, 96)
+    assert out.spec.hidden_sizes == (48, 48)  # compacted back to the input's widths (width="input")
     other = init_siren(image_spec(w0=10.0), 1)  # another w0: written at the model's exactly, then edited
     out = dws_edit.edit(other, "symmetrize", axis="y", guard=None)
     assert (out.spec.w0, out.spec.output_offset) == (30.0, 0.5)

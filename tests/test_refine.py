@@ -28,8 +28,8 @@ def test_refine_brings_a_learned_edit_closer_to_its_target_than_fine_tuning_from
         with torch.no_grad():
             return (evaluate(ws, coords) - target).square().mean().item()
 
-    one_pass = dws_edit.edit(digits, "symmetrize", **params)
-    refined = dws_edit.edit(digits, "symmetrize", refine=30, **params)
+    one_pass = dws_edit.edit(digits, "symmetrize", width="wide", **params)
+    refined = dws_edit.edit(digits, "symmetrize", refine=30, **params)  # with refine, width "wide" by default
     tuned, _ = finetune(digits, coords, target, 30, DEFAULT_LR["image"])
     assert refined.spec == one_pass.spec  # refining keeps the edited INR's widths
     assert mse(refined) < 0.5 * mse(one_pass) < 0.5 * mse(digits)
@@ -126,8 +126,9 @@ def test_edit_with_refit_edits_the_refitted_inr_and_refine_aims_at_the_source(ot
     out = dws_edit.edit(ws, "remove_sphere", refit=True, guard=None, **params)
     again = dws_edit.edit(refit(ws), "remove_sphere", guard=None, **params)  # the same seeds: the same refit, pass
     assert all(torch.equal(a, b) for a, b in zip(out.tensors(), again.tensors()))
-    refined = dws_edit.edit(ws, "remove_sphere", refit=True, refine=5, guard=None, **params)
-    by_hand = refine(ws, out, "remove_sphere", params, 5)  # the target is the edit of the INR as given
+    refined = dws_edit.edit(ws, "remove_sphere", refit=True, refine=5, guard=None, **params)  # width "wide"
+    wide = dws_edit.edit(ws, "remove_sphere", refit=True, guard=None, width="wide", **params)
+    by_hand = refine(ws, wide, "remove_sphere", params, 5)  # the target is the edit of the INR as given
     assert all(torch.allclose(a, b) for a, b in zip(refined.tensors(), by_hand.tensors()))
     with pytest.raises(ValueError, match="refit applies to learned edits"):
         dws_edit.edit(ws, "mirror", axis="x", refit=True)

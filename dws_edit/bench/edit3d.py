@@ -215,14 +215,14 @@ class Bench3D:
         double), on the same INRs with the same parameters: ``measure(ws) -> (MSE, IoU)`` and its wall time."""
         from dws_edit.api import edit as api_edit
 
-        ((key, values),) = params.items()  # symmetrize: one choice (the axis) per INR
-        values = values.expand(ws.batch_size)
+        keys = list(params)  # symmetrize: the axis (and the mode) per INR, choices as integers
+        values = torch.stack([params[k].expand(ws.batch_size) for k in keys], dim=1)
 
         def run() -> WeightSpace:
             parts, order = [], []
-            for v in values.unique().tolist():  # the closed form takes one axis per call
-                idx = (values == v).nonzero().flatten()
-                parts.append(api_edit(ws[idx], name, exact=True, **{key: int(v)}))
+            for row in values.unique(dim=0):  # the closed form takes one choice of each per call
+                idx = (values == row).all(1).nonzero().flatten()
+                parts.append(api_edit(ws[idx], name, exact=True, **dict(zip(keys, map(int, row.tolist())))))
                 order.append(idx)
             return WeightSpace.cat(parts)[torch.cat(order).argsort()]
 

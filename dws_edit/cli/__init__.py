@@ -2,8 +2,14 @@
 whose fields carry docstrings (so ``--help`` explains every option) and whose ``run()`` does the work.
 
 ``dws-edit <command> [<subcommand>] [--options]``; ``dws-edit --help`` lists the commands, ``dws-edit --version``
-prints the version. A user mistake (a ``ValueError`` or ``FileNotFoundError`` from the library) prints one line and
-exits with 2; Ctrl-C prints one line and exits with 130.
+prints the version. A user mistake prints one line and exits with 2: a command line tyro refuses (an unknown option,
+a value of the wrong type, a missing argument: :mod:`dws_edit.cli.errors`), or a ``ValueError`` or
+``FileNotFoundError`` from the library. Ctrl-C prints one line and exits with 130.
+
+Output files (``--out`` of ``edit``, ``inr ...`` and the benches' JSON, ``inr export``'s OUT) go into a folder that
+exists: a missing one is refused in one line, as cp, curl and ffmpeg do, so that a mistyped folder never takes the
+output where the user does not look. Output folders (the zoo of ``fit``, the run of ``train``, the ``demo`` and
+``bench edit`` folders) are created, parents included, as training tools do, and named in what the command prints.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 import warnings
+from pathlib import Path
 from typing import Annotated, Union
 
 import tyro
@@ -22,8 +29,9 @@ from dws_edit.cli.inr import INR_COMMANDS
 from dws_edit.cli.zoo import ZOO_COMMANDS
 from dws_edit.demo import Demo
 from dws_edit.tasks.edit import TrainEdit
+from dws_edit.tasks.ood import TrainOOD
 
-TRAIN_COMMANDS = {"edit": TrainEdit}
+TRAIN_COMMANDS = {"edit": TrainEdit, "ood": TrainOOD}
 
 PROG = "dws-edit"
 DESCRIPTION = "Edit INRs (SIRENs) in weight space. dws-edit --version prints the version."
@@ -47,6 +55,7 @@ def command_group(name: str, doc: str, table: dict[str, type]) -> type:
     cls = dataclasses.make_dataclass(f"{name.title()}Group", [("command", field)])
     cls.__doc__ = doc
     cls.run = lambda self: self.command.run()
+    cls.table = table  # its subcommands, for the one-line usage errors (dws_edit.cli.errors.command_path)
     return cls
 
 
@@ -76,17 +85,51 @@ def main(argv: list[str] | None = None) -> None:
 
         print(f"{PROG} {dws_edit.__version__}")
         return
+    from dws_edit.cli.errors import UsageError, parse
+
+    def cli(argv: list[str]):
+        return tyro.cli(subcommands(COMMANDS), args=argv, prog=PROG, description=DESCRIPTION,
+                        config=(tyro.conf.OmitSubcommandPrefixes,))  # fmt: skip
+
     try:
-        config = tyro.cli(subcommands(COMMANDS), args=args, prog=PROG, description=DESCRIPTION,
-                          config=(tyro.conf.OmitSubcommandPrefixes,))  # fmt: skip
+        try:
+            config = parse(cli, args, COMMANDS, PROG)
+        except UsageError as err:  # the command line itself: one line, what is accepted, the --help to read
+            print(f"{PROG}: error: {err}", file=sys.stderr)
+            raise SystemExit(2) from None
         _run(config)
     except KeyboardInterrupt:  # Ctrl-C: one line and the shell's code; every write is atomic, nothing is half-written
         print(f"{PROG}: interrupted", file=sys.stderr)
         raise SystemExit(130) from None
 
 
+FILE_SUFFIXES = (".safetensors", ".png", ".json", ".pt", ".pth", ".glb", ".gltf", ".obj", ".ply", ".stl", ".off")
+"""Suffixes of the files an ``out`` option names; an ``out`` without one of them names a folder (created)."""
+
+
+def check_out_folders(config) -> None:
+    """Refuse, in one line and before any work, an output file (an ``out`` field of the command, nested ones too,
+    ending in one of FILE_SUFFIXES) whose folder does not exist."""
+    from dws_edit.cli.errors import is_positional
+
+    if not dataclasses.is_dataclass(config):
+        return
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if f.name == "out" and isinstance(value, Path) and value.suffix.lower() in FILE_SUFFIXES:
+            folder = value.parent
+            if not folder.is_dir():
+                what = "is not a folder" if folder.exists() else "does not exist"
+                name = "OUT" if is_positional(type(config), f.name) else "--out"
+                raise ValueError(f"{name} {value}: the folder {folder} {what}; accepted: a file in an existing folder "
+                                 f"(create it first: mkdir -p {folder})")  # fmt: skip
+        elif dataclasses.is_dataclass(value):
+            check_out_folders(value)
+
+
 def _run(config) -> None:
     try:
+        check_out_folders(config)
         config.run()
     except (ValueError, FileNotFoundError) as err:  # a user mistake: one clear line, no stack trace
         print(f"{PROG}: error: {str(err).strip().splitlines()[0] if str(err) else type(err).__name__}", file=sys.stderr)

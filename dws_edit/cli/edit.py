@@ -10,6 +10,11 @@ from typing import Annotated
 import tyro
 
 from dws_edit.console import console
+from dws_edit.edits import REGISTRY
+
+EditName = Annotated[str, tyro.conf.arg(metavar="{" + ",".join(REGISTRY) + "}")]
+"""--edit: required (no edit runs that was not named), its metavar the registry's edits, so that the help and the
+missing-option line list them; a name not among them gets get_edit's line (learned and exact edits apart)."""
 
 
 @dataclass
@@ -18,11 +23,11 @@ class _EditOptions:
 
     input: tyro.conf.Positional[Path]
     """The INR file (.safetensors written by dws-edit: dws-edit inr fit / inr import)."""
-    edit: str = "smooth"
-    """Learned: smooth, symmetrize, remove, remove_sphere, remove_part, dilate: a forward pass of a shipped model
-    (some models take a few passes; see the card). Exact: mirror, translate, rotate, scale, symmetrize_exact and
-    blend. dws-edit models list shows every edit's parameters. Coordinates lie in [-1, 1]; images: x runs left to
-    right, y down the rows (top to bottom); 3-D: y up."""
+    edit: EditName
+    """Which edit (required). Learned: smooth, symmetrize, remove, remove_sphere, remove_part, dilate: a forward
+    pass of a shipped model (some models take a few passes; see the card). Exact: mirror, translate, rotate, scale,
+    symmetrize_exact and blend. dws-edit models list shows every edit's parameters. Coordinates lie in [-1, 1];
+    images: x runs left to right, y down the rows (top to bottom); 3-D: y up."""
     out: Path = Path("edited.safetensors")
     """The edited INR file to write (never half-written)."""
     exact: bool = False
@@ -34,6 +39,11 @@ class _EditOptions:
     refit: bool = False
     """Learned 3-D edits: first fit the INR anew as the 3-D zoos fit (seconds), for SIRENs fitted by other code (e.g.
     imported with dws-edit inr import), which lie outside the models' training data."""
+    width: str | None = None
+    """The hidden widths returned: input (the default of learned edits without --refine: the model's output, widths
+    x 2, fitted back at the input's widths in about 0.1 s, so chained edits keep working) or wide (the output as it
+    is, the default of exact edits, whose wide result is exact, and with --refine; widths double at every learned
+    edit, symmetrize_exact and blend)."""
     other: Path | None = None
     """blend: the second INR file (its parameter b)."""
     guard: int = 100
@@ -57,16 +67,26 @@ class _EditOptions:
         if untyped := [p.name for p in definition.params(domain) if p.name not in given and not p.optional]:
             raise ValueError(f"--edit {self.edit} takes {', '.join(untyped)}, which the command line cannot give: use "
                              f"the Python API, dws_edit.edit(ws, {self.edit!r}, ...)")  # fmt: skip
+        takes_other = "b" in given  # blend's second INR, given as a file by --other
+        if takes_other and self.other is None:
+            raise ValueError(f"--other B.safetensors is required for --edit {self.edit} (the second INR file)")
+        if self.other is not None and not takes_other:
+            with_other = [n for n, e in REGISTRY.items()
+                          if domain in e.domains and any(p.name == "b" for p in e.params(domain))]  # fmt: skip
+            raise ValueError(f"--other {self.other}: --edit {self.edit} takes no second INR file; accepted with: "
+                             f"--edit {', '.join(with_other)}")  # fmt: skip
         params = {k: getattr(self, k) for k in OPTIONS if getattr(self, k) is not None}
         if self.other is not None:
             params["b"] = read_inr(self.other)[0]
         edited, report = edit(ws, self.edit, exact=self.exact, model=self.model, refine=self.refine, refit=self.refit,
-                              guard=self.guard, report=True, **params)  # fmt: skip
+                              guard=self.guard, width=self.width, report=True, **params)  # fmt: skip
         step = {"edit": self.edit, "exact": self.exact or definition.kind == "exact"}
         if self.refine:
             step["refine"] = self.refine
         if self.refit:
             step["refit"] = True
+        if self.width is not None:
+            step["width"] = self.width
         if self.model is not None and not step["exact"]:
             step["model"] = self.model
         step.update({k: v for k, v in params.items() if k != "b"})

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 import tyro
 
@@ -14,6 +16,19 @@ from dws_edit.console import console
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 MAX_SIZE = 2048  # pixels per side of an image fitted or rendered (2048^2 pixels: about 0.5 GB per hidden layer at
 # width 32; fitting takes a few times that)
+
+
+def _default(value) -> tyro.conf.arg:
+    """The help's "(default: ...)" and metavar of an option left None, so that the command can tell it was given."""
+    return tyro.conf.arg(metavar=type(value).__name__.upper(), help_behavior_hint=f"(default: {value})")
+
+
+IMAGE_ONLY = ("size", "channels", "target_psnr")
+"""``inr fit`` options that apply to images only (refused for a mesh, which they would not change)."""
+MESH_ONLY = ("hidden", "points")
+"""``inr fit`` options that apply to meshes only."""
+FIT_DEFAULTS = {"size": 28, "channels": 1, "target_psnr": 40.0, "hidden": 32, "points": 32768}
+"""``inr fit``'s defaults of the options above."""
 
 
 def check_inr_out(out: Path, *inputs: Path | None) -> None:
@@ -34,23 +49,32 @@ class InrFit:
     watertight or not, any position and unit)."""
     out: Path = Path("inr.safetensors")
     """The INR file to write."""
-    size: int = 28
-    """Images: SIZE x SIZE pixels, SIZE in [1, 2048]; a non-square image keeps its aspect ratio (resized to fit,
+    size: Annotated[int | None, _default(28)] = None
+    """Images only: SIZE x SIZE pixels, SIZE in [1, 2048]; a non-square image keeps its aspect ratio (resized to fit,
     padded with black bars). The shipped image models were trained at 28."""
-    channels: int = 1
-    """Images: 1 luminance (what the shipped image models accept); 3 RGB."""
-    target_psnr: float = 40.0
-    """Images: stop fitting at this PSNR (dB)."""
-    hidden: int = 32
-    """Meshes: width of the SDF SIREN's two hidden layers (the shipped SDF models were trained at 32)."""
-    points: int = 32768
-    """Meshes: sample points (half near the surface)."""
+    channels: Annotated[int | None, _default(1)] = None
+    """Images only: 1 luminance (what the shipped image models accept); 3 RGB."""
+    target_psnr: Annotated[float | None, _default(40.0)] = None
+    """Images only: stop fitting at this PSNR (dB)."""
+    hidden: Annotated[int | None, _default(32)] = None
+    """Meshes only: width of the SDF SIREN's two hidden layers (the shipped SDF models were trained at 32)."""
+    points: Annotated[int | None, _default(32768)] = None
+    """Meshes only: sample points (half near the surface)."""
     max_steps: int | None = None
     """Most Adam steps (default: 1000 for images, 2000 for meshes)."""
     seed: int = 0
     """Seed of the SIREN initialisation (and of the mesh's sample points)."""
 
     def run(self) -> Path:
+        from dws_edit.data.meshes import MESH_EXTENSIONS
+
+        suffix = self.input.suffix.lower()
+        if suffix in IMAGE_SUFFIXES + MESH_EXTENSIONS:  # (any other file is refused, as neither, in _run)
+            self._only_for_its_kind(suffix in MESH_EXTENSIONS)
+        defaults = {k: v for k, v in FIT_DEFAULTS.items() if getattr(self, k) is None}
+        return dataclasses.replace(self, **defaults)._run()  # the options as given, the defaults filled in
+
+    def _run(self) -> Path:
         from dws_edit.api import MIN_POINTS
         from dws_edit.data.meshes import MESH_EXTENSIONS
         from dws_edit.inr import save_inr
@@ -73,6 +97,17 @@ class InrFit:
         save_inr(self.out, ws, [info])
         console.print(f"fitted {self.input} ({info['quality']}) -> {self.out}")
         return self.out
+
+    def _only_for_its_kind(self, mesh: bool) -> None:
+        """Refuse an option of images for a mesh, or of meshes for an image: it would be ignored."""
+        kind, other = ("a mesh", IMAGE_ONLY) if mesh else ("an image", MESH_ONLY)
+        given = [f"--{name.replace('_', '-')}" for name in other if getattr(self, name) is not None]
+        if given:
+            accepted = [f"--{n.replace('_', '-')}" for n in (MESH_ONLY if mesh else IMAGE_ONLY)]
+            raise ValueError(
+                f"{', '.join(given)}: {'images' if mesh else 'meshes'} only, and {self.input} is {kind}; accepted "
+                f"for {kind}: {', '.join(accepted)} (and --out, --max-steps, --seed)"
+            )
 
     def _fit_image(self):
         from dws_edit.data.images import image_to_tensor

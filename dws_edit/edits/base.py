@@ -108,6 +108,7 @@ class EditDef:
         given = dict(params or {})
         where = f"edit {self.name!r} ({domain})"
         self.check_names(given, domain)
+        given |= {p.name: p.default for p in specs if p.name not in given and getattr(p, "default", None) is not None}
         out = {p.name: p.canonical(given[p.name], where) for p in specs}
         sizes = {t.shape[0] for t in out.values()} - {1}
         if len(sizes) > 1:
@@ -121,13 +122,35 @@ class EditDef:
             out[k] = t if like is None else t.to(like.device)
         return out
 
-    def sample(self, n: int, generator: torch.Generator | None, domain: str, shapes: list | None = None) -> dict:
+    def sample(self, n: int, generator: torch.Generator | None, domain: str, shapes: list | None = None,
+               wide: bool = False, fixed: Mapping[str, Any] | None = None) -> dict:  # fmt: skip
         """``n`` random parameter sets (canonical, leading axis ``n``, on CPU) for training or evaluation: drawn from
-        the valid ranges, or by ``draw`` (``remove_part``: the part group each INR's procedural shape in ``shapes``
-        has)."""
+        the trained ranges (the wide ones when ``wide``: the wide recipes), or by ``draw`` (``remove_part``: the part
+        group each INR's procedural shape in ``shapes`` has). ``fixed``: values that replace the drawn ones (the
+        ``mode`` a model learns); a choice not encoded (``mode``) is drawn as its default, drawing nothing, so the
+        other parameters' draws do not depend on it. Raises ValueError (one line) for a bad fixed value."""
         if self.draw is not None:
-            return self.draw(n, generator, domain, shapes)
-        return {p.name: p.sample(n, generator) for p in self.params(domain)}
+            out = self.draw(n, generator, domain, shapes)
+        else:
+            out = {p.name: p.sample(n, generator, wide=wide) for p in self.params(domain)}
+        if fixed:
+            self.check_names({**out, **fixed}, domain)
+            where = f"edit {self.name!r} ({domain})"
+            specs = {p.name: p for p in self.params(domain)}
+            canon = {k: specs[k].canonical(v, where) for k, v in fixed.items()}
+            out |= {k: t.expand(n, *t.shape[1:]).clone() for k, t in canon.items()}
+        return out
+
+    def mode_param(self, domain: str):
+        """The choice of the target's form that is not in the encoding (symmetrize's ``mode``), or None."""
+        return next((p for p in self.params(domain) if getattr(p, "encoded", True) is False), None)
+
+    def untrained(self, params: Mapping[str, Any] | None, domain: str, wide: bool = False) -> list[str]:
+        """Clauses naming the parameter values outside the ranges a model samples in training (the wide ones when
+        ``wide``), one per parameter; [] when all lie inside. Raises ValueError as :meth:`validate`."""
+        canon = self.validate(params, domain)
+        notes = (p.untrained(canon[p.name], wide) for p in self.params(domain) if hasattr(p, "untrained"))
+        return [n for n in notes if n]
 
     def target_options(self, domain: str, purpose: str = "exact", shapes: list | None = None) -> dict[str, Any]:
         """Keyword options of the target for ``purpose`` (``"exact"``, ``"grid"``, ``"preview"``): the domain's

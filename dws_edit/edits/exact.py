@@ -238,8 +238,16 @@ def blend(a: WeightSpace, b: WeightSpace, t: float | Tensor) -> WeightSpace:
     return concat_networks([a, b], [1 - t, t])
 
 
-def symmetrize_exact(ws: WeightSpace, axis: str | int) -> WeightSpace:
-    """``f'(x) = (f(x) + f(M x)) / 2`` exactly: ``blend(ws, mirror(ws, axis), 0.5)`` (hidden widths double)."""
+def symmetrize_exact(ws: WeightSpace, axis: str | int, mode: str | int = "average") -> WeightSpace:
+    """``f'(x) = (f(x) + f(M x)) / 2`` exactly: ``blend(ws, mirror(ws, axis), 0.5)`` (hidden widths double).
+
+    ``mode``: only ``"average"`` (or 0); the union and intersection (a min or max of two SIRENs, not a SIREN) have
+    no closed form: ValueError (one line) pointing to the learned symmetrize."""
+    if isinstance(mode, bool) or mode not in ("average", 0):
+        raise ValueError(
+            f"symmetrize_exact: mode={mode!r} has no closed form (the min or max of two SIRENs is not a SIREN); "
+            "accepted: mode average (union and intersection: the learned symmetrize, exact=False)"
+        )
     return blend(ws, mirror(ws, axis), 0.5)
 
 

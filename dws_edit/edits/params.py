@@ -2,8 +2,15 @@
 
 A parameter's *canonical* value is a tensor with a leading batch axis: ``[B]`` for a number or a choice (the
 choice as a long index), ``[B, k]`` for a vector or a box. ``B`` is 1 when one value is shared by a whole batch
-(it broadcasts). The same range serves input validation and training sampling, so an edit model is never asked
-for a parameter it was not trained on. Its conditioning encoding has ``size`` O(1) values per network.
+(it broadcasts). Its conditioning encoding has ``size`` O(1) values per network.
+
+Two ranges per number (issue 32): the *accepted* range (what validation lets through: any box inside the cube, any
+ball centered in it) and the *trained* range (what training samples, and what the encoding maps to [-1, 1]; values
+inside it encode exactly as before the two were separated). A learned pass outside the trained range extrapolates:
+:meth:`untrained` names the range, ``dws_edit.edit`` warns in one line and the never-worse guard checks the result.
+``wide`` is the sampling range of the wide training recipes (``--wide-params``; default the accepted range).
+A choice with ``encoded=False`` (symmetrize's ``mode``) selects the target's form and is not in the encoding: a
+model is trained on one such form, which its card names.
 """
 
 from __future__ import annotations
@@ -36,9 +43,29 @@ def _fmt(v: float) -> str:
     return f"{v:.6g}"
 
 
+def _range(low: float, high: float, low_open: bool = False) -> str:
+    return f"{'(' if low_open else '['}{_fmt(low)}, {_fmt(high)}]"
+
+
+def _refused(t: Tensor, low: float, high: float, low_open: bool) -> Tensor:
+    """Mask of values outside the accepted range (``low`` excluded where ``low_open``)."""
+    return _outside(t, low, high) | (t <= low if low_open else torch.zeros_like(t, dtype=torch.bool))
+
+
+def _beyond(t: Tensor, name: str, low: float, high: float, what: str = "") -> str | None:
+    """One clause naming the first value of ``t`` outside the trained ``[low, high]``, or None."""
+    bad = _outside(t, low, high)
+    if not bad.any():
+        return None
+    return f"{name}{what} {_fmt(float(t[bad][0]))} is outside the trained range {_range(low, high)}"
+
+
 @dataclass(frozen=True)
 class FloatParam:
     """A number in ``[low, high]``; canonical ``[B]``; sampled uniformly, or log-uniformly when ``log``.
+
+    ``[low, high]`` is the trained range; ``accept`` (default: the same) the accepted one, its low end excluded
+    where ``low_open``; ``wide`` the wide recipes' sampling range (default ``accept``).
 
     Encoding (1 value): the value mapped linearly (in log space when ``log``) from ``[low, high]`` to ``[-1, 1]``.
     """
@@ -50,10 +77,17 @@ class FloatParam:
     log: bool = False
     unit: str = ""
     optional: bool = False
+    accept: tuple[float, float] | None = None
+    low_open: bool = False
+    wide: tuple[float, float] | None = None
 
     @property
     def size(self) -> int:
         return 1
+
+    @property
+    def accepted_range(self) -> tuple[float, float]:
+        return self.accept or (self.low, self.high)
 
     def accepted(self) -> str:
         scale = " (log scale)" if self.log else ""
@@ -61,7 +95,8 @@ class FloatParam:
         if math.isinf(self.high):  # the closed forms' unbounded numbers
             bound = "a number" if math.isinf(self.low) else f"a number > {_fmt(self.low)}"
             return f"{self.name}: {bound}" + (f" ({self.unit})" if self.unit else "")
-        return f"{self.name} in [{_fmt(self.low)}, {_fmt(self.high)}]{unit}{scale}"
+        trained = f" (trained on {_range(self.low, self.high)})" if self.accept else ""
+        return f"{self.name} in {_range(*self.accepted_range, self.low_open)}{unit}{scale}{trained}"
 
     def canonical(self, value, where: str) -> Tensor:
         t = _as_float_tensor(value, where, self.name)
@@ -70,13 +105,21 @@ class FloatParam:
         if t.dim() > 1:
             raise ValueError(f"{where}: {self.name} must be a number or a [B] tensor; got shape {tuple(t.shape)}")
         t = t.reshape(-1) if t.dim() == 0 else t
-        bad = _outside(t, self.low, self.high)
+        low, high = self.accepted_range
+        bad = _refused(t, low, high, self.low_open)
         if bad.any():
             v = float(t[bad][0])
             raise ValueError(
-                f"{where}: {self.name}={_fmt(v)} is outside the accepted range [{_fmt(self.low)}, {_fmt(self.high)}]"
+                f"{where}: {self.name}={_fmt(v)} is outside the accepted range {_range(low, high, self.low_open)}"
             )
         return t
+
+    def untrained(self, t: Tensor, wide: bool = False) -> str | None:
+        """A clause naming the first canonical value outside the trained range (the wide one when ``wide``)."""
+        return _beyond(t, self.name, *self._sampled(wide))
+
+    def _sampled(self, wide: bool) -> tuple[float, float]:
+        return (self.wide or self.accepted_range) if wide else (self.low, self.high)
 
     def _warp(self, t: Tensor) -> Tensor:
         return t.log() if self.log else t
@@ -85,18 +128,22 @@ class FloatParam:
         lo, hi = (math.log(self.low), math.log(self.high)) if self.log else (self.low, self.high)
         return (2 * (self._warp(t) - lo) / (hi - lo) - 1)[:, None]
 
-    def sample(self, n: int, generator: torch.Generator | None) -> Tensor:
+    def sample(self, n: int, generator: torch.Generator | None, wide: bool = False) -> Tensor:
+        """``n`` values drawn from the trained range (the ``wide`` one when ``wide``)."""
+        low, high = self._sampled(wide)
         u = torch.rand(n, generator=generator)
         if self.log:
-            return torch.exp(math.log(self.low) + u * (math.log(self.high) - math.log(self.low)))
-        return self.low + u * (self.high - self.low)
+            return torch.exp(math.log(low) + u * (math.log(high) - math.log(low)))
+        return low + u * (high - low)
 
 
 @dataclass(frozen=True)
 class ChoiceParam:
     """One of ``choices`` (given by name or index); canonical long ``[B]`` indices; sampled uniformly.
 
-    Encoding (``len(choices)`` values): one-hot.
+    Encoding (``len(choices)`` values): one-hot. With ``encoded=False`` (a choice of the target's form, as
+    symmetrize's ``mode``): no encoding (size 0), sampled as ``default`` (training fixes it: ``TrainEdit.mode``),
+    and ``default`` where it is not given.
     """
 
     name: str
@@ -104,13 +151,16 @@ class ChoiceParam:
     doc: str
     unit: str = ""
     optional: bool = False
+    encoded: bool = True
+    default: str | None = None
 
     @property
     def size(self) -> int:
-        return len(self.choices)
+        return len(self.choices) if self.encoded else 0
 
     def accepted(self) -> str:
-        return f"{self.name} one of {self.choices} (or index 0..{len(self.choices) - 1})"
+        default = f", default {self.default}" if self.default is not None else ""
+        return f"{self.name} one of {self.choices} (or index 0..{len(self.choices) - 1}){default}"
 
     def _index(self, v, where: str) -> int:
         if isinstance(v, str) and v in self.choices:
@@ -135,15 +185,25 @@ class ChoiceParam:
         return torch.tensor([self._index(v, where) for v in items], dtype=torch.long)
 
     def encode(self, t: Tensor) -> Tensor:
+        if not self.encoded:
+            return torch.zeros(t.shape[0], 0)
         return torch.nn.functional.one_hot(t, len(self.choices)).to(torch.get_default_dtype())
 
-    def sample(self, n: int, generator: torch.Generator | None) -> Tensor:
+    def untrained(self, t: Tensor, wide: bool = False) -> str | None:
+        return None  # every choice is sampled (a form not encoded: the model's card names the one it learned)
+
+    def sample(self, n: int, generator: torch.Generator | None, wide: bool = False) -> Tensor:
+        if not self.encoded:  # draws nothing: the other parameters' draws stay as they were
+            return torch.full((n,), self.choices.index(self.default), dtype=torch.long)
         return torch.randint(len(self.choices), (n,), generator=generator)
 
 
 @dataclass(frozen=True)
 class VectorParam:
     """``size`` numbers each in ``[low, high]`` (e.g. a center); canonical ``[B, size]``; sampled uniformly.
+
+    ``[low, high]`` is the trained range; ``accept`` (default: the same) the accepted one; ``wide`` the wide
+    recipes' sampling range (default ``accept``).
 
     Encoding (``size`` values): the numbers mapped linearly from ``[low, high]`` to ``[-1, 1]``.
     """
@@ -155,12 +215,19 @@ class VectorParam:
     doc: str
     unit: str = ""
     optional: bool = False
+    accept: tuple[float, float] | None = None
+    wide: tuple[float, float] | None = None
+
+    @property
+    def accepted_range(self) -> tuple[float, float]:
+        return self.accept or (self.low, self.high)
 
     def accepted(self) -> str:
         unit = f" ({self.unit})" if self.unit else ""
         if math.isinf(self.low) and math.isinf(self.high):
             return f"{self.name}: {self.size} numbers{unit}"
-        return f"{self.name}: {self.size} numbers in [{_fmt(self.low)}, {_fmt(self.high)}]{unit}"
+        trained = f" (trained on {_range(self.low, self.high)})" if self.accept else ""
+        return f"{self.name}: {self.size} numbers in {_range(*self.accepted_range)}{unit}{trained}"
 
     def _shaped(self, value, where: str) -> Tensor:
         t = _as_float_tensor(value, where, self.name)
@@ -174,29 +241,40 @@ class VectorParam:
 
     def canonical(self, value, where: str) -> Tensor:
         t = self._shaped(value, where)
-        bad = _outside(t, self.low, self.high)
+        low, high = self.accepted_range
+        bad = _outside(t, low, high)
         if bad.any():
             v = float(t[bad][0])
-            raise ValueError(
-                f"{where}: {self.name} value {_fmt(v)} is outside the accepted range [{_fmt(self.low)}, "
-                f"{_fmt(self.high)}]"
-            )
+            raise ValueError(f"{where}: {self.name} value {_fmt(v)} is outside the accepted range {_range(low, high)}")
         return t
 
     def encode(self, t: Tensor) -> Tensor:
         return 2 * (t - self.low) / (self.high - self.low) - 1
 
-    def sample(self, n: int, generator: torch.Generator | None) -> Tensor:
-        return self.low + torch.rand(n, self.size, generator=generator) * (self.high - self.low)
+    def _sampled(self, wide: bool) -> tuple[float, float]:
+        return (self.wide or self.accepted_range) if wide else (self.low, self.high)
+
+    def untrained(self, t: Tensor, wide: bool = False) -> str | None:
+        """A clause naming the first canonical value outside the trained range (the wide one when ``wide``)."""
+        return _beyond(t, self.name, *self._sampled(wide), " value")
+
+    def sample(self, n: int, generator: torch.Generator | None, wide: bool = False) -> Tensor:
+        """``n`` vectors drawn uniformly from the trained range (the ``wide`` one when ``wide``)."""
+        low, high = self._sampled(wide)
+        return low + torch.rand(n, self.size, generator=generator) * (high - low)
 
 
 @dataclass(frozen=True)
 class BoxParam:
     """An axis-aligned box ``[min_0, ..., min_{d-1}, max_0, ..., max_{d-1}]`` inside ``[-bound, bound]^d`` whose
-    sides ``max_i - min_i`` lie in ``[side_low, side_high]``; canonical ``[B, 2d]``.
+    sides ``max_i - min_i`` lie in ``[side_low, side_high]`` (the trained range); canonical ``[B, 2d]``.
 
-    Sampled: each side uniform in ``[side_low, side_high]``, then the min corner uniform where the box fits.
-    Encoding (``2d`` values): the corners divided by ``bound`` (in [-1, 1]).
+    ``accept_sides``: the accepted sides, ``(low, high]`` (default: the trained ``[side_low, side_high]``); e.g.
+    ``(0, 2 bound]``: any box of positive sides inside the cube, a slab, a half, the whole cube. ``wide_sides``:
+    the wide recipes' sampling range of the sides (default ``[side_low, 2 bound]``).
+
+    Sampled: each side uniform in the trained range (the wide one when ``wide``), then the min corner uniform where
+    the box fits. Encoding (``2d`` values): the corners divided by ``bound`` (in [-1, 1]).
     """
 
     name: str
@@ -207,6 +285,8 @@ class BoxParam:
     bound: float = 1.0
     unit: str = ""
     optional: bool = False
+    accept_sides: tuple[float, float] | None = None
+    wide_sides: tuple[float, float] | None = None
 
     @property
     def size(self) -> int:
@@ -215,10 +295,13 @@ class BoxParam:
     def accepted(self) -> str:
         axes = "xyz"[: self.dim] if self.dim <= 3 else [f"x{i}" for i in range(self.dim)]
         corners = ", ".join([f"{a}min" for a in axes] + [f"{a}max" for a in axes])
-        return (
-            f"{self.name} [{corners}] with corners in [{_fmt(-self.bound)}, {_fmt(self.bound)}] and sides in "
-            f"[{_fmt(self.side_low)}, {_fmt(self.side_high)}]"
-        )
+        sides = _range(*self.accept_sides, True) if self.accept_sides else _range(self.side_low, self.side_high)
+        trained = f" (trained on {_range(self.side_low, self.side_high)})" if self.accept_sides else ""
+        cube = _range(-self.bound, self.bound)
+        return f"{self.name} [{corners}] with corners in {cube} and sides in {sides}{trained}"
+
+    def _sides(self, wide: bool) -> tuple[float, float]:
+        return (self.wide_sides or (self.side_low, 2 * self.bound)) if wide else (self.side_low, self.side_high)
 
     def canonical(self, value, where: str) -> Tensor:
         t = _as_float_tensor(value, where, self.name)
@@ -235,20 +318,28 @@ class BoxParam:
                 f"[{_fmt(-self.bound)}, {_fmt(self.bound)}]"
             )
         side = t[:, self.dim :] - t[:, : self.dim]
-        bad = _outside(side, self.side_low, self.side_high)
+        low, high = self.accept_sides or (self.side_low, self.side_high)
+        bad = _refused(side, low, high, self.accept_sides is not None)
         if bad.any():
             axis = int(bad.nonzero()[0, 1])
             raise ValueError(
                 f"{where}: {self.name} side {axis} (max - min) = {_fmt(float(side[bad][0]))} is outside the accepted "
-                f"range [{_fmt(self.side_low)}, {_fmt(self.side_high)}]"
+                f"range {_range(low, high, self.accept_sides is not None)}"
             )
         return t
 
     def encode(self, t: Tensor) -> Tensor:
         return t / self.bound
 
-    def sample(self, n: int, generator: torch.Generator | None) -> Tensor:
-        side = self.side_low + torch.rand(n, self.dim, generator=generator) * (self.side_high - self.side_low)
+    def untrained(self, t: Tensor, wide: bool = False) -> str | None:
+        """A clause naming the first side of a canonical box outside the trained range (the wide one when ``wide``)."""
+        side = t[:, self.dim :] - t[:, : self.dim]
+        return _beyond(side, self.name, *self._sides(wide), " side (max - min)")
+
+    def sample(self, n: int, generator: torch.Generator | None, wide: bool = False) -> Tensor:
+        """``n`` boxes: sides uniform in the trained range (the wide one when ``wide``), min corners where they fit."""
+        side_low, side_high = self._sides(wide)
+        side = side_low + torch.rand(n, self.dim, generator=generator) * (side_high - side_low)
         low = -self.bound + torch.rand(n, self.dim, generator=generator) * (2 * self.bound - side)
         return torch.cat([low, low + side], dim=1)
 

@@ -5,13 +5,16 @@ validation come from here.
 Learned edits (an edit model learns the functional target; training and evaluation compare against it):
 
 =============  =============  =====================================================  ==========================
-edit           domains        parameters (valid = sampled range)                     conditioning vector (len)
+edit           domains        parameters: accepted (trained = sampled range)         conditioning vector (len)
 =============  =============  =====================================================  ==========================
 smooth         all            sigma: image [0.02, 0.15], 3-D [0.02, 0.10], log       (log sigma) -> [-1, 1] (1)
-symmetrize     all            axis: image x | y; 3-D x | y | z                       one-hot (2 / 3)
+                              (accepted = trained)
+symmetrize     all            axis: image x | y; 3-D x | y | z; mode: average         one-hot axis (2 / 3); mode
+                              (default) | union | intersection                       not encoded (card: modes)
 remove         all            box [min corner, max corner], corners in [-1, 1],      corners (4 / 6)
-                              sides in [0.2, 1.2]
-remove_sphere  sdf, field     center in [-0.8, 0.8]^3, radius [0.1, 0.6]             center/0.8, radius -> [-1, 1] (4)
+                              sides in (0, 2] (trained [0.2, 1.2])
+remove_sphere  sdf, field     center in [-1, 1]^3 (trained [-0.8, 0.8]^3), radius    center/0.8, radius -> [-1, 1]
+                              in (0, sqrt 3] (trained [0.1, 0.6])                    over the trained range (4)
 remove_part    sdf, field     part: handle | legs | wheels (exact target from the      one-hot (3)
                               generator's shape, option shapes=)
 dilate         image          none                                                   empty (0)
@@ -19,7 +22,23 @@ dilate         image          none                                              
 
 Ranges: an image pixel of the 28x28 grid is 2/27 = 0.074 wide, so image smoothing goes from a quarter pixel
 to two pixels; the 3-D shapes (``dws_edit.data.shapes``) have walls and legs 0.04 to 0.1 thick, which a sigma
-above 0.1 erases. Boxes of side 0.2 to 1.2 cut a part of a digit or shape, not all of it.
+above 0.1 erases. The shipped remove models were trained on boxes of side 0.2 to 1.2 (a part of a digit or shape,
+not all of it) and balls of radius 0.1 to 0.6 centered in [-0.8, 0.8]^3; any box of positive sides inside the cube
+(a slab, a half, the whole cube) and any ball centered in it of radius up to sqrt 3 (from the center, the whole
+cube) is accepted: the encoding extrapolates linearly (values inside the trained ranges encode as they always did),
+``dws_edit.edit`` warns in one line naming the trained range, and the never-worse guard checks the result against
+the exact target (docs/benchmarks.md, "Ranges beyond training"). The wide recipes (``--wide-params``) sample the
+accepted ranges (sides up to 2, radius up to 1.2).
+
+symmetrize's modes (which keeps what; :func:`dws_edit.edits.targets.combine_mirrored`): ``average``
+``(f(x) + f(M x)) / 2`` keeps what both sides share at full strength and halves what only one side has: on an SDF a
+thin part present on one side only (an ear, a handle, a mug's wall off the mirror plane) is averaged with the empty
+side's positive distance and disappears; ``union`` keeps everything either side has (sdf ``min``, field density
+``max`` with the denser side's colors, image ``max``: the ink of both sides); ``intersection`` keeps only what both
+sides have (sdf ``max``, field density ``min``, image ``min``). Only ``average`` has a closed form on the weights
+(``exact=True``: ``symmetrize_exact``); the shipped symmetrize models were trained on ``average`` (a card without
+``modes`` was trained on the default); for the other modes without a trained model, ``dws_edit.edit`` starts from
+the average model's pass and the guard refines toward the mode's own target, saying so in its report.
 
 Exact edits (closed forms on the weights, :mod:`dws_edit.edits.exact`): mirror, translate, rotate, scale, affine,
 symmetrize_exact, blend. Image coordinates: x across the columns, y down the rows, so a positive rotate angle turns
@@ -35,6 +54,7 @@ import torch
 from dws_edit.edits import exact, targets
 from dws_edit.edits.base import REGISTRY, EditDef
 from dws_edit.edits.params import BoxParam, ChoiceParam, FloatParam, ValueParam, VectorParam
+from dws_edit.edits.targets import SYMMETRIZE_MODES
 
 UNIT = "coordinate units"
 INF = math.inf
@@ -51,7 +71,21 @@ def _axis(d0: int, doc: str = "input coordinate to mirror (images: x left-right,
 
 def _box(d0: int) -> BoxParam:
     doc = "axis-aligned box: min corner then max corner (images: y runs down the rows, so -1 -1 0 0 is the top-left"
-    return BoxParam("box", d0, 0.2, 1.2, doc + " quarter; 3-D: y up)", unit=UNIT)
+    return BoxParam("box", d0, 0.2, 1.2, doc + " quarter; 3-D: y up)", unit=UNIT, accept_sides=(0.0, 2.0),
+                    wide_sides=(0.1, 2.0))  # fmt: skip
+
+
+_MODE = ChoiceParam(
+    "mode",
+    SYMMETRIZE_MODES,
+    "average (f(x) + f(Mx)) / 2; union keeps what either side has (sdf min, field max density, image max); "
+    "intersection keeps what both have (sdf max, field min density, image min)",
+    optional=True,
+    encoded=False,
+    default="average",
+)
+_EXACT_MODE = ChoiceParam("mode", SYMMETRIZE_MODES[:1], "the closed form is the average only", optional=True,
+                          encoded=False, default="average")  # fmt: skip
 
 
 def _center(d0: int) -> VectorParam:
@@ -59,9 +93,10 @@ def _center(d0: int) -> VectorParam:
 
 
 _SPHERE = (
-    VectorParam("center", 3, -0.8, 0.8, "ball center", unit=UNIT),
-    FloatParam("radius", 0.1, 0.6, "ball radius", unit=UNIT),
-)
+    VectorParam("center", 3, -0.8, 0.8, "ball center", unit=UNIT, accept=(-1.0, 1.0)),
+    FloatParam("radius", 0.1, 0.6, "ball radius", unit=UNIT, accept=(0.0, math.sqrt(3)), low_open=True,
+               wide=(0.05, 1.2)),
+)  # fmt: skip
 _PART = ChoiceParam("part", tuple(targets.PART_GROUPS), "part group: handle (mug), legs (table, chair), wheels (car)")
 _ANGLE = FloatParam(
     "angle",
@@ -127,8 +162,8 @@ LEARNED = (
     ),
     EditDef(
         "symmetrize",
-        "mirror symmetry f'(x) = (f(x) + f(M x)) / 2, M negating coordinate axis",
-        _per_domain(lambda d: (_axis(d),)),
+        "mirror symmetry f'(x) = (f(x) + f(M x)) / 2, M negating coordinate axis (or mode union / intersection)",
+        _per_domain(lambda d: (_axis(d), _MODE)),
         targets._symmetrize,
         exact_form="symmetrize_exact",
         examples=_examples("symmetrize"),
@@ -255,7 +290,7 @@ EXACT = (
         "symmetrize_exact",
         exact.symmetrize_exact,
         "(f(x) + f(M x)) / 2; hidden widths double",
-        _per_domain(lambda d: (_axis(d),)),
+        _per_domain(lambda d: (_axis(d), _EXACT_MODE)),
         _doubled,
     ),
     _exact(

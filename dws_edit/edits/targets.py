@@ -107,9 +107,45 @@ def mirror_coords(coords: Tensor, axis: Tensor) -> Tensor:
     return batched_coords(coords) * sign[:, None, :]
 
 
+SYMMETRIZE_MODES = ("average", "union", "intersection")
+"""symmetrize's forms (its ``mode``), in the order of their indices: see :func:`combine_mirrored`."""
+
+
+def combine_mirrored(a: Tensor, b: Tensor, mode: Tensor, domain: str) -> Tensor:
+    """symmetrize's combination of ``a = f(x)`` and ``b = f(M x)`` (``[B, M, dL]``) by ``mode`` ([n] indices of
+    :data:`SYMMETRIZE_MODES`, n in 1, B):
+
+    * average: ``(a + b) / 2`` in every domain (the exact edit ``symmetrize_exact`` computes it on the weights);
+    * union: sdf ``min(a, b)`` (the solid and its mirror image, CSG union: exact outside, a bound inside); field
+      density ``max`` with the colors of the denser side (their mean where the densities tie); image ``max`` per
+      channel (the ink of both sides, for bright strokes on a dark background as MNIST);
+    * intersection: sdf ``max(a, b)`` (what the solid and its mirror image share); field density ``min`` with the
+      colors of the less dense side; image ``min`` per channel (the ink present on both sides).
+
+    Every form is symmetric in ``a`` and ``b``, so the result is mirror-symmetric.
+    """
+    average = 0.5 * (a + b)
+    if domain == "field":  # density first, then the colors of the side the density comes from
+        da, db = a[..., :1], b[..., :1]
+        mean = average[..., 1:]
+        high = torch.where(da > db, a[..., 1:], torch.where(da < db, b[..., 1:], mean))
+        low = torch.where(da < db, a[..., 1:], torch.where(da > db, b[..., 1:], mean))
+        union = torch.cat([torch.maximum(da, db), high], dim=-1)
+        intersection = torch.cat([torch.minimum(da, db), low], dim=-1)
+    else:  # sdf: inside is negative (union = min); image: ink is bright (union = max)
+        low, high = torch.minimum(a, b), torch.maximum(a, b)
+        union, intersection = (low, high) if domain == "sdf" else (high, low)
+    m = mode.reshape(-1, 1, 1)
+    return torch.where(m == 0, average, torch.where(m == 1, union, intersection))
+
+
 def _symmetrize(f: Fn, coords: Tensor, p: dict[str, Tensor], domain: str) -> Tensor:
-    """``f'(x) = (f(x) + f(M x)) / 2``, M negating input coordinate ``axis`` (x, y, z = 0, 1, 2)."""
-    return 0.5 * (f(coords) + call_shared(f, mirror_coords(coords, p["axis"])))
+    """``f'(x) = (f(x) + f(M x)) / 2`` (mode average), or the union or intersection of the two sides
+    (:func:`combine_mirrored`), M negating input coordinate ``axis`` (x, y, z = 0, 1, 2)."""
+    a, b = f(coords), call_shared(f, mirror_coords(coords, p["axis"]))
+    if "mode" not in p or not bool(p["mode"].any()):  # average, computed as it always was
+        return 0.5 * (a + b)
+    return combine_mirrored(a, b, p["mode"], domain)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -235,7 +271,9 @@ def _dilate(f: Fn, coords: Tensor, p: dict[str, Tensor], domain: str, *, grid: i
 __all__ = [
     "AXES",
     "PART_GROUPS",
+    "SYMMETRIZE_MODES",
     "box_sdf",
+    "combine_mirrored",
     "erase",
     "gaussian_quadrature",
     "mirror_coords",

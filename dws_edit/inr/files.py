@@ -32,9 +32,15 @@ def save_inr(path: str | Path, ws: WeightSpace, edit_history: list[dict] | None 
     ``edit_history``: JSON-serialisable dicts describing the edits applied so far (oldest first).
     An existing file at ``path`` is replaced only once the new one is complete. Raises ValueError for
     a WeightSpace of feature channels (C != 1), non-float or non-finite weights, or a history that is
-    not a JSON list of dicts.
+    not a JSON list of dicts, and a path not ending in ``.safetensors`` (an INR file is safetensors, whatever its
+    name: a state dict for other SIREN code, .pt/.pth, is written by :func:`dws_edit.inr.exports.save_siren`).
     """
     path = Path(path)
+    if path.suffix.lower() != ".safetensors" and not path.is_dir():  # (a folder: refused below, as a folder)
+        raise ValueError(
+            f"{path}: INR files are written as .safetensors; accepted: a path ending in .safetensors (state dicts "
+            "for other SIREN code, .pt/.pth: dws_edit.inr.save_siren)"
+        )
     if not isinstance(ws, WeightSpace):
         raise ValueError(f"{path}: save_inr takes a WeightSpace, not {type(ws).__name__}")
     if ws.channels != 1:

@@ -101,7 +101,7 @@ def _pool(x: Tensor, slot: Slot, keep: tuple[int, ...]) -> Tensor:
     dims = [1 + p for p, a in enumerate(slot.hidden) if a not in keep]
     if not dims:
         return x
-    count = math.prod(x.shape[d] for d in dims)
+    count = math.prod([x.shape[d] for d in dims])
     return x.sum(dims) / count
 
 

@@ -92,12 +92,15 @@ class DWSBlocks(nn.Module):
         self.between = nn.ModuleList(between)
         self.cond_dim = cond_dim
 
-    def features(self, ws: WeightSpace, cond: Tensor | None = None, extra: Features | None = None) -> Features:
+    def features(
+        self, ws: WeightSpace, cond: Tensor | None = None, extra: Features | None = None, layers: int | None = None
+    ) -> Features:
         """Run the stack and return the last layer's output in canonical form; ``extra`` (canonical, one
-        tensor per slot, broadcastable) is added to the first layer's output, before its nonlinearity."""
+        tensor per slot, broadcastable) is added to the first layer's output, before its nonlinearity. ``layers``:
+        run only the first this many layers (with the nonlinearity after each of them; default all)."""
         self.layers[0].check_input(ws)
         feats = self.layers[0].canonical(ws)
-        for k, layer in enumerate(self.layers):
+        for k, layer in enumerate(self.layers[:layers]):
             feats = layer.forward_canonical(feats, cond)
             if k == 0 and extra is not None:
                 feats = [f + e for f, e in zip(feats, extra)]

@@ -21,7 +21,7 @@ from torch import Tensor
 from dws_edit.checkpoints import accepts_of, save_checkpoint
 from dws_edit.console import console
 from dws_edit.data import load_zoo
-from dws_edit.edits import EditDef, affine, cube_symmetries, get_edit
+from dws_edit.edits import EDITS, EditDef, affine, cube_symmetries, get_edit
 from dws_edit.edits.targets import part_group_of
 from dws_edit.inr import evaluate
 from dws_edit.inr.domains import get_domain
@@ -100,6 +100,13 @@ class TrainEdit:
     target_near: float = 0.0
     """3-D: fraction of the sample points drawn near the *target's* surface (the edited shape), taken from the
     ``near`` half (0: all near the source's surface)."""
+    mode: str | None = None
+    """An edit with modes (symmetrize: average, union, intersection; dws_edit.edits.targets.combine_mirrored): the
+    form of the target to learn (default: the edit's default, average); the card's ``modes`` names it."""
+    wide_params: bool = False
+    """Sample the edit's parameters from the wide ranges (boxes of sides 0.1 to 2: slabs, halves, the whole cube;
+    balls of radius 0.05 to 1.2 centered anywhere in the cube; dws_edit.edits.registry) instead of the shipped
+    models' trained ranges; the card says ``wide_params`` (no range warning inside them)."""
     smooth_samples: int = 8
     """smooth: training targets are unbiased Monte Carlo estimates with this many Gaussian offsets per INR
     (validation and evaluation use the exact quadrature)."""
@@ -130,6 +137,9 @@ class TrainEdit:
         config = _jsonable(asdict(self))
         for key in ("out", "recipe", "recipe_steps"):
             config.pop(key)
+        for key, default in (("mode", None), ("wide_params", False)):  # at the default: runs before them resume
+            if config[key] == default:
+                config.pop(key)
         identity = {"task": "edit", "config": config}
         if self.init is not None and Path(self.init).is_file():  # a rerun resumes only from the same --init file
             identity["init_sha256"] = sha256_hex(Path(self.init).read_bytes())
@@ -165,6 +175,10 @@ class EditTask:
     def __init__(self, cfg: TrainEdit):
         self.cfg = cfg
         self.edit = get_edit(cfg.edit, "learned")
+        self.fixed = {"mode": cfg.mode} if cfg.mode is not None else None  # the form of the target learned
+        if self.fixed and self.edit.mode_param(self.edit.domains[0]) is None:
+            with_modes = [n for n in EDITS if EDITS[n].mode_param(EDITS[n].domains[0])]
+            raise ValueError(f"--mode {cfg.mode}: {cfg.edit} has no modes; accepted: edits {', '.join(with_modes)}")
         if not 0.0 <= cfg.symmetries <= 1.0:
             raise ValueError(f"--symmetries {cfg.symmetries}: expected a fraction in [0, 1]")
         if cfg.symmetries:  # turned INRs need targets computed from them, not the generator's upright shapes
@@ -268,7 +282,7 @@ class EditTask:
         return self.dom.band(values, self.cfg.clamp)
 
     def _params(self, n: int, generator: torch.Generator, shapes: list | None) -> dict[str, Tensor]:
-        return self.edit.sample(n, generator, self.domain, shapes)
+        return self.edit.sample(n, generator, self.domain, shapes, wide=self.cfg.wide_params, fixed=self.fixed)
 
     def _cond(self, params: dict, n: int) -> Tensor | None:
         return self.edit.encode(params, self.domain, batch=n) if self.edit.cond_dim(self.domain) else None
@@ -320,6 +334,7 @@ class EditTask:
             "model": type(self.model).__name__,
             "model_kwargs": self.model_kwargs,
             "accepts": accepts_of(s),
+            **self._trained_on(),
             "command": " ".join(["dws-edit", *sys.argv[1:]]),
             "data": {
                 "zoo": str(self.cfg.zoo),
@@ -331,6 +346,14 @@ class EditTask:
             "run": str(out),
             **({"started_from": self.started_from} if self.started_from else {}),
         }
+
+    def _trained_on(self) -> dict:
+        """The card's record of what the model learned beyond the edit: its ``modes`` (an edit with modes: the form
+        of the target, issue 32) and ``wide_params`` (parameters drawn from the wide ranges)."""
+        out = {"wide_params": True} if self.cfg.wide_params else {}
+        if (mode := self.edit.mode_param(self.domain)) is not None:
+            out["modes"] = [mode.choices[int(mode.canonical(self.cfg.mode or mode.default, "--mode")[0])]]
+        return out
 
 
 def start_from(model: EditNet, path: Path, kwargs: dict) -> dict:

@@ -311,8 +311,8 @@ def test_domain_of():
             "box must be 4 numbers (min corner then max corner)",
         ),
         (
-            lambda: get_edit("remove_sphere").validate({"center": [0, 0, 0], "radius": 0.05}, "sdf"),
-            "radius=0.05 is outside",
+            lambda: get_edit("remove_sphere").validate({"center": [0, 0, 0], "radius": 1.9}, "sdf"),
+            "radius=1.9 is outside the accepted range (0, 1.73205]",
         ),
         (lambda: get_edit("dilate").validate({}, "sdf"), "does not apply to sdf INRs; it accepts: image"),
         (lambda: get_edit("dilate").validate({}, "mesh"), "unknown domain 'mesh'; accepted: image, sdf, field"),

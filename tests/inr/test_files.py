@@ -153,3 +153,16 @@ def test_a_failing_save_leaves_the_existing_file_intact(tmp_path, monkeypatch):
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["inr.safetensors"]
     assert read_inr(path)[1]["edit_history"] == [{"edit": "first"}]
+
+
+@pytest.mark.parametrize("name", ["x.pth", "x.pt", "x.ckpt", "x.npz", "x", "x.safetensors.bak"])
+def test_save_inr_writes_safetensors_only_under_a_safetensors_name(tmp_path, name):
+    """Never one format under another's name: a .pth from save_inr would be safetensors that torch.load cannot read."""
+    with pytest.raises(ValueError) as err:
+        save_inr(tmp_path / name, random_inrs())
+    msg = str(err.value)
+    assert "\n" not in msg and msg.startswith(str(tmp_path / name)) and "accepted: a path ending in .safetensors" in msg
+    assert "save_siren" in msg  # where the other formats are written
+    assert list(tmp_path.iterdir()) == []  # nothing written, no folder made
+    save_inr(tmp_path / "X.SafeTensors", random_inrs())  # the suffix in any case
+    assert load_inr(tmp_path / "X.SafeTensors").batch_size == 3

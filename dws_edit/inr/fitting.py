@@ -48,6 +48,8 @@ def fit(
     on_done=None,
     shared_init: bool = False,
     on_step=None,
+    init_scheme: str = "zero-bias",
+    clamp: float = 0.0,
 ) -> FitResult:
     """Fit one INR per target: ``targets`` [N, M, dL] at ``coords`` [M, d0] (shared) or [N, M, d0].
 
@@ -56,12 +58,16 @@ def fit(
     initialisation; ``shared_init`` starts every INR from one seeded SIREN initialisation. ``chunk``
     INRs train at once; ``on_done(n)`` is called as n more INRs finish (e.g. a progress bar's advance), and
     ``on_step(fraction)`` after every step with the fraction of the whole fit done (steps of all chunks).
+    ``init_scheme``: the SIREN initialisation (:func:`~dws_edit.inr.siren.init_siren`: ``"zero-bias"``, the zoos',
+    or ``"vsitzmann"``, vsitzmann/siren's). ``clamp`` > 0: Adam follows DeepSDF's loss instead of the MSE, the L1
+    distance of outputs and targets both clamped to [-clamp, clamp] (Park et al. 2019, Eq. 4; SDFs, delta 0.1 there);
+    the early stop and the returned errors stay the MSE.
     """
     n = targets.shape[0]
     if targets.dim() != 3 or targets.shape[-1] != spec.layer_sizes[-1]:
         raise ValueError(f"targets of shape {tuple(targets.shape)}: expected [N, M, {spec.layer_sizes[-1]}]")
     g = torch.Generator().manual_seed(seed)
-    start = init_siren(spec, 1 if shared_init else n, g) if init is None else init
+    start = init_siren(spec, 1 if shared_init else n, g, init_scheme) if init is None else init
     if start.batch_size == 1 and n > 1:
         start = start.map(lambda t: t.expand(n, *t.shape[1:]).clone())
     outs, mses, steps = [], [], []
@@ -71,14 +77,14 @@ def fit(
         step_done = None
         if on_step is not None:
             step_done = lambda k, lo=lo, hi=hi: on_step(min(1.0, (lo + (hi - lo) * k / max(max_steps, 1)) / n))  # noqa: E731
-        r = _fit_chunk(start[lo:hi], c, targets[lo:hi], target_mse, max_steps, lr, on_done, step_done)
+        r = _fit_chunk(start[lo:hi], c, targets[lo:hi], target_mse, max_steps, lr, on_done, step_done, clamp)
         outs.append(r.ws)
         mses.append(r.mse)
         steps.append(r.steps)
     return FitResult(WeightSpace.cat(outs), torch.cat(mses), torch.cat(steps))
 
 
-def _fit_chunk(start, coords, targets, target_mse, max_steps, lr, on_done, on_step=None) -> FitResult:
+def _fit_chunk(start, coords, targets, target_mse, max_steps, lr, on_done, on_step=None, clamp=0.0) -> FitResult:
     n = start.batch_size
     spec = start.spec
     params = [t.detach().clone() for t in start.tensors()]
@@ -91,7 +97,7 @@ def _fit_chunk(start, coords, targets, target_mse, max_steps, lr, on_done, on_st
     active = torch.arange(n)  # which INRs the working tensors hold
     shared = coords.dim() == 2
     for step in range(max_steps + 1):
-        mse, grads = mse_and_grads(spec, params, coords if shared else coords[active], targets[active])
+        mse, grads = mse_and_grads(spec, params, coords if shared else coords[active], targets[active], clamp)
         done = (mse <= target_mse) if step < max_steps else torch.ones_like(mse, dtype=torch.bool)
         if done.any():  # keep the weights that reached the target (before this step's update)
             idx = active[done]
@@ -125,8 +131,9 @@ def _fit_chunk(start, coords, targets, target_mse, max_steps, lr, on_done, on_st
     return FitResult(ws, final_mse, final_steps)
 
 
-def mse_and_grads(spec: NetworkSpec, params: list[Tensor], coords: Tensor, targets: Tensor):
-    """Each INR's mean squared error [B] and its gradient w.r.t. params (W_1, b_1, ...: [B, 1, ...]).
+def mse_and_grads(spec: NetworkSpec, params: list[Tensor], coords: Tensor, targets: Tensor, clamp: float = 0.0):
+    """Each INR's mean squared error [B] and its gradient w.r.t. params (W_1, b_1, ...: [B, 1, ...]); with
+    ``clamp`` > 0 the gradient is of DeepSDF's clamped L1 loss instead (see :func:`fit`), the error still the MSE.
 
     For sine networks the backward pass is written out: the activation's cosine is computed in place
     over the pre-activation, and w0 is folded into the small matrices, which saves several full-size
@@ -137,7 +144,8 @@ def mse_and_grads(spec: NetworkSpec, params: list[Tensor], coords: Tensor, targe
         with torch.enable_grad():
             pred = evaluate(WeightSpace(spec, tuple(leaves[0::2]), tuple(leaves[1::2])), coords)
             mse = (pred - targets).square().mean(dim=(1, 2))
-            grads = torch.autograd.grad(mse.sum(), leaves)
+            loss = mse if not clamp else (pred.clamp(-clamp, clamp) - targets.clamp(-clamp, clamp)).abs().mean((1, 2))
+            grads = torch.autograd.grad(loss.sum(), leaves)
         return mse.detach(), list(grads)
     w0, last = spec.w0, spec.num_layers - 1
     weights = [p[:, 0] for p in params[0::2]]  # [B, o, n]
@@ -157,7 +165,12 @@ def mse_and_grads(spec: NetworkSpec, params: list[Tensor], coords: Tensor, targe
                 h = z
         resid = h + spec.output_offset - targets
         mse = resid.square().mean(dim=(1, 2))
-        g = resid.mul_(2.0 / (resid.shape[1] * resid.shape[2]))  # d(mse)/d(output), in place
+        if clamp:  # d/d(output) of mean |clamp(f) - clamp(t)|: zero where the output is clamped
+            out = h + spec.output_offset
+            diff = out.clamp(-clamp, clamp) - targets.clamp(-clamp, clamp)
+            g = diff.sign_().mul_(out.abs() < clamp).div_(resid.shape[1] * resid.shape[2])
+        else:
+            g = resid.mul_(2.0 / (resid.shape[1] * resid.shape[2]))  # d(mse)/d(output), in place
         grads: list[Tensor] = [None] * len(params)
         for i in range(last, -1, -1):
             scale = w0 if i < last else 1.0

@@ -35,15 +35,37 @@ def field_spec(hidden: tuple[int, ...] = (32, 32), w0: float = 15.0) -> NetworkS
     return NetworkSpec((3, *hidden, 4), activation="sine", w0=w0, output_offset=0.0)
 
 
-def init_siren(spec: NetworkSpec, batch: int, generator: torch.Generator | None = None) -> WeightSpace:
-    """SIREN initialisation (Sitzmann et al.): first layer U(-1/d0, 1/d0), later layers
-    U(-sqrt(6/n)/w0, sqrt(6/n)/w0); biases zero, as the anchors' image INRs."""
+VSITZMANN_W0 = 30.0
+"""The w0 of every sine layer in vsitzmann/siren's released networks (Sitzmann et al. 2020)."""
+
+INIT_SCHEMES = ("zero-bias", "vsitzmann")
+
+
+def init_siren(
+    spec: NetworkSpec, batch: int, generator: torch.Generator | None = None, scheme: str = "zero-bias"
+) -> WeightSpace:
+    """SIREN initialisation (Sitzmann et al. 2020): first layer U(-1/d0, 1/d0), later layers U(-sqrt(6/n)/w0,
+    sqrt(6/n)/w0). ``scheme``: ``"zero-bias"`` (the zoos' and the anchors' image INRs: biases zero, at ``spec``'s
+    w0) or ``"vsitzmann"`` (as vsitzmann/siren's released code builds a network: w0 = 30 in every sine layer and
+    PyTorch's default biases U(-1/sqrt(n), 1/sqrt(n)), then written exactly at ``spec``'s w0 and output offset by
+    :func:`respec`: the same functions, the weights a user's SIREN starts from). Returns [batch, 1, ...] of ``spec``.
+    Raises ValueError (one line) for another scheme, or ``"vsitzmann"`` on a non-sine spec."""
+    if scheme not in INIT_SCHEMES:
+        raise ValueError(f"init_siren: scheme {scheme!r} is not accepted; accepted: {', '.join(INIT_SCHEMES)}")
+    if scheme == "vsitzmann" and spec.activation != "sine":
+        raise ValueError(f"init_siren: the vsitzmann scheme builds sine networks; got a {spec.activation} spec")
+    built = NetworkSpec(spec.layer_sizes, spec.activation, VSITZMANN_W0, 0.0) if scheme == "vsitzmann" else spec
     weights = []
-    for i, (o, n) in enumerate(spec.weight_shapes):
-        bound = 1.0 / n if i == 0 else math.sqrt(6.0 / n) / (spec.w0 if spec.activation == "sine" else 1.0)
+    for i, (o, n) in enumerate(built.weight_shapes):
+        bound = 1.0 / n if i == 0 else math.sqrt(6.0 / n) / (built.w0 if built.activation == "sine" else 1.0)
         weights.append((torch.rand(batch, 1, o, n, generator=generator) * 2 - 1) * bound)
-    biases = [torch.zeros(batch, 1, o) for (o,) in spec.bias_shapes]
-    return WeightSpace(spec, tuple(weights), tuple(biases))
+    if scheme == "zero-bias":
+        return WeightSpace(spec, tuple(weights), tuple(torch.zeros(batch, 1, o) for (o,) in spec.bias_shapes))
+    biases = [
+        (torch.rand(batch, 1, o, generator=generator) * 2 - 1) / math.sqrt(n)
+        for (o,), (_, n) in zip(built.bias_shapes, built.weight_shapes, strict=True)
+    ]
+    return respec(WeightSpace(built, tuple(weights), tuple(biases)), spec.w0, spec.output_offset)
 
 
 def canonical_phases(ws: WeightSpace) -> WeightSpace:

@@ -55,6 +55,7 @@ _FMNIST12K, _FMNIST, _MNIST5K = Path("zoos/fmnist12k"), Path("zoos/fmnist"), Pat
 # source network and learns one correction (the same 2x width); P2 continues a model with more passes; BAND is the
 # surface-band loss (docs/models.md, "3-D edit models")
 _SDF, _FIELDS = Path("zoos/sdf"), Path("zoos/fields")
+_OTHER_SDF = (Path("zoos/sdf-deepsdf"),)  # SDFs fitted as other code fits them (--extra-zoo; issue 32)
 _3D = dict(batch_size=32, points=2048, eval_every=500, val_count=256)
 _TWO = dict(_3D, lr=1e-3, outputs=2)
 _KEEP = dict(_3D, outputs=1, keep=True)
@@ -75,6 +76,42 @@ def _image(edit: str, zoo: Path, steps: int, p2_steps: int) -> tuple[Stage, ...]
 def _mlp_3d(name: str, zoo: Path, steps: int, keep: bool, **loss: Any) -> tuple[Stage, ...]:
     form = dict(outputs=1, keep=True) if keep else dict(outputs=2)
     return (_stage(f"{name}-mlp", edit=name.split("-", 1)[1], zoo=zoo, steps=steps, **_MLP_3D, **form, **loss),)
+
+
+def _union(domain: str, zoo: Path, **loss: Any) -> tuple[Stage, ...]:
+    """symmetrize --mode union (issue 32: the average erases thin parts one side has): the average model's chain up to
+    two passes (images: the image recipe's two stages), for union models to publish beside the average ones (a card's
+    ``modes`` says which; ``dws_edit.edit`` picks by the asked mode). Untrained: zoos/sdf and zoos/fields were not on
+    the machine that added them."""
+    first, union = f"{domain}-symmetrize-union", dict(edit="symmetrize", mode="union", zoo=zoo)
+    if domain == "image":
+        return (_stage(first, **union, steps=4000, **_IMAGE), _stage(f"{first}-p2", first, **union, steps=800,
+                                                                     **_IMAGE_P2))  # fmt: skip
+    return (
+        _stage(first, **union, steps=2000, **_TWO, gradient=True),
+        _stage(f"{first}-p2", first, **union, steps=1500, **_P2, passes=2, **loss),
+    )
+
+
+def _wide(name: str, zoo: Path, keep: bool, **loss: Any) -> tuple[Stage, ...]:
+    """``--wide-params`` (issue 32): the edit's parameters sampled from the wide ranges (boxes up to the whole cube,
+    balls up to radius 1.2 centered anywhere in it), with the first stages of the shipped model's recipe; untrained."""
+    edit, first = name.split("-", 1)[1], f"{name}-wide"
+    form = dict(_KEEP, lr=1e-3) if keep else _TWO
+    return (
+        _stage(first, edit=edit, zoo=zoo, steps=3000, **form, gradient=True, wide_params=True),
+        _stage(
+            f"{first}-band",
+            first,
+            edit=edit,
+            zoo=zoo,
+            steps=2000,
+            **{**form, "lr": 5e-4},
+            gradient=True,
+            wide_params=True,
+            **loss,
+        ),
+    )
 
 
 # fmt: off
@@ -103,6 +140,8 @@ RECIPES: dict[str, tuple[Stage, ...]] = {
                **{**_P2, "eval_every": 300}, passes=3, **_BAND),
         _stage("sdf-symmetrize-p4", "sdf-symmetrize-p3", edit="symmetrize", zoo=_SDF, steps=1200,
                **{**_P2, "eval_every": 300}, passes=4, **_BAND),
+        _stage("sdf-symmetrize-mixed", "sdf-symmetrize-p4", edit="symmetrize", zoo=_SDF, steps=1000,
+               **{**_P2, "eval_every": 250}, passes=4, **_BAND, extra_zoo=_OTHER_SDF),
     ),
     # sdf-remove: a kept source plus one correction, then 3,000 steps at lr 5e-4, then 2,000 with the band loss
     "sdf-remove": (
@@ -152,6 +191,19 @@ RECIPES: dict[str, tuple[Stage, ...]] = {
     "field-symmetrize-mlp": _mlp_3d("field-symmetrize", _FIELDS, 2000, keep=False),
     "field-remove_part-mlp": _mlp_3d("field-remove_part", _FIELDS, 3000, keep=True, **_FIELD_BAND),
     "field-smooth-mlp": _mlp_3d("field-smooth", _FIELDS, 3000, keep=False),
+    # issue 32: symmetrize's union mode and the wide parameter ranges (not trained yet: see the helpers' docstrings)
+    "image-symmetrize-union": _union("image", _FMNIST12K),
+    "sdf-symmetrize-union": _union("sdf", _SDF, **_BAND),
+    "field-symmetrize-union": _union("field", _FIELDS),
+    "image-remove-wide": (
+        _stage("image-remove-wide", edit="remove", zoo=_FMNIST12K, steps=4000, **_IMAGE, wide_params=True),
+        _stage("image-remove-wide-p2", "image-remove-wide", edit="remove", zoo=_FMNIST12K, steps=1200, **_IMAGE_P2,
+               wide_params=True),
+    ),
+    "sdf-remove-wide": _wide("sdf-remove", _SDF, keep=True, **_BAND),
+    "sdf-remove_sphere-wide": _wide("sdf-remove_sphere", _SDF, keep=True, **_BAND),
+    "field-remove-wide": _wide("field-remove", _FIELDS, keep=False),
+    "field-remove_sphere-wide": _wide("field-remove_sphere", _FIELDS, keep=False, **_FIELD_BAND),
 }
 # fmt: on
 """Recipe name (the shipped model's name, or its baseline's with ``-mlp``) -> its stages, in order."""

@@ -102,7 +102,7 @@ def edit(
     about 0.1 s an INR, losses within a few % of the wide output's; refine steps then run at those widths, and the
     guard judges the compacted INR) or ``"wide"`` (the output as it is, widths x 2 at every such edit up to
     :data:`MAX_HIDDEN`: the default of exact edits, whose wide result is exact, and with ``refine``, whose gains the
-    default compaction gave back in part: sdf-remove IoU 0.03-0.15 lower, docs/models.md).
+    default compaction gave back in part: docs/models.md, "Widths and compaction").
     ``report``: return ``(edited, GuardReport)`` (None for exact edits or without a guard). ``on_step(fraction)``:
     called after each of the ``refine`` steps. ``params``: the edit's
     parameters (see ``available_edits()``), numbers shared by the batch or tensors with a leading [B].

@@ -213,6 +213,8 @@ class GuardReport:
     wide_widths: tuple[int, ...] = ()
     loss_wide: tuple[float, ...] = ()
     compact_seconds: float = 0.0
+    asked_refine: int = 0
+    """Refine steps asked for (``refine=``), run after the pass and before the guard: ``loss_pass`` is after them."""
     note: str = ""
     """What of the request lay outside the model's training ("" where nothing): a mode it was not trained on (its
     pass was the start, the refine steps aimed at the mode's target), values beyond its trained ranges
@@ -224,16 +226,18 @@ class GuardReport:
         counts = ", ".join(f"{self.outcome.count(o)} {o}" for o in dict.fromkeys(self.outcome))
         compacted = f"; widths {self.wide_widths} compacted to {self.widths} in {self.compact_seconds:.2f} s"
         compacted = compacted if self.wide_widths else ""
+        note = f"; {self.note}" if self.note else ""
         if not self.loss_no_edit:
-            return f"guard: {counts} (no target computed from the INR for {self.edit}){compacted}"
+            return f"guard: {counts} (no target computed from the INR for {self.edit}){compacted}{note}"
         mean = lambda v: sum(v) / len(v)  # noqa: E731
-        losses = f"no edit {mean(self.loss_no_edit):.3g}, pass {mean(self.loss_pass):.3g}"
+        asked = f" + {self.asked_refine} refine steps" if self.asked_refine else ""
+        losses = f"no edit {mean(self.loss_no_edit):.3g}, pass{asked} {mean(self.loss_pass):.3g}"
         if self.loss_wide:
             losses = (f"no edit {mean(self.loss_no_edit):.3g}, pass {mean(self.loss_wide):.3g} at widths "
                       f"{self.wide_widths}, compacted to {self.widths} {mean(self.loss_pass):.3g} "
                       f"({self.compact_seconds:.2f} s)")  # fmt: skip
-        return f"guard: {counts}; loss {losses}, returned {mean(self.loss_out):.3g}; {self.refine_steps} refine " + (
-            f"steps, {self.seconds:.2f} s" + (f"; {self.note}" if self.note else "")
+        return f"guard: {counts}; loss {losses}, returned {mean(self.loss_out):.3g}; {self.refine_steps} guard " + (
+            f"refine steps, {self.seconds:.2f} s{note}"
         )
 
     def to_dict(self) -> dict:
@@ -343,7 +347,7 @@ def run_learned(
     if cond is None and params:
         raise ValueError(f"edit {edit.name!r} takes no parameters; got {sorted(params)}")
     if guard_steps is not None:
-        at_least("guard_steps", guard_steps, 0)
+        at_least("guard", guard_steps, 0)
     notes = _training_notes(net, edit, params, domain, guard_steps)
     source = refit(ws) if refit_first else ws  # the INRs the model edits (refitted: the same functions)
     unlike = check_training_data(net, source, cond, edit)  # remove_part: warns where unlike its training data
@@ -363,7 +367,7 @@ def run_learned(
     if guard_steps is None:
         return out, None
     edited, report = guard(ws, source, out, edit, params, guard_steps, wide=wide, compact_seconds=compact_seconds)
-    return edited, with_check(dataclasses.replace(report, note=notes), *unlike)
+    return edited, with_check(dataclasses.replace(report, note=notes, asked_refine=refine_steps), *unlike)
 
 
 def _training_notes(net, edit: EditDef, params: dict, domain: str, guard_steps: int | None) -> str:

@@ -84,9 +84,10 @@ def test_other_specs_are_refused_or_warned(shipped):
     with pytest.raises(ValueError, match=r"spec \(2, 32, 32, 3\).*accepted: image-symmetrize") as err:
         dws_edit.edit(rgb, "symmetrize", axis="y")
     assert "offset differ" not in str(err.value)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        dws_edit.edit(init_siren(image_spec(), 1), "symmetrize", axis="y")  # the trained widths: no warning
+    with warnings.catch_warnings(record=True) as caught:  # the trained widths: no width warning (the guard may warn:
+        warnings.simplefilter("always")  # a random SIREN is near its own mirror image)
+        dws_edit.edit(init_siren(image_spec(), 1), "symmetrize", axis="y")
+    assert not [w for w in caught if "trained on hidden widths" in str(w.message)]
 
 
 def test_corrupt_checkpoint_is_refused_naming_the_file(shipped, tmp_path):

@@ -9,7 +9,7 @@ from dws_edit.bench.train_step import BenchTrainStep
 
 def test_times_each_variant_on_the_same_stage_and_writes_the_ratios(tmp_path, tiny_shape_zoos):
     out = tmp_path / "step.json"
-    bench = BenchTrainStep(recipe="sdf-symmetrize", zoo=tiny_shape_zoos["sdf"], steps=1, warmup=0,
+    bench = BenchTrainStep(recipe="sdf-symmetrize", stage=4, zoo=tiny_shape_zoos["sdf"], steps=1, warmup=0,
                            variants=("float32", "bf16"), out=out)  # fmt: skip
     rows = bench.run()["rows"]
     assert [r["variant"] for r in rows] == ["float32", "bf16"]

@@ -87,7 +87,7 @@ def test_an_edit_whose_target_is_the_generators_shape_is_reported_unchecked():
 def test_exact_edits_and_guard_none_report_nothing(digits):
     assert dws_edit.edit(digits, "mirror", axis="x", report=True)[1] is None
     assert dws_edit.edit(digits, "remove", model=untrained(4), guard=None, report=True, **BOX)[1] is None
-    with pytest.raises(ValueError, match="guard_steps=-1: expected an integer >= 0"):
+    with pytest.raises(ValueError, match="guard=-1: expected an integer >= 0"):
         dws_edit.edit(digits, "remove", model=untrained(4), guard=-1, **BOX)
 
 
@@ -117,3 +117,11 @@ def test_the_cli_prints_the_guards_report_and_keeps_it_in_the_history(digits, tm
     assert "guard: " in capsys.readouterr().out
     history = dws_edit.read_inr(tmp_path / "y.safetensors")[1]["edit_history"]
     assert history[-1]["guard"]["outcome"][0] in ("refined", "better, not clearly", "no edit")
+
+
+def test_the_report_counts_the_refine_steps_asked_for_apart_from_the_guards(digits):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _, report = dws_edit.edit(digits, "symmetrize", model=ExactSymmetrize(), axis="x", refine=5, report=True)
+    assert report.asked_refine == 5 and report.refine_steps == 0  # the exact pass needs no guard steps
+    assert "pass + 5 refine steps" in report.summary() and "0 guard refine steps" in report.summary()

@@ -87,7 +87,9 @@ def test_the_app_session_refines_learned_edits_and_notes_exact_ones():
     one_pass = session.edit("remove", box=box)
     refined = session.edit("remove", refine=100, box=box)
     assert "[learned + 100 refine steps]" in refined.summary()
-    assert refined.steps[-1].error["edited"] > one_pass.steps[-1].error["edited"]  # IoU against the exact edit
+    loss = lambda s: s.steps[-1].record["guard"]["loss_out"][0]  # noqa: E731  (the edit's MSE at the guard's points)
+    assert loss(refined) < loss(one_pass) / 2 and refined.steps[-1].record["guard"]["asked_refine"] == 100
+    assert refined.steps[-1].error["edited"] > refined.steps[-1].error["no_edit"]  # IoU against the exact edit
     exact = refined.edit("mirror", refine=50, axis="x")
     assert any("mirror is exact" in n for n in exact.notes) and exact.steps[-1].record.get("refine") is None
     with pytest.raises(ValueError, match="remove_part's target is the generator's shape"):

@@ -31,7 +31,7 @@ class BenchTrainStep:
     """Which of its stages (python index; default the last, the one with the most passes). Its --init is not
     loaded: the weights do not change a step's cost."""
     zoo: Path | None = None
-    """A zoo in place of the recipe's (its domain's)."""
+    """A zoo in place of the recipe's (its domain's), and of the stage's extra zoos."""
     steps: int = 10
     """Timed steps per variant."""
     warmup: int = 2
@@ -80,6 +80,8 @@ class BenchTrainStep:
 
         task_flags, loop_flags = stage_flags(stage, zoo=self.zoo)
         task_flags.update(init=None, val_count=8)  # a step's cost does not depend on either
+        if self.zoo is not None and task_flags.get("extra_zoo"):
+            task_flags["extra_zoo"] = (self.zoo,)  # its extra zoos too: the same spec, the same step
         cfg = TrainEdit(**task_flags, loop=LoopConfig(**loop_flags, bf16=variant == "bf16"))
         task = EditTask(cfg)
         if variant == "compile":

@@ -96,9 +96,8 @@ class _EditOptions:
             step["guard"] = report.to_dict()
             console.print(report.summary())
         save_inr(self.out, edited, [*header.get("edit_history", []), step])
-        console.print(
-            f"{self.edit} {self.input} -> {self.out} (hidden widths {edited.spec.hidden_sizes}); history {step}"
-        )
+        console.print(f"{self.edit} {self.input} -> {self.out} (hidden widths {edited.spec.hidden_sizes}; the step and "
+                      "its guard report are in the file's edit history)")  # fmt: skip
         return self.out
 
 

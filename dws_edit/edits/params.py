@@ -322,9 +322,10 @@ class BoxParam:
         bad = _refused(side, low, high, self.accept_sides is not None)
         if bad.any():
             axis = int(bad.nonzero()[0, 1])
+            name = "xyz"[axis] if self.dim <= 3 else f"x{axis}"
             raise ValueError(
-                f"{where}: {self.name} side {axis} (max - min) = {_fmt(float(side[bad][0]))} is outside the accepted "
-                f"range {_range(low, high, self.accept_sides is not None)}"
+                f"{where}: {self.name} side along {name} (max - min) = {_fmt(float(side[bad][0]))} is outside the "
+                f"accepted range {_range(low, high, self.accept_sides is not None)}"
             )
         return t
 

@@ -53,7 +53,10 @@ def test_ctrl_c_during_a_fit_leaves_no_file_and_no_traceback(tmp_path):
     cmd = [sys.executable, "-m", "dws_edit.cli", "inr", "fit", str(tmp_path / "ramp.png"), "--out", str(out),
            "--max-steps", "1000000", "--target-psnr", "500"]  # fmt: skip
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
+    # as a terminal starts it: SIGINT not ignored (a suite run from a background job inherits SIG_IGN, and a Python
+    # started with SIGINT ignored keeps ignoring it)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
     try:
         first = proc.stdout.readline()  # the progress line of the first step: the fit is running
         assert "fitting an image INR" in first, first

@@ -300,7 +300,7 @@ def test_domain_of():
         (lambda: get_edit("symmetrize").validate({"axis": torch.tensor([0, 3])}, "sdf"), "axis=3 is not accepted"),
         (
             lambda: get_edit("remove").validate({"box": [0.5, 0, 0.4, 0.5]}, "image"),
-            "side 0 (max - min) = -0.1 is outside",
+            "side along x (max - min) = -0.1 is outside",
         ),
         (
             lambda: get_edit("remove").validate({"box": [0, 0, 2, 0.5]}, "image"),

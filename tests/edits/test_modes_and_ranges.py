@@ -195,7 +195,7 @@ def test_any_box_in_the_cube_and_any_ball_centered_in_it_is_accepted_and_noted_o
 @pytest.mark.parametrize(
     "name,params,message",
     [
-        ("remove", {"box": [0, 0, 0, 0, 1, 1]}, "side 0 (max - min) = 0 is outside the accepted range (0, 2]"),
+        ("remove", {"box": [0, 0, 0, 0, 1, 1]}, "side along x (max - min) = 0 is outside the accepted range (0, 2]"),
         ("remove", {"box": [0, 0, 0, 1, 1, 1.5]}, "corner value 1.5 is outside the accepted range [-1, 1]"),
         ("remove_sphere", {"center": [0, 0, 0], "radius": 0}, "radius=0 is outside the accepted range (0, 1.73205]"),
         ("remove_sphere", {"center": [0, 0, 0], "radius": 2}, "radius=2 is outside the accepted range (0, 1.73205]"),

@@ -149,6 +149,8 @@ RECIPES: dict[str, tuple[Stage, ...]] = {
         _stage("sdf-remove", "sdf-remove-keep", edit="remove", zoo=_SDF, steps=3000, lr=5e-4, **_KEEP, gradient=True),
         _stage("sdf-remove-band", "sdf-remove", edit="remove", zoo=_SDF, steps=2000, lr=5e-4, **_KEEP, gradient=True,
                **_BAND),
+        _stage("sdf-remove-mixed", "sdf-remove-band", edit="remove", zoo=_SDF, steps=1000, lr=5e-4,
+               **{**_KEEP, "eval_every": 250}, gradient=True, **_BAND, extra_zoo=_OTHER_SDF),
     ),
     "sdf-remove_part": (
         _stage("sdf-remove_part", edit="remove_part", zoo=_SDF, steps=4000, lr=1e-3, **_KEEP, **_BAND),
@@ -242,6 +244,8 @@ def _flag(name: str, value: Any) -> str:
     option = "--" + name.replace("_", "-")
     if isinstance(value, bool):
         return option if value else f"--no-{option[2:]}"
+    if isinstance(value, tuple | list):  # a tuple field takes its values after one flag
+        return " ".join([option, *map(str, value)])
     return f"{option} {value}"
 
 

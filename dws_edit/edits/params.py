@@ -321,11 +321,9 @@ class BoxParam:
         low, high = self.accept_sides or (self.side_low, self.side_high)
         bad = _refused(side, low, high, self.accept_sides is not None)
         if bad.any():
-            axis = int(bad.nonzero()[0, 1])
-            name = "xyz"[axis] if self.dim <= 3 else f"x{axis}"
             raise ValueError(
-                f"{where}: {self.name} side along {name} (max - min) = {_fmt(float(side[bad][0]))} is outside the "
-                f"accepted range {_range(low, high, self.accept_sides is not None)}"
+                f"{where}: {self.name} side along {self._axis(bad)} (max - min) = {_fmt(float(side[bad][0]))} is "
+                f"outside the accepted range {_range(low, high, self.accept_sides is not None)}"
             )
         return t
 
@@ -335,7 +333,14 @@ class BoxParam:
     def untrained(self, t: Tensor, wide: bool = False) -> str | None:
         """A clause naming the first side of a canonical box outside the trained range (the wide one when ``wide``)."""
         side = t[:, self.dim :] - t[:, : self.dim]
-        return _beyond(side, self.name, *self._sides(wide), " side (max - min)")
+        low, high = self._sides(wide)
+        bad = _outside(side, low, high)
+        return _beyond(side, self.name, low, high, f" side along {self._axis(bad)} (max - min)") if bad.any() else None
+
+    def _axis(self, bad: Tensor) -> str:
+        """The name of the axis of the first True of a [B, dim] mask: x, y, z (x0, x1, ... above 3-D)."""
+        axis = int(bad.nonzero()[0, 1])
+        return "xyz"[axis] if self.dim <= 3 else f"x{axis}"
 
     def sample(self, n: int, generator: torch.Generator | None, wide: bool = False) -> Tensor:
         """``n`` boxes: sides uniform in the trained range (the wide one when ``wide``), min corners where they fit."""

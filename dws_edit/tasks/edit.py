@@ -87,6 +87,16 @@ class TrainEdit:
     8 in 2-D, 48 in 3-D), exact in the first layer (dws_edit.edits.exact.cube_symmetries); their targets are
     computed from the turned INRs, so the data grows by up to that factor (0: off). Not for remove_part, whose
     targets are the generator's upright shapes."""
+    sign_flips: float = 0.0
+    """Sine networks' sign symmetry as augmentation (issue 32): every hidden neuron of every training INR is negated
+    (incoming weights, bias, outgoing weights; the function is unchanged, ``WeightSpace.flip_signs``) with this
+    probability (0: off; 0.5: a uniformly random sign pattern). The DWS layers are equivariant to permutations only,
+    so this shows the model the sign-flipped copies of each INR that users' fitters produce as often."""
+    mixup: float = 0.0
+    """Weight-space mixup (issue 32): this fraction of each batch is replaced by interpolations
+    l * W_a + (1 - l) * W_b of two training INRs (l uniform in [0, 1], every tensor alike); their targets are
+    computed from the interpolated INR itself, so they are exact training examples of INRs unlike the zoo's
+    (0: off; not for remove_part, whose targets are the generator's shapes)."""
     train_count: int | None = None
     """Use only the first TRAIN_COUNT training INRs (all by default)."""
     val_count: int = 512
@@ -137,7 +147,8 @@ class TrainEdit:
         config = _jsonable(asdict(self))
         for key in ("out", "recipe", "recipe_steps"):
             config.pop(key)
-        for key, default in (("mode", None), ("wide_params", False)):  # at the default: runs before them resume
+        defaults = (("mode", None), ("wide_params", False), ("sign_flips", 0.0), ("mixup", 0.0))
+        for key, default in defaults:  # at the default: runs before them resume
             if config[key] == default:
                 config.pop(key)
         identity = {"task": "edit", "config": config}
@@ -183,6 +194,11 @@ class EditTask:
             raise ValueError(f"--symmetries {cfg.symmetries}: expected a fraction in [0, 1]")
         if cfg.symmetries:  # turned INRs need targets computed from them, not the generator's upright shapes
             self.edit.check_from_source(f"--symmetries {cfg.symmetries}")
+        for flag, value in (("--sign-flips", cfg.sign_flips), ("--mixup", cfg.mixup)):
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{flag} {value}: expected a fraction in [0, 1]")
+        if cfg.mixup:  # interpolated INRs have no procedural shape
+            self.edit.check_from_source(f"--mixup {cfg.mixup}")
         train = load_zoo(cfg.zoo, "train")
         val = load_zoo(cfg.zoo, "val")
         self.zoo_sha256 = _manifest_sha256(cfg.zoo)
@@ -291,6 +307,8 @@ class EditTask:
         n = self.cfg.loop.batch_size
         idx = torch.randint(0, self.train_ws.batch_size, (n,), generator=generator)
         ws = self.train_ws[idx]
+        if self.cfg.mixup:
+            ws = _mixup(ws, self.train_ws, self.cfg.mixup, generator)
         if self.cfg.symmetries:
             ws = affine(ws, cube_symmetries(n, ws.spec.layer_sizes[0], generator, self.cfg.symmetries))
         shapes = None if self.train_shapes is None else [self.train_shapes[i] for i in idx.tolist()]
@@ -301,6 +319,9 @@ class EditTask:
         coords = self._points(ws, generator, params, options)
         if self.cfg.augment:
             ws = ws.permute(ws.random_permutations(generator))
+        if self.cfg.sign_flips:
+            flips = [torch.rand(n, d, generator=generator) < self.cfg.sign_flips for d in ws.spec.hidden_sizes]
+            ws = ws.flip_signs([torch.where(f, -1.0, 1.0) for f in flips])
         with torch.no_grad(), torch.autocast("cpu", enabled=False):
             target = self.edit.target(lambda c: evaluate(ws, c), coords, params, self.domain, **options)
         pred = edited_values(self.model, ws, self._cond(params, n), coords, target)
@@ -385,6 +406,16 @@ def start_from(model: EditNet, path: Path, kwargs: dict) -> dict:
     if source.card.get("started_from"):  # the whole lineage: that model's own --init, and so on
         record["started_from"] = source.card["started_from"]
     return record
+
+
+def _mixup(ws: WeightSpace, pool: WeightSpace, fraction: float, generator: torch.Generator) -> WeightSpace:
+    """``ws`` with about ``fraction`` of its networks replaced by ``l * ws[i] + (1 - l) * pool[j]`` (j random,
+    l uniform in [0, 1] per network; ``--mixup``)."""
+    n = ws.batch_size
+    mixed = torch.rand(n, generator=generator) < fraction
+    lam = torch.where(mixed, torch.rand(n, generator=generator), torch.ones(n))
+    other = pool[torch.randint(0, pool.batch_size, (n,), generator=generator)]
+    return ws.zip_map(other, lambda a, b: torch.lerp(b, a, lam.view(-1, *[1] * (a.dim() - 1)).to(a)))
 
 
 def _manifest_sha256(zoo: Path) -> str:

@@ -123,7 +123,11 @@ RECIPES: dict[str, tuple[Stage, ...]] = {
         _stage("image-smooth-p2b", "image-smooth-p2", edit="smooth", zoo=_FMNIST12K, steps=800,
                **{**_IMAGE_P2, "lr": 3e-4}),
     ),
-    "image-dilate": _image("dilate", _MNIST5K, 4000, 800),
+    "image-dilate": (
+        *_image("dilate", _MNIST5K, 4000, 800),
+        _stage("image-dilate-mixed", "image-dilate-p2", edit="dilate", zoo=_MNIST5K, steps=800, **_IMAGE_P2,
+               extra_zoo=(Path("zoos/mnist5k-loop"),)),
+    ),
     "image-symmetrize-mlp": (_stage("image-symmetrize-mlp", edit="symmetrize", zoo=_FMNIST, steps=7000, **_IMAGE_MLP),),
     "image-remove-mlp": (_stage("image-remove-mlp", edit="remove", zoo=_FMNIST, steps=7000, **_IMAGE_MLP),),
     "image-smooth-mlp": (_stage("image-smooth-mlp", edit="smooth", zoo=_FMNIST, steps=5000, **_IMAGE_MLP),),
@@ -160,6 +164,8 @@ RECIPES: dict[str, tuple[Stage, ...]] = {
         _stage("sdf-remove_sphere", edit="remove_sphere", zoo=_SDF, steps=5000, lr=1e-3, **_KEEP, gradient=True),
         _stage("sdf-remove_sphere-band", "sdf-remove_sphere", edit="remove_sphere", zoo=_SDF, steps=2000, lr=5e-4,
                **_KEEP, gradient=True, **_BAND),
+        _stage("sdf-remove_sphere-mixed", "sdf-remove_sphere-band", edit="remove_sphere", zoo=_SDF, steps=1000,
+               lr=5e-4, **{**_KEEP, "eval_every": 250}, gradient=True, **_BAND, extra_zoo=_OTHER_SDF),
     ),
     "field-symmetrize": (
         _stage("field-symmetrize", edit="symmetrize", zoo=_FIELDS, steps=2000, **_TWO, gradient=True),

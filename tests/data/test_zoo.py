@@ -362,6 +362,17 @@ def test_shape_zoo_records_exact_shape_parameters(tmp_path, field):
     assert "handle" in mug.part_names and "handle" not in mug.without("handle").part_names
 
 
+def test_shape_zoo_at_another_width_fits_that_spec_and_the_default_keeps_old_manifests(tmp_path):
+    source = ShapeSource(families=("mug",), per_family=2, points=128, hidden=(8, 8))
+    fit_zoo(source, tmp_path / "zoo", FitOptions.for_source(source, max_steps=5, min_reached=0.0), progress=False)
+    zoo = load_zoo(tmp_path / "zoo", "all")
+    assert zoo.spec.layer_sizes == (3, 8, 8, 1) and zoo.manifest["source"]["hidden"] == [8, 8]
+    assert "hidden" not in ShapeSource().describe()  # zoos fitted before the option resume
+    with pytest.raises(ValueError, match="--hidden 8 0: expected one or more widths >= 1"):
+        fit_zoo(ShapeSource(hidden=(8, 0)), tmp_path / "bad", progress=False)
+    assert not (tmp_path / "bad").exists()
+
+
 def test_image_source_keeps_the_first_items_of_each_official_split():
     full = ImageSource(dataset="fashion-mnist").load()
     x, y, split = ImageSource(dataset="fashion-mnist", train_count=50, val_count=10, test_count=20).load()

@@ -227,7 +227,7 @@ def test_a_learned_pass_outside_the_trained_range_warns_once_and_is_never_worse(
         warnings.simplefilter("always")
         out, report = dws_edit.edit(ws, "remove", box=(-1, -1, -1, 0, 1, 1), report=True)
     ranges = [str(w.message) for w in caught if "trained range" in str(w.message)]
-    assert ranges == ["sdf-remove: box side (max - min) 2 is outside the trained range [0.2, 1.2]: the pass "
+    assert ranges == ["sdf-remove: box side along y (max - min) 2 is outside the trained range [0.2, 1.2]: the pass "
                       "extrapolates, the guard checks it"]  # fmt: skip
     assert "trained range [0.2, 1.2]" in report.note and report.loss_out[0] <= report.loss_no_edit[0]
     with warnings.catch_warnings(record=True) as caught:

@@ -18,6 +18,21 @@ def test_permuted_siren_computes_the_same_function(spec, w0, seed):
     torch.testing.assert_close(evaluate(permuted, coords), evaluate(ws, coords), atol=1e-6, rtol=0)
 
 
+@given(specs(max_io=3), st.sampled_from([1.0, 30.0]), st.integers(0, 1000))
+def test_sign_flipped_siren_computes_the_same_function_and_a_relu_network_is_refused(spec, w0, seed):
+    spec = NetworkSpec(spec.layer_sizes, activation="sine", w0=w0, output_offset=0.5)
+    ws = random_ws(spec, 3, 1, seed) * 0.3
+    coords = torch.rand(50, spec.layer_sizes[0], dtype=torch.float64) * 2 - 1
+    g = torch.Generator().manual_seed(seed)
+    signs = [torch.where(torch.rand(3, d, generator=g) < 0.5, -1.0, 1.0) for d in spec.hidden_sizes]
+    flipped = ws.flip_signs(signs)
+    torch.testing.assert_close(evaluate(flipped, coords), evaluate(ws, coords), atol=1e-6, rtol=0)
+    if any((s < 0).any() for s in signs):  # the weights did change
+        assert any(not torch.equal(a, b) for a, b in zip(flipped.weights, ws.weights))
+    with pytest.raises(ValueError, match="ReLU is not odd"):
+        ws.with_spec(NetworkSpec(spec.layer_sizes, activation="relu")).flip_signs(signs)
+
+
 def test_evaluate_matches_a_torch_siren():
     spec = NetworkSpec((2, 16, 16, 1), w0=30.0, output_offset=0.5)
     torch.manual_seed(0)

@@ -52,6 +52,21 @@ def test_symmetries_out_of_range_or_for_remove_part_are_refused_before_anything_
     assert not (tmp_path / "run").exists()
 
 
+def test_training_with_sign_flips_and_mixup_beats_no_edit_and_records_both(tiny_image_zoo, tmp_path):
+    results = _config(tiny_image_zoo, tmp_path / "run", steps=40, sign_flips=0.5, mixup=0.5).run()
+    assert results["best_val_score"] < results["history"][0]["identity_mse"]
+    config = results["identity"]["config"]
+    assert (config["sign_flips"], config["mixup"]) == (0.5, 0.5)
+
+
+@pytest.mark.parametrize("edit, flags", [("symmetrize", {"sign_flips": 1.5}), ("symmetrize", {"mixup": -0.1}),
+                                         ("remove_part", {"mixup": 0.5})])  # fmt: skip
+def test_sign_flips_or_mixup_out_of_range_or_for_remove_part_are_refused(tiny_image_zoo, tmp_path, edit, flags):
+    with pytest.raises(ValueError, match="--sign-flips|--mixup"):
+        TrainEdit(edit=edit, zoo=tiny_image_zoo, out=tmp_path / "run", **flags).run()
+    assert not (tmp_path / "run").exists()
+
+
 def test_extra_zoos_add_training_inrs_and_one_of_another_spec_is_refused(tiny_image_zoo, tiny_shape_zoos, tmp_path):
     own = load_zoo(tiny_image_zoo, "train").ws.batch_size
     results = _config(tiny_image_zoo, tmp_path / "run", steps=4, extra_zoo=(tiny_image_zoo,)).run()

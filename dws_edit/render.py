@@ -148,19 +148,34 @@ def orbit_eyes(views: int = 3, distance: float = 3.5, elevation: float = 25.0, s
                                    torch.cos(az)], dim=-1)  # fmt: skip
 
 
-def camera_rays(eye: torch.Tensor, size: int, fov: float = 40.0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Pinhole camera at ``eye`` [3] looking at the origin, y up, ``fov`` degrees vertical field of view:
-    ``(origins [size*size, 3], unit directions [size*size, 3])``, row-major from the top-left pixel."""
+def look_at(eye: torch.Tensor) -> torch.Tensor:
+    """The camera-to-world matrix ``[4, 4]`` of a camera at ``eye`` [3] looking at the origin with y up, in the
+    OpenGL convention of NeRF's Blender scenes (columns: right, up, backward = -viewing direction, eye), which
+    :func:`camera_rays` and :func:`dws_edit.data.scenes` share. Raises ValueError for an eye on the y axis (no
+    horizon) or at the origin."""
+    eye = torch.as_tensor(eye, dtype=torch.float32)
     forward = -eye / eye.norm()
     right = torch.linalg.cross(forward, torch.tensor([0.0, 1.0, 0.0]))
+    if not torch.isfinite(forward).all() or right.norm() < 1e-6:
+        raise ValueError(f"camera at {eye.tolist()}: expected a point off the y axis (the views keep y up)")
     right = right / right.norm()
     up = torch.linalg.cross(right, forward)
+    c2w = torch.eye(4)
+    c2w[:3, 0], c2w[:3, 1], c2w[:3, 2], c2w[:3, 3] = right, up, -forward, eye
+    return c2w
+
+
+def camera_rays(eye: torch.Tensor, size: int, fov: float = 40.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pinhole camera at ``eye`` [3] looking at the origin, y up (:func:`look_at`), ``fov`` degrees vertical (and
+    horizontal) field of view: ``(origins [size*size, 3], unit directions [size*size, 3])``, row-major from the
+    top-left pixel, through the pixels' centers."""
+    c2w = look_at(eye)
     half = math.tan(math.radians(fov) / 2)
     t = (torch.arange(size) + 0.5) / size * 2 - 1
     v, u = torch.meshgrid(-t * half, t * half, indexing="ij")
-    dirs = forward + u.reshape(-1, 1) * right + v.reshape(-1, 1) * up
+    dirs = -c2w[:3, 2] + u.reshape(-1, 1) * c2w[:3, 0] + v.reshape(-1, 1) * c2w[:3, 1]
     dirs = dirs / dirs.norm(dim=-1, keepdim=True)
-    return eye.expand_as(dirs).clone(), dirs
+    return c2w[:3, 3].expand_as(dirs).clone(), dirs
 
 
 FRAMED_DISTANCE = 1.05 * math.sqrt(3) / math.sin(math.radians(40.0 / 2))
@@ -203,27 +218,43 @@ def render_mesh_views(
 def render_field_views(
     fn, views: int = 3, size: int = 64, samples: int = 128, density_scale: float = 100.0, chunk: int = 65536
 ) -> torch.Tensor:
-    """Volume rendering (Max 1995; the NeRF quadrature of Mildenhall et al. 2020) of colored density fields from
-    :func:`orbit_eyes`: ``[B, V, 3, size, size]`` in [0, 1] on a white background.
-
-    ``fn`` maps points ``[M, 3]`` to ``[B, M, 4]`` = (density in [0, 1], r, g, b) (e.g. ``lambda p: evaluate(ws,
-    p)``, or an edit's exact target). Along each ray, ``samples`` midpoints of equal steps ``delta`` across the
-    sphere of radius sqrt(3) holding [-1, 1]^3; opacity ``1 - exp(-density_scale * clamp(density, 0, 1) *
-    delta)`` inside the cube [-1, 1]^3 (the INRs' domain) and 0 outside, so a ray saturates about 0.05 units into
-    a solid (density 1)."""
+    """Colored density fields seen from :func:`orbit_eyes` by :func:`volume_render`: ``[B, V, 3, size, size]``
+    in [0, 1] on a white background. ``fn`` maps points ``[M, 3]`` to ``[B, M, 4]`` = (density in [0, 1], r, g, b)
+    (e.g. ``lambda p: evaluate(ws, p)``, or an edit's exact target)."""
     out = []
     for eye in orbit_eyes(views):
         origins, dirs = camera_rays(eye, size)
-        near, far = eye.norm() - math.sqrt(3), eye.norm() + math.sqrt(3)
-        delta = (far - near) / samples
-        t = near + (torch.arange(samples) + 0.5) * delta
-        points = (origins[:, None] + t[None, :, None] * dirs[:, None]).reshape(-1, 3)
-        values = torch.cat([fn(points[i : i + chunk]).float() for i in range(0, len(points), chunk)], dim=1)
-        values = values.reshape(values.shape[0], size * size, samples, 4)
-        in_cube = (points.abs() <= 1).all(-1).reshape(1, size * size, samples)  # the INRs' domain; empty outside
-        alpha = 1 - torch.exp(-density_scale * values[..., 0].clamp(0, 1) * in_cube * delta)
-        transmit = torch.cumprod(torch.cat([torch.ones_like(alpha[..., :1]), 1 - alpha[..., :-1]], dim=-1), dim=-1)
-        weights = alpha * transmit
-        rgb = (weights[..., None] * values[..., 1:].clamp(0, 1)).sum(dim=2) + (1 - weights.sum(dim=2, keepdim=True))
+        rgb = volume_render(fn, origins, dirs, samples, density_scale, chunk)
         out.append(rgb.reshape(-1, size, size, 3).permute(0, 3, 1, 2))
     return torch.stack(out, dim=1).clamp(0, 1)
+
+
+@torch.no_grad()
+def volume_render(
+    fn,
+    origins: torch.Tensor,
+    dirs: torch.Tensor,
+    samples: int = 128,
+    density_scale: float = 100.0,
+    chunk: int = 65536,
+) -> torch.Tensor:
+    """Volume rendering (Max 1995; the NeRF quadrature of Mildenhall et al. 2020) of rays ``origins`` [R, 3],
+    unit ``dirs`` [R, 3] through a colored density field: ``[B, R, 3]`` RGB in [0, 1] on a white background.
+
+    ``fn`` maps points ``[M, 3]`` to ``[B, M, 4]`` = (density in [0, 1], r, g, b). Along each ray, ``samples``
+    midpoints of equal steps ``delta`` across the sphere of radius sqrt(3) holding [-1, 1]^3 (from the first ray's
+    origin distance); opacity ``1 - exp(-density_scale * clamp(density, 0, 1) * delta)`` inside the cube [-1, 1]^3
+    (the INRs' domain) and 0 outside, so a ray saturates about 0.05 units into a solid (density 1)."""
+    distance = origins[0].norm()
+    near, far = distance - math.sqrt(3), distance + math.sqrt(3)
+    delta = (far - near) / samples
+    t = near + (torch.arange(samples) + 0.5) * delta
+    points = (origins[:, None] + t[None, :, None] * dirs[:, None]).reshape(-1, 3)
+    values = torch.cat([fn(points[i : i + chunk]).float() for i in range(0, len(points), chunk)], dim=1)
+    values = values.reshape(values.shape[0], len(origins), samples, 4)
+    in_cube = (points.abs() <= 1).all(-1).reshape(1, len(origins), samples)  # the INRs' domain; empty outside
+    alpha = 1 - torch.exp(-density_scale * values[..., 0].clamp(0, 1) * in_cube * delta)
+    transmit = torch.cumprod(torch.cat([torch.ones_like(alpha[..., :1]), 1 - alpha[..., :-1]], dim=-1), dim=-1)
+    weights = alpha * transmit
+    rgb = (weights[..., None] * values[..., 1:].clamp(0, 1)).sum(dim=2) + (1 - weights.sum(dim=2, keepdim=True))
+    return rgb.clamp(0, 1)

@@ -15,6 +15,7 @@ output where the user does not look. Output folders (the zoo of ``fit``, the run
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import sys
 import warnings
 from pathlib import Path
@@ -26,6 +27,7 @@ from dws_edit.bench import BENCHES
 from dws_edit.cli.edit import MODELS_COMMANDS, EditCommand
 from dws_edit.cli.fit import FIT_COMMANDS
 from dws_edit.cli.inr import INR_COMMANDS
+from dws_edit.cli.scene import MakeScene
 from dws_edit.cli.zoo import ZOO_COMMANDS
 from dws_edit.demo import Demo
 from dws_edit.tasks.edit import TrainEdit
@@ -70,6 +72,7 @@ COMMANDS: dict[str, type] = {
     "zoo": command_group("zoo", "Inspect fitted zoos.", ZOO_COMMANDS),
     "train": command_group("train", "Train models; resumable, with checkpoints and a results JSON.", TRAIN_COMMANDS),
     "bench": command_group("bench", "Side-by-side benchmarks; each measures its baseline in the same run.", BENCHES),
+    "make-scene": MakeScene,
 }
 
 
@@ -77,8 +80,34 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
     return f"{PROG}: warning: {message}\n"
 
 
+def reflow_help() -> None:
+    """Make ``--help`` reflow multi-line option docstrings. tyro 1.0 keeps a source line break before every line
+    that starts with a non-letter (its ``_strings.remove_single_line_breaks``), which an indented continuation
+    line always does; each text is cleaned first by PEP 257's rule (``inspect.cleandoc``) and its lines joined,
+    so only real breaks (a blank line, a list item starting with - or *) stay. Does nothing where tyro has no
+    such function; idempotent."""
+    from tyro import _strings
+
+    original = getattr(_strings, "remove_single_line_breaks", None)
+    if original is None or getattr(original, "reflows", False):
+        return
+
+    def reflowed(text: str) -> str:
+        lines: list[str] = []
+        for line in inspect.cleandoc(text).split("\n"):
+            if lines and lines[-1].strip() and line.strip() and not line.lstrip().startswith(("-", "*")):
+                lines[-1] = f"{lines[-1].rstrip()} {line.strip()}"
+            else:
+                lines.append(line)
+        return original("\n".join(lines))
+
+    reflowed.reflows = True
+    _strings.remove_single_line_breaks = reflowed
+
+
 def main(argv: list[str] | None = None) -> None:
     warnings.formatwarning = _one_line_warning  # warnings for people: one line, no source excerpt
+    reflow_help()
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["--version"]:
         import dws_edit

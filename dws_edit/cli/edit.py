@@ -131,14 +131,21 @@ def _options() -> dict[str, tuple[type, str]]:
 OPTIONS = _options()
 """The edit parameters' options (name -> (type, help)), from the registry (dws_edit.edits.REGISTRY)."""
 
-EditCommand = dataclasses.make_dataclass(
-    "EditCommand",
-    [(name, Annotated[typ, tyro.conf.arg(help=text)], dataclasses.field(default=None))
-     for name, (typ, text) in OPTIONS.items()],
-    bases=(_EditOptions,),
-)  # fmt: skip
-EditCommand.__doc__ = _EditOptions.__doc__
-EditCommand.__module__ = __name__
+
+def with_edit_options(base: type, name: str, module: str) -> type:
+    """``base`` (a config dataclass) with one optional field per edit parameter of :data:`OPTIONS` (None: not
+    given), as the command ``name`` of ``module``: its --help lists every parameter with its accepted values."""
+    cls = dataclasses.make_dataclass(
+        name,
+        [(option, Annotated[typ, tyro.conf.arg(help=text)], dataclasses.field(default=None))
+         for option, (typ, text) in OPTIONS.items()],
+        bases=(base,),
+    )  # fmt: skip
+    cls.__doc__, cls.__module__ = base.__doc__, module
+    return cls
+
+
+EditCommand = with_edit_options(_EditOptions, "EditCommand", __name__)
 
 
 @dataclass

@@ -124,3 +124,13 @@ def test_output_folders_are_created_and_files_in_existing_folders_written(files,
     check_out_folders(FitImages(out=files / "new" / "zoo"))  # a zoo folder: created by the fit, parents too
     assert run("edit", "x.safetensors", "--edit", "mirror", "--axis", "x", "--out", "y.safetensors") == 0
     assert dws_edit.load_inr(files / "y.safetensors").batch_size == 1  # a bare name: the working folder
+
+
+def test_help_reflows_multi_line_option_docstrings(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "300")  # wide enough that rich wraps nothing: every break left is the text's own
+    assert run("edit", "--help") == 0
+    out = capsys.readouterr().out
+    assert "for SIRENs fitted by other code (e.g. imported with dws-edit inr import), which lie outside" in out
+    assert "widths x 2, fitted back at the input's widths" in out  # across a source line break
+    assert run("bench", "edit", "--help") == 0  # a continuation line that starts with a non-letter joins too
+    assert "as the domain; ``fit_shape``'s rate) to each held-out mesh" in capsys.readouterr().out

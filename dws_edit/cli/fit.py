@@ -70,7 +70,7 @@ class FitSines(_FitCommand):
 
 @dataclass
 class FitShapes(_FitCommand):
-    """Fit SDF SIRENs (3->32->32->1) of procedural shapes with part labels, or colored fields with --field."""
+    """Fit SDF SIRENs (3->32->32->1; --hidden for others) of procedural shapes, or colored fields (--field)."""
 
     source: Annotated[ShapeSource, Flat] = field(default_factory=ShapeSource)
     """The shapes and the fit target."""

@@ -20,7 +20,7 @@ class _SceneOptions:
 
     shape: str = "mug"
     """A procedural shape family (mug, table, chair, car, primitive, compose; drawn with --seed) or a mesh file:
-    an .obj, .ply, .stl, .glb, .gltf or .off, normalized into [-0.8, 0.8]^3, its vertex colors or grey."""
+    an .obj, .ply, .stl, .glb, .gltf or .off, normalized into [-0.8, 0.8]^3, rendered grey."""
     out: Path = Path("scene")
     """The scene folder to write (transforms_{train,val,test}.json and PNGs; written whole or not at all)."""
     edit: str | None = None
@@ -29,15 +29,15 @@ class _SceneOptions:
     seed: int = 0
     """Seed of the procedural shape (the same family and seed, the same shape)."""
     size: int = 64
-    """Views are SIZE x SIZE pixels."""
+    """Views are SIZE x SIZE pixels (8 to 2048)."""
     train: int = 100
-    """Training views (three rings at 4 units; the held-out val and test views look from other angles)."""
+    """Training views (3 to 10000, on three rings at 4 units; the val and test views look from other angles)."""
     val: int = 8
-    """Validation views."""
+    """Validation views (1 to 1000)."""
     test: int = 8
-    """Test views."""
+    """Test views (1 to 1000)."""
     samples: int = 128
-    """Samples per ray of the volume renderer."""
+    """Samples per ray of the volume renderer (8 to 4096)."""
     overwrite: bool = False
     """Replace an existing --out folder (only after the new scene is written whole)."""
 
@@ -47,10 +47,16 @@ class _SceneOptions:
 
         views = SceneViews(self.size, self.train, self.val, self.test, self.samples)
         views.check()
-        if self.out.exists() and not self.out.is_dir():
+        out = self.out.resolve()  # "." and ".." named by their folders
+        if out.exists() and not out.is_dir():
             raise ValueError(f"--out {self.out}: a file, not a scene folder")
-        if self.out.exists() and not self.overwrite:
+        if any(p.exists() and not p.is_dir() for p in out.parents):
+            raise ValueError(f"--out {self.out}: a file stands in its path; accepted: a folder path")
+        if out.exists() and not self.overwrite:
             raise ValueError(f"--out {self.out}: exists; choose another folder or add --overwrite")
+        if out.exists() and any(out.iterdir()) and not (out / "transforms_train.json").is_file():
+            raise ValueError(f"--out {self.out}: exists and is not a scene (no transforms_train.json); --overwrite "
+                             "replaces only scenes: choose another folder")  # fmt: skip
         params = {name: getattr(self, name) for name in OPTIONS if getattr(self, name) is not None}
         if params and self.edit is None:
             raise ValueError(f"--{next(iter(params))} goes with --edit (the edit it is a parameter of)")
@@ -59,16 +65,16 @@ class _SceneOptions:
         record = {"command": "dws-edit make-scene", "shape": self.shape, "seed": self.seed, "edit": self.edit,
                   "params": {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()}}  # fmt: skip
         total = sum(len(c) for c in scene_cameras(views).values())
-        staging = self.out.with_name(f".{self.out.name}.new") if self.out.exists() else self.out
-        if staging != self.out:
+        staging = out.with_name(f".{out.name}.new") if out.exists() else out
+        if staging != out:
             shutil.rmtree(staging, ignore_errors=True)  # a killed --overwrite's leftover
         with progress_bar(f"rendering {total} views", total) as bar:
             write_scene(staging, fn, views, record, progress=bar.advance)
-        if staging != self.out:  # --overwrite: the old scene goes only once the new one is whole
-            old = self.out.with_name(f".{self.out.name}.old")
+        if staging != out:  # --overwrite: the old scene goes only once the new one is whole
+            old = out.with_name(f".{out.name}.old")
             shutil.rmtree(old, ignore_errors=True)
-            self.out.rename(old)
-            staging.rename(self.out)
+            out.rename(old)
+            staging.rename(out)
             shutil.rmtree(old, ignore_errors=True)
         what = f"{self.shape}" + (f", {self.edit} {params}" if self.edit else "")
         console.print(f"wrote {self.out}: {total} views of {what} ({views.size}x{views.size}, Blender format)")

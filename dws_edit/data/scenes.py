@@ -55,9 +55,10 @@ class SceneViews:
 
     def check(self) -> None:
         """Raises ValueError (one line) for a count or size out of range."""
-        for name, low in (("size", 8), ("train", 3), ("val", 1), ("test", 1), ("samples", 8)):
-            if getattr(self, name) < low:
-                raise ValueError(f"--{name.replace('_', '-')} {getattr(self, name)}: expected an integer >= {low}")
+        for name, low, high in (("size", 8, 2048), ("train", 3, 10000), ("val", 1, 1000), ("test", 1, 1000),
+                                ("samples", 8, 4096)):  # fmt: skip
+            if not low <= getattr(self, name) <= high:
+                raise ValueError(f"--{name} {getattr(self, name)}: expected an integer in [{low}, {high}]")
 
 
 def scene_cameras(views: SceneViews) -> dict[str, Tensor]:
@@ -153,6 +154,7 @@ def write_scene(out: Path, fn: Callable[[Tensor], Tensor], views: SceneViews, re
                     progress()
             meta = {"camera_angle_x": float(np.radians(SCENE_FOV)), "frames": frames, "dws_edit": record}
             (tmp / f"transforms_{split}.json").write_text(json.dumps(meta, indent=1))
+        tmp.chmod(0o755)  # mkdtemp's 0700 would hide the scene from other users (a container running nerfstudio)
         tmp.rename(out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -261,7 +261,7 @@ class ShapeSource:
     seed: int = 0
     """Seed of the shapes, their sample points and the fixed split."""
     hidden: tuple[int, ...] = (32, 32)
-    """Hidden widths of the SIREN (the shipped 3-D models were trained at 32 32; issue 32 measures wider specs)."""
+    """Hidden widths of the SIREN (the shipped 3-D models were trained at 32 32, and accept other widths)."""
 
     error_metric: ClassVar[str] = "rmse"
     fit_defaults: ClassVar[Mapping[str, Any]] = SHAPE_FIT_DEFAULTS

@@ -88,12 +88,12 @@ class TrainEdit:
     computed from the turned INRs, so the data grows by up to that factor (0: off). Not for remove_part, whose
     targets are the generator's upright shapes."""
     sign_flips: float = 0.0
-    """Sine networks' sign symmetry as augmentation (issue 32): every hidden neuron of every training INR is negated
-    (incoming weights, bias, outgoing weights; the function is unchanged, ``WeightSpace.flip_signs``) with this
-    probability (0: off; 0.5: a uniformly random sign pattern). The DWS layers are equivariant to permutations only,
-    so this shows the model the sign-flipped copies of each INR that users' fitters produce as often."""
+    """Sine networks' sign symmetry as augmentation: every hidden neuron of every training INR is negated (its
+    incoming weights, bias and outgoing weights; the INR's function is unchanged) with this probability (0: off;
+    0.5: a uniformly random sign pattern). The DWS layers are equivariant to permutations only; another fitter may
+    land on any sign pattern of the same function, and this shows the model such copies."""
     mixup: float = 0.0
-    """Weight-space mixup (issue 32): this fraction of each batch is replaced by interpolations
+    """Weight-space mixup: this fraction of each batch is replaced by interpolations
     l * W_a + (1 - l) * W_b of two training INRs (l uniform in [0, 1], every tensor alike); their targets are
     computed from the interpolated INR itself, so they are exact training examples of INRs unlike the zoo's
     (0: off; not for remove_part, whose targets are the generator's shapes)."""

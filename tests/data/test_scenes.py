@@ -81,7 +81,8 @@ def test_make_scene_writes_a_blender_scene_that_reads_back(tmp_path):
         (["--shape", "primitive", "--edit", "remove_part", "--part", "handle"], "--edit remove_part --part handle: a"),
         (["--axis", "x"], "--axis goes with --edit"),
         (["--edit", "remove", "--box", "0", "0", "0", "3", "1", "1"], "edit 'remove' (field): box corner value 3"),
-        (["--size", "4"], "--size 4: expected an integer >= 8"),
+        (["--size", "4"], "--size 4: expected an integer in [8, 2048]"),
+        (["--samples", "100000000"], "--samples 100000000: expected an integer in [8, 4096]"),
     ],
 )
 def test_bad_input_is_refused_in_one_line_and_nothing_is_written(tmp_path, capsys, args, expected):
@@ -114,3 +115,17 @@ def test_a_mesh_file_makes_a_scene_and_its_edited_scene(tmp_path):
     box, half = (read_scene_split(tmp_path / name, "test")[0] for name in ("box", "box-half"))
     assert box.shape == (2, 12, 12, 3) and (box < 0.9).any()  # the grey box in view
     assert (half > 0.99).sum() > (box > 0.99).sum()  # half of it removed: more white background
+
+
+def test_overwrite_replaces_only_a_scene_and_a_file_in_the_path_is_refused(tmp_path, capsys):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "keep.txt").write_text("precious")
+    assert run("make-scene", "--out", mine, "--overwrite", *TINY) == 2
+    assert "is not a scene (no transforms_train.json)" in capsys.readouterr().err
+    assert (mine / "keep.txt").read_text() == "precious" and sorted(p.name for p in tmp_path.iterdir()) == ["mine"]
+    (tmp_path / "afile").write_text("x")
+    assert run("make-scene", "--out", tmp_path / "afile" / "scene", *TINY) == 2
+    assert "a file stands in its path" in capsys.readouterr().err
+    assert run("make-scene", "--out", tmp_path / "s", *TINY) == 0
+    assert (tmp_path / "s").stat().st_mode & 0o777 == 0o755  # readable by others, not mkdtemp's 0700

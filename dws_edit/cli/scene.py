@@ -3,7 +3,6 @@ edited (:mod:`dws_edit.data.scenes`)."""
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,7 +45,7 @@ class _SceneOptions:
         from dws_edit.progress import progress_bar
 
         views = SceneViews(self.size, self.train, self.val, self.test, self.samples)
-        views.check()
+        views.check()  # before any other work (write_scene checks again)
         out = self.out.resolve()  # "." and ".." named by their folders
         if out.exists() and not out.is_dir():
             raise ValueError(f"--out {self.out}: a file, not a scene folder")
@@ -65,17 +64,8 @@ class _SceneOptions:
         record = {"command": "dws-edit make-scene", "shape": self.shape, "seed": self.seed, "edit": self.edit,
                   "params": {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()}}  # fmt: skip
         total = sum(len(c) for c in scene_cameras(views).values())
-        staging = out.with_name(f".{out.name}.new") if out.exists() else out
-        if staging != out:
-            shutil.rmtree(staging, ignore_errors=True)  # a killed --overwrite's leftover
         with progress_bar(f"rendering {total} views", total) as bar:
-            write_scene(staging, fn, views, record, progress=bar.advance)
-        if staging != out:  # --overwrite: the old scene goes only once the new one is whole
-            old = out.with_name(f".{out.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            out.rename(old)
-            staging.rename(out)
-            shutil.rmtree(old, ignore_errors=True)
+            write_scene(out, fn, views, record, progress=bar.advance, overwrite=self.overwrite)
         what = f"{self.shape}" + (f", {self.edit} {params}" if self.edit else "")
         console.print(f"wrote {self.out}: {total} views of {what} ({views.size}x{views.size}, Blender format)")
         return self.out

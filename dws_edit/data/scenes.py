@@ -127,17 +127,19 @@ def render_scene_views(fn: Callable[[Tensor], Tensor], c2w: Tensor, views: Scene
     return torch.stack(out)
 
 
-def write_scene(out: Path, fn: Callable[[Tensor], Tensor], views: SceneViews, record: dict, progress=None) -> Path:
+def write_scene(
+    out: Path, fn: Callable[[Tensor], Tensor], views: SceneViews, record: dict, progress=None, overwrite=False
+) -> Path:
     """Render ``fn`` from :func:`scene_cameras` and write the scene folder ``out`` (``train/``, ``val/``,
     ``test/`` PNGs and ``transforms_<split>.json``; ``record`` goes into each JSON as ``dws_edit``: what was
     rendered, by which command). Atomic: the scene is written in a temporary folder beside ``out`` and renamed, so a
-    killed run leaves no half scene. Raises FileExistsError for an existing ``out`` (the caller removes it first
-    when asked to overwrite)."""
+    killed run leaves no half scene; with ``overwrite`` an existing ``out`` is replaced only once the new scene is
+    whole (the caller checks that it is a scene). Raises FileExistsError for an existing ``out`` otherwise."""
     from PIL import Image
 
     views.check()
     out = Path(out)
-    if out.exists():
+    if out.exists() and not overwrite:
         raise FileExistsError(f"{out}: exists; choose another --out (or --overwrite)")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
@@ -155,7 +157,13 @@ def write_scene(out: Path, fn: Callable[[Tensor], Tensor], views: SceneViews, re
             meta = {"camera_angle_x": float(np.radians(SCENE_FOV)), "frames": frames, "dws_edit": record}
             (tmp / f"transforms_{split}.json").write_text(json.dumps(meta, indent=1))
         tmp.chmod(0o755)  # mkdtemp's 0700 would hide the scene from other users (a container running nerfstudio)
-        tmp.rename(out)
+        if out.exists():  # overwrite: the old scene steps aside only now, and goes once the new one is in place
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+            out.rename(old / out.name)
+            tmp.rename(out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -3,7 +3,8 @@
 The public API, and nothing else:
 
 - INRs in and out: ``fit_image``, ``fit_mesh``, ``fit_shape``, ``load_inr``, ``save_inr``, ``import_siren``,
-  ``export_siren``;
+  ``export_siren``, ``load_nerf`` (a dws-nerf run's field; ``dws_edit.inr.nerf_runs.write_nerf_run`` writes one
+  back);
 - editing: ``edit``, ``available_edits``; models: ``load_model``, ``available_models``;
 - types: ``NetworkSpec``, ``WeightSpace``, ``WeightStats``;
 - subpackages: ``dws_edit.nn`` (equivariant layers, models, baselines), ``dws_edit.inr`` (INR specs,
@@ -17,6 +18,7 @@ from dws_edit.checkpoints import available_models, load_model
 from dws_edit.inr.exports import export_siren
 from dws_edit.inr.files import load_inr, read_inr, save_inr
 from dws_edit.inr.imports import import_siren
+from dws_edit.inr.nerf_runs import load_nerf
 from dws_edit.stats import WeightStats
 from dws_edit.weights import NetworkSpec, WeightSpace
 
@@ -39,6 +41,7 @@ __all__ = [
     "inr",
     "load_inr",
     "load_model",
+    "load_nerf",
     "nn",
     "read_inr",
     "save_inr",

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -35,6 +38,33 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         Path(tmp).unlink(missing_ok=True)
         if isinstance(err, OSError):
             raise ValueError(f"cannot write {path}: {err.strerror or err}") from None
+        raise
+
+
+@contextmanager
+def atomic_folder(out: str | Path, overwrite: bool = False) -> Iterator[Path]:
+    """Write a whole folder or nothing: yields a temporary folder beside ``out`` to fill; when the block ends
+    without an error it is renamed to ``out`` (mode 0755, not mkdtemp's 0700, so that others can read it), and with
+    ``overwrite`` an existing ``out`` steps aside only then and is deleted once the new folder is in place. On an
+    error or an interrupt the temporary folder goes and ``out`` is as it was. The caller checks that an ``out`` it
+    overwrites is one of its own kind. Raises FileExistsError for an existing ``out`` without ``overwrite``."""
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise FileExistsError(f"{out}: exists; choose another output (or overwrite)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        yield tmp
+        tmp.chmod(0o755)
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+            out.rename(old / out.name)
+            tmp.rename(out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 

@@ -107,16 +107,21 @@ def shape_to_mesh(shape: HasSDF, resolution: int = 64, chunk: int = 262_144) -> 
     return level_set_mesh(shape.sdf, resolution, chunk)
 
 
-def inr_to_mesh(ws: WeightSpace, resolution: int = 64, chunk: int = 262_144) -> trimesh.Trimesh:
+def inr_to_mesh(
+    ws: WeightSpace, resolution: int = 64, chunk: int = 262_144, level: float | None = None
+) -> trimesh.Trimesh:
     """The surface of ONE 3-D INR (B = 1) as a triangle mesh by :func:`level_set_mesh`: an SDF INR's zero level
-    set, or a colored field's density-1/2 level set with per-vertex colors from its RGB. Raises ValueError for
-    another batch size or domain, or an INR without a surface in [-1, 1]^3."""
+    set, or a colored field's density-1/2 level set (``level``: another value of output 0, e.g. the density of a
+    NeRF trained from images, whose densities may stay far below 1/2) with per-vertex colors from its RGB. Raises
+    ValueError for another batch size or domain, or an INR without a surface in [-1, 1]^3."""
     domain = get_domain(ws.spec)
     if not domain.has_surface or ws.batch_size != 1:
         raise ValueError(f"meshes come from ONE sdf or field INR; got {ws.batch_size} {domain.name} INR(s)")
     ws = ws.to(torch.float32)
+    shift = 0.0 if level is None else level - domain.threshold
+    sign = 1.0 if domain.inside_above else -1.0  # level() is threshold - density, or sdf - threshold
     mesh = level_set_mesh(
-        lambda p: domain.level(evaluate(ws, p)[0]), resolution, chunk, f"the {domain.name} INR's level"
+        lambda p: domain.level(evaluate(ws, p)[0]) + sign * shift, resolution, chunk, f"the {domain.name} INR's level"
     )
     with torch.no_grad():
         rgb = domain.colors(evaluate(ws, torch.as_tensor(mesh.vertices, dtype=torch.float32))[0])
@@ -214,9 +219,22 @@ def render_mesh_views(
     return torch.stack(images).clamp(0, 1)
 
 
+DENSITY_SCALE = 100.0
+"""Volume density (per unit length) of a colored field's density 1: a ray saturates about 0.05 units into a solid."""
+
+
+def field_sigma(values: torch.Tensor, points: torch.Tensor, density_scale: float = DENSITY_SCALE) -> torch.Tensor:
+    """The volume density ``sigma`` [...] (per unit length) of a colored field's values ``[..., 4]`` = (density in
+    [0, 1], r, g, b) at ``points`` ``[..., 3]`` (broadcast): ``density_scale * clamp(density, 0, 1)`` inside the cube
+    [-1, 1]^3 (the INRs' domain) and 0 outside. The one convention of :func:`volume_render`, the scenes of
+    :mod:`dws_edit.data.scenes` and the dws-nerf method's field (nerfstudio_plugin)."""
+    in_cube = (points.abs() <= 1).all(-1)
+    return density_scale * values[..., 0].clamp(0, 1) * in_cube
+
+
 @torch.no_grad()
 def render_field_views(
-    fn, views: int = 3, size: int = 64, samples: int = 128, density_scale: float = 100.0, chunk: int = 65536
+    fn, views: int = 3, size: int = 64, samples: int = 128, density_scale: float = DENSITY_SCALE, chunk: int = 65536
 ) -> torch.Tensor:
     """Colored density fields seen from :func:`orbit_eyes` by :func:`volume_render`: ``[B, V, 3, size, size]``
     in [0, 1] on a white background. ``fn`` maps points ``[M, 3]`` to ``[B, M, 4]`` = (density in [0, 1], r, g, b)
@@ -229,13 +247,12 @@ def render_field_views(
     return torch.stack(out, dim=1).clamp(0, 1)
 
 
-@torch.no_grad()
-def volume_render(
+def render_rays(
     fn,
     origins: torch.Tensor,
     dirs: torch.Tensor,
     samples: int = 128,
-    density_scale: float = 100.0,
+    density_scale: float = DENSITY_SCALE,
     chunk: int = 65536,
 ) -> torch.Tensor:
     """Volume rendering (Max 1995; the NeRF quadrature of Mildenhall et al. 2020) of rays ``origins`` [R, 3],
@@ -243,8 +260,10 @@ def volume_render(
 
     ``fn`` maps points ``[M, 3]`` to ``[B, M, 4]`` = (density in [0, 1], r, g, b). Along each ray, ``samples``
     midpoints of equal steps ``delta`` across the sphere of radius sqrt(3) holding [-1, 1]^3 (from the first ray's
-    origin distance); opacity ``1 - exp(-density_scale * clamp(density, 0, 1) * delta)`` inside the cube [-1, 1]^3
-    (the INRs' domain) and 0 outside, so a ray saturates about 0.05 units into a solid (density 1)."""
+    origin distance); opacity ``1 - exp(-sigma * delta)``, ``sigma`` of :func:`field_sigma` (0 outside the cube
+    [-1, 1]^3, the INRs' domain), so a ray saturates about 0.05 units into a solid (density 1).
+    :func:`volume_render` is the same without gradients; this one keeps them (photometric fine-tuning: ``dws-edit
+    bench nerf``)."""
     distance = origins[0].norm()
     near, far = distance - math.sqrt(3), distance + math.sqrt(3)
     delta = (far - near) / samples
@@ -252,9 +271,13 @@ def volume_render(
     points = (origins[:, None] + t[None, :, None] * dirs[:, None]).reshape(-1, 3)
     values = torch.cat([fn(points[i : i + chunk]).float() for i in range(0, len(points), chunk)], dim=1)
     values = values.reshape(values.shape[0], len(origins), samples, 4)
-    in_cube = (points.abs() <= 1).all(-1).reshape(1, len(origins), samples)  # the INRs' domain; empty outside
-    alpha = 1 - torch.exp(-density_scale * values[..., 0].clamp(0, 1) * in_cube * delta)
+    alpha = 1 - torch.exp(-field_sigma(values, points.reshape(1, len(origins), samples, 3), density_scale) * delta)
     transmit = torch.cumprod(torch.cat([torch.ones_like(alpha[..., :1]), 1 - alpha[..., :-1]], dim=-1), dim=-1)
     weights = alpha * transmit
     rgb = (weights[..., None] * values[..., 1:].clamp(0, 1)).sum(dim=2) + (1 - weights.sum(dim=2, keepdim=True))
     return rgb.clamp(0, 1)
+
+
+volume_render = torch.no_grad()(render_rays)
+"""The views of :func:`render_field_views`, the scenes of :mod:`dws_edit.data.scenes`: :func:`render_rays` without
+gradients."""

@@ -7,11 +7,12 @@ from dws_edit.bench.fit import BenchFit
 from dws_edit.bench.guard import BenchGuard
 from dws_edit.bench.layers import BenchLayers
 from dws_edit.bench.mesh_fit import BenchMeshFit
+from dws_edit.bench.nerf import BenchNerf
 from dws_edit.bench.ood import BenchOOD
 from dws_edit.bench.train_step import BenchTrainStep
 
 BENCHES = {"layers": BenchLayers, "fit": BenchFit, "mesh-fit": BenchMeshFit, "edit": BenchEdit, "guard": BenchGuard,
-           "chain": BenchChain, "train-step": BenchTrainStep, "ood": BenchOOD}  # fmt: skip
+           "chain": BenchChain, "train-step": BenchTrainStep, "ood": BenchOOD, "nerf": BenchNerf}  # fmt: skip
 
 __all__ = [
     "BENCHES",
@@ -21,6 +22,7 @@ __all__ = [
     "BenchGuard",
     "BenchLayers",
     "BenchMeshFit",
+    "BenchNerf",
     "BenchOOD",
     "BenchTrainStep",
 ]

@@ -15,8 +15,6 @@ edit. Cameras look at the origin from :data:`SCENE_DISTANCE` (the Blender scenes
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +25,7 @@ import torch
 from torch import Tensor
 
 from dws_edit.data.fields import field_targets
+from dws_edit.records import atomic_folder
 
 SCENE_DISTANCE = 4.0
 """Camera distance from the origin: the Blender scenes' (about 4 units)."""
@@ -139,11 +138,7 @@ def write_scene(
 
     views.check()
     out = Path(out)
-    if out.exists() and not overwrite:
-        raise FileExistsError(f"{out}: exists; choose another --out (or --overwrite)")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_folder(out, overwrite) as tmp:
         for split, c2w in scene_cameras(views).items():
             (tmp / split).mkdir()
             frames = []
@@ -156,17 +151,6 @@ def write_scene(
                     progress()
             meta = {"camera_angle_x": float(np.radians(SCENE_FOV)), "frames": frames, "dws_edit": record}
             (tmp / f"transforms_{split}.json").write_text(json.dumps(meta, indent=1))
-        tmp.chmod(0o755)  # mkdtemp's 0700 would hide the scene from other users (a container running nerfstudio)
-        if out.exists():  # overwrite: the old scene steps aside only now, and goes once the new one is in place
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
-            out.rename(old / out.name)
-            tmp.rename(out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 

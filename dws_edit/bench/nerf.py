@@ -1,0 +1,300 @@
+"""``dws-edit bench nerf``: NeRFs trained from images by nerfstudio (``ns-train dws-nerf``), edited by ``ns-edit``
+and rendered by ``ns-render``, against the exactly edited scene, with the baselines in the same run.
+
+Per scene (procedural shapes drawn with a seed the zoos never used, and held-out meshes of
+:mod:`dws_edit.data.mesh_set`; none in any training split): ``dws-edit``'s scene and, per edit, its exactly edited
+scene (:mod:`dws_edit.data.scenes`); ``ns-train dws-nerf`` on the scene (its wall time, and its test PSNR through
+``ns-render dataset``); then per edit:
+
+- ``ns-edit --method dws-EDIT`` and ``ns-render dataset`` of the edited run: its test PSNR against the exactly
+  edited scene, beside the unedited run's against the same;
+- the exact weight-space edit where one exists (``symmetrize-exact``), through the same commands;
+- two fine-tuning baselines, in this process and timed alone, their PSNR against the exactly edited scene's test
+  views by the scene's own renderer (:func:`dws_edit.render.volume_render`) every few steps, beside the DWS edit's
+  PSNR by that renderer: (a) render-and-fine-tune, Adam on the photometric loss of rays of the exactly edited
+  scene's training views (what an editor that renders does), and (b) distillation, Adam on the edit's functional
+  target at 3-D points (:func:`dws_edit.runner.refine`, ``ns-edit --method finetune-EDIT``); each one's time to
+  reach the DWS edit's PSNR and its ratio to the DWS edit's time (the edit inside ns-edit, nerfstudio's import
+  excluded).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.table import Table
+
+from dws_edit.console import console
+from dws_edit.records import atomic_write_json, run_record
+
+SHAPES = ("mug", "table", "chair", "car")
+RENDER_FINETUNE_LR = 1e-3
+"""Adam's rate of the render-and-fine-tune baseline: ns-train dws-nerf's."""
+
+
+@dataclass
+class BenchNerf:
+    """Train dws-nerf runs on scenes no model saw, edit them with ns-edit, and compare with the exact edits and with
+    fine-tuning, all against the exactly edited scenes (PSNR of test views)."""
+
+    scenes: tuple[str, ...] = ("mug", "table", "chair", "car", "vase", "dumbbell", "bracket", "star_prism")
+    """Procedural families (drawn with --seed) and held-out meshes (dws_edit.data.mesh_set)."""
+    edits: tuple[str, ...] = ("symmetrize", "remove")
+    """Learned edits to measure, with their 3-D example parameters (dws-edit models list)."""
+    seed: int = 100
+    """Seed of the procedural shapes (the zoos draw theirs from seed 0)."""
+    size: int = 64
+    """Scene views are SIZE x SIZE pixels."""
+    iterations: int = 2500
+    """ns-train iterations per scene."""
+    hidden: tuple[int, ...] = (32, 32)
+    """Hidden widths of the dws-nerf field."""
+    finetune_steps: tuple[int, ...] = (25, 50, 100, 200, 400, 800)
+    """Steps at which the fine-tuning baselines' PSNR is measured."""
+    rays: int = 1024
+    """Rays per render-and-fine-tune step (ns-train dws-nerf's batch)."""
+    work: Path = Path("runs/bench-nerf")
+    """Scenes, runs and renders go here (reused: a scene or run already there is not made again)."""
+    out: Path | None = None
+    """Optional JSON file for the results."""
+
+    def run(self) -> dict:
+        from dws_edit.edits import REGISTRY
+
+        started, rows = time.time(), []
+        for name in self.edits:
+            if REGISTRY.get(name) is None or "field" not in REGISTRY[name].domains or not REGISTRY[name].examples:
+                raise ValueError(f"--edits {name}: accepted: learned edits of fields with a scene target")
+        self.work.mkdir(parents=True, exist_ok=True)
+        for scene in self.scenes:
+            rows.extend(self._scene(scene))
+        self._print(rows)
+        result = run_record("dws-edit", self.seed, started, bench="nerf", rows=rows, summary=_summary(rows))
+        if self.out:
+            atomic_write_json(self.out, result)
+        return result
+
+    # ------------------------------------------------------------------ one scene
+    def _shape(self, scene: str):
+        from dws_edit.data.mesh_set import held_out_shapes
+        from dws_edit.data.shapes import sample_shape
+
+        if scene in SHAPES:
+            return sample_shape(scene, torch.Generator().manual_seed(self.seed))
+        meshes = held_out_shapes()
+        if scene not in meshes:
+            raise ValueError(f"--scenes {scene}: accepted: {', '.join(SHAPES + tuple(meshes))}")
+        return meshes[scene]
+
+    def _make(self, scene: str, shape, edit: str | None, params: dict) -> Path:
+        from dws_edit.data.scenes import SceneViews, scene_field, write_scene
+
+        folder = self.work / "scenes" / (scene if edit is None else f"{scene}-{edit}")
+        if not (folder / "transforms_test.json").is_file():
+            write_scene(folder, scene_field(shape, edit, params), SceneViews(size=self.size),
+                        {"bench": "nerf", "scene": scene, "edit": edit, "params": params}, overwrite=True)  # fmt: skip
+        return folder
+
+    def _ns(self, *args) -> tuple[str, float]:
+        started = time.perf_counter()
+        command = [str(Path(sys.executable).parent / str(args[0])), *map(str, args[1:])]
+        done = subprocess.run(command, capture_output=True, text=True, cwd=self.work)
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(command)} failed: {(done.stderr or done.stdout).strip()[-2000:]}")
+        return done.stdout + done.stderr, time.perf_counter() - started
+
+    def _train(self, scene: str, data: Path) -> tuple[Path, float]:
+        config = self.work / "outputs" / scene / "dws-nerf" / "base" / "config.yml"
+        if config.is_file() and (config.parent / "train_seconds.json").is_file():
+            return config, json.loads((config.parent / "train_seconds.json").read_text())["seconds"]
+        _, seconds = self._ns("ns-train", "dws-nerf", "--data", data.resolve(), "--output-dir", "outputs",
+                              "--experiment-name", scene, "--timestamp", "base", "--max-num-iterations",
+                              self.iterations, "--optimizers.fields.scheduler.max-steps", self.iterations,
+                              "--pipeline.model.hidden", *self.hidden, "--vis", "tensorboard")  # fmt: skip
+        (config.parent / "train_seconds.json").write_text(json.dumps({"seconds": seconds}))
+        return config, seconds
+
+    def _render_psnr(self, config: Path, truth: Path, tag: str) -> float:
+        folder = self.work / "renders" / tag
+        self._ns("ns-render", "dataset", "--load-config", config.resolve(), "--split", "test", "--image-format", "png",
+                 "--output-path", folder.resolve())  # fmt: skip
+        return _psnr(sorted((folder / "test" / "rgb").glob("*.png")), truth)
+
+    def _scene(self, scene: str) -> list[dict]:
+        from dws_edit.data.scenes import read_scene_split
+        from dws_edit.edits import REGISTRY
+        from dws_edit.inr.nerf_runs import load_nerf
+
+        shape = self._shape(scene)
+        data = self._make(scene, shape, None, {})
+        config, train_seconds = self._train(scene, data)
+        psnr_train = self._render_psnr(config, data, f"{scene}-base-own")
+        source = load_nerf(config)
+        profile = density_profile(source, shape)
+        console.print(f"{scene}: trained {psnr_train:.2f} dB in {train_seconds:.0f} s; density {profile}")
+        rows = []
+        for name in self.edits:
+            params = dict(REGISTRY[name].examples["field"])
+            truth = self._make(scene, shape, name, params)
+            test_images, test_c2w, _ = read_scene_split(truth, "test")
+            unedited = self._render_psnr(config, truth, f"{scene}-base")
+            row = {"scene": scene, "edit": name, "params": params, "train_seconds": train_seconds,
+                   "trained_psnr": psnr_train, "unedited_psnr": unedited, "density": profile}  # fmt: skip
+            options = [w for k, v in params.items() for w in (f"--{k}", *map(str, v if isinstance(v, tuple) else [v]))]
+            edited = self._ns_edit(config, scene, f"dws-{name.replace('_', '-')}", options)
+            record = json.loads((edited.parent / "dws_edit.json").read_text())
+            row |= {"dws_psnr": self._render_psnr(edited, truth, f"{scene}-dws-{name}"),
+                    "dws_seconds": record["seconds"], "guard": (record.get("guard") or {}).get("outcome")}  # fmt: skip
+            if REGISTRY[name].exact_form:
+                exact = self._ns_edit(config, scene, REGISTRY[name].exact_form.replace("_", "-"), options)
+                row["exact_psnr"] = self._render_psnr(exact, truth, f"{scene}-exact-{name}")
+            dws_ours = _field_psnr(load_nerf(edited), test_c2w, test_images, self.size)
+            row["dws_psnr_scene_renderer"] = dws_ours
+            row["unedited_psnr_scene_renderer"] = _field_psnr(source, test_c2w, test_images, self.size)
+            row |= self._baselines(source, name, params, truth, test_c2w, test_images, dws_ours, record["seconds"])
+            rows.append(row)
+            console.print(json.dumps(row, default=str))
+        return rows
+
+    def _ns_edit(self, config: Path, scene: str, method: str, options: list[str]) -> Path:
+        self._ns("ns-edit", "--method", method, "--load-config", config.resolve(), "--output-dir", "outputs",
+                 "--experiment-name", scene, "--timestamp", method, "--overwrite", *options)  # fmt: skip
+        return self.work / "outputs" / scene / "dws-nerf" / method / "config.yml"
+
+    # ------------------------------------------------------------------ the fine-tuning baselines
+    def _baselines(self, source, name, params, truth, test_c2w, test_images, dws_psnr, dws_seconds) -> dict:
+        from dws_edit.bench.common import time_to_reach
+        from dws_edit.data.scenes import read_scene_split
+        from dws_edit.runner import refine
+
+        out = {}
+        curve, spent, ws = [], 0.0, source
+        for steps, previous in zip(self.finetune_steps, (0, *self.finetune_steps)):
+            t = time.perf_counter()
+            ws = refine(source, ws, name, params, steps - previous, seed=steps)
+            spent += time.perf_counter() - t
+            curve.append((spent, -_field_psnr(ws, test_c2w, test_images, self.size)))
+        out["distill_curve"] = [(s, -p) for s, p in curve]
+        train_images, train_c2w, _ = read_scene_split(truth, "train")
+        curve, spent, ws = [], 0.0, source.to(torch.float32)
+        params_t = [t.clone().requires_grad_(True) for t in (*ws.weights, *ws.biases)]
+        opt = torch.optim.Adam(params_t, lr=RENDER_FINETUNE_LR)
+        rays_o, rays_d, colors = _scene_rays(train_c2w, train_images, self.size)
+        generator = torch.Generator().manual_seed(0)
+        done = 0
+        for steps in self.finetune_steps:
+            t = time.perf_counter()
+            for _ in range(steps - done):
+                pick = torch.randint(len(rays_o), (self.rays,), generator=generator)
+                field = _weight_space(ws, params_t)
+                rgb = _render_batch(field, rays_o[pick], rays_d[pick])
+                loss = (rgb - colors[pick]).square().mean()
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+            spent += time.perf_counter() - t
+            done = steps
+            curve.append((spent, -_field_psnr(_weight_space(ws, params_t).detach(), test_c2w, test_images, self.size)))
+        out["render_finetune_curve"] = [(s, -p) for s, p in curve]
+        unedited = _field_psnr(source, test_c2w, test_images, self.size)
+        for key in ("distill", "render_finetune"):  # the unedited run already as close: no time needed (ratio 0)
+            reach = 0.0 if unedited >= dws_psnr else time_to_reach([(s, -p) for s, p in out[f"{key}_curve"]], -dws_psnr)
+            out[f"{key}_seconds_to_dws_psnr"] = reach
+            out[f"{key}_speedup"] = None if reach is None else reach / max(dws_seconds, 1e-9)
+        return out
+
+    def _print(self, rows: list[dict]) -> None:
+        table = Table(title="dws-nerf runs edited (test PSNR dB against the exactly edited scene)")
+        for col in ("scene", "edit", "trained", "unedited", "DWS", "exact", "DWS s", "render-FT x", "distill x"):
+            table.add_column(col)
+        for r in rows:
+            table.add_row(r["scene"], r["edit"], f"{r['trained_psnr']:.2f}", f"{r['unedited_psnr']:.2f}",
+                          f"{r['dws_psnr']:.2f}", f"{r['exact_psnr']:.2f}" if "exact_psnr" in r else "-",
+                          f"{r['dws_seconds']:.2f}", _ratio(r["render_finetune_speedup"]),
+                          _ratio(r["distill_speedup"]))  # fmt: skip
+        console.print(table)
+        for key, value in _summary(rows).items():
+            console.print(f"{key}: {value}")
+
+
+def _ratio(x) -> str:
+    return "never" if x is None else f"{x:.1f}x"
+
+
+def _summary(rows: list[dict]) -> dict:
+    out = {}
+    for edit in sorted({r["edit"] for r in rows}):
+        rs = [r for r in rows if r["edit"] == edit]
+        out[edit] = {k: float(np.mean([r[k] for r in rs])) for k in ("unedited_psnr", "dws_psnr", "trained_psnr")}
+        out[edit]["scenes"] = len(rs)
+        if all("exact_psnr" in r for r in rs):
+            out[edit]["exact_psnr"] = float(np.mean([r["exact_psnr"] for r in rs]))
+    return out
+
+
+def density_profile(ws, shape, points: int = 200_000, seed: int = 0) -> dict:
+    """Where a trained field puts its density: the median density at uniform points of [-1, 1]^3 inside the true
+    shape (sdf < 0) and just outside it (0.02 < sdf < 0.1), and the 99.9th percentile over the cube, against the
+    fitted fields' 1 inside and 0 outside (``sigmoid(-50 sdf)``)."""
+    from dws_edit.inr.evaluate import evaluate
+
+    p = torch.rand(points, 3, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+    with torch.no_grad():
+        d, sdf = evaluate(ws.to(torch.float32), p)[0, :, 0], shape.sdf(p)
+    inside, near = d[sdf < 0], d[(sdf > 0.02) & (sdf < 0.1)]
+    median = lambda x: float(x.median()) if len(x) else float("nan")  # noqa: E731
+    return {"inside_median": median(inside), "near_outside_median": median(near),
+            "cube_p999": float(d.quantile(0.999))}  # fmt: skip
+
+
+def _psnr(files: list[Path], truth_folder: Path) -> float:
+    from PIL import Image
+
+    from dws_edit.data.scenes import read_scene_split
+
+    truth = read_scene_split(truth_folder, "test")[0]
+    if len(files) != len(truth):
+        raise RuntimeError(f"{len(files)} renders for {len(truth)} test views of {truth_folder}")
+    images = torch.stack([torch.from_numpy(np.asarray(Image.open(f).convert("RGB"), dtype=np.float32) / 255)
+                          for f in files])  # fmt: skip
+    return float(-10 * torch.log10((images - truth).square().mean()))
+
+
+def _scene_rays(c2w: torch.Tensor, images: torch.Tensor, size: int):
+    from dws_edit.data.scenes import SCENE_FOV
+    from dws_edit.render import camera_rays
+
+    origins, dirs = zip(*(camera_rays(pose[:3, 3], size, SCENE_FOV) for pose in c2w))
+    return torch.cat(origins), torch.cat(dirs), images.reshape(-1, 3)
+
+
+def _render_batch(ws, origins, dirs) -> torch.Tensor:
+    from dws_edit.inr.evaluate import evaluate
+    from dws_edit.render import render_rays
+
+    return render_rays(lambda p: evaluate(ws, p), origins, dirs, samples=64)[0]
+
+
+def _field_psnr(ws, c2w, images, size: int) -> float:
+    """PSNR (dB) of ONE field INR's views from cameras ``c2w`` against ``images``, by the scenes' renderer."""
+    from dws_edit.data.scenes import SceneViews, render_scene_views
+    from dws_edit.inr.evaluate import evaluate
+
+    ws = ws.to(torch.float32)
+    with torch.no_grad():
+        rendered = render_scene_views(lambda p: evaluate(ws, p), c2w, SceneViews(size=size))
+    return float(-10 * torch.log10((rendered - images).square().mean()))
+
+
+def _weight_space(ws, tensors):
+    from dws_edit.weights import WeightSpace
+
+    n = len(ws.weights)
+    return WeightSpace(ws.spec, tuple(tensors[:n]), tuple(tensors[n:]))

@@ -105,7 +105,7 @@ class _NsEditOptions:
 
         how, name = METHODS[self.method]
         definition = REGISTRY[name]
-        params = {k: getattr(self, k) for k in OPTIONS if getattr(self, k) is not None}
+        params = {k: getattr(self, k, None) for k in OPTIONS if getattr(self, k, None) is not None}
         definition.check_names(params, DOMAIN)
         if self.refine_steps is not None and not 0 <= self.refine_steps <= 10000:
             raise ValueError(f"--refine-steps {self.refine_steps}: accepted: an integer in [0, 10000]")
@@ -183,7 +183,7 @@ def _auto_level(ws) -> float:
     return 0.5 if peak >= 0.5 else peak / 2
 
 
-NsEdit = with_edit_options(_NsEditOptions, "NsEdit", __name__)
+NsEdit = with_edit_options(_NsEditOptions, "NsEdit", __name__, tuple(dict.fromkeys(e for _, e in METHODS.values())))
 
 
 def main(argv: list[str] | None = None) -> None:

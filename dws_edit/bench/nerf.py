@@ -41,8 +41,9 @@ RENDER_FINETUNE_LR = 1e-3
 
 @dataclass
 class BenchNerf:
-    """Train dws-nerf runs on scenes no model saw, edit them with ns-edit, and compare with the exact edits and with
-    fine-tuning, all against the exactly edited scenes (PSNR of test views)."""
+    """Train dws-nerf runs on unseen scenes, edit them with ns-edit, compare with exact edits and fine-tuning.
+
+    All against the exactly edited scenes (PSNR of test views)."""
 
     scenes: tuple[str, ...] = ("mug", "table", "chair", "car", "vase", "dumbbell", "bracket", "star_prism")
     """Procedural families (drawn with --seed) and held-out meshes (dws_edit.data.mesh_set)."""

@@ -132,13 +132,16 @@ OPTIONS = _options()
 """The edit parameters' options (name -> (type, help)), from the registry (dws_edit.edits.REGISTRY)."""
 
 
-def with_edit_options(base: type, name: str, module: str) -> type:
+def with_edit_options(base: type, name: str, module: str, edits: tuple[str, ...] | None = None) -> type:
     """``base`` (a config dataclass) with one optional field per edit parameter of :data:`OPTIONS` (None: not
-    given), as the command ``name`` of ``module``: its --help lists every parameter with its accepted values."""
+    given; only the parameters of ``edits`` where given), as the command ``name`` of ``module``: its --help lists
+    every such parameter with its accepted values."""
+    wanted = None if edits is None else {p.name for e in edits for d in REGISTRY[e].domains
+                                         for p in REGISTRY[e].params(d)}  # fmt: skip
     cls = dataclasses.make_dataclass(
         name,
         [(option, Annotated[typ, tyro.conf.arg(help=text)], dataclasses.field(default=None))
-         for option, (typ, text) in OPTIONS.items()],
+         for option, (typ, text) in OPTIONS.items() if wanted is None or option in wanted],
         bases=(base,),
     )  # fmt: skip
     cls.__doc__, cls.__module__ = base.__doc__, module

@@ -89,7 +89,7 @@ def scene_field(shape, edit: str | None = None, params: Mapping[str, Any] | None
 
     if edit is None:
         return exact
-    cheap = [n for n, e in REGISTRY.items() if "field" in e.domains and not e.quadrature and e.kind == "learned"]
+    cheap = scene_edits()
     definition = REGISTRY.get(edit)
     if definition is None or definition.kind != "learned" or definition.quadrature:
         why = ("its exact target costs thousands of field evaluations a rendered point" if definition and
@@ -112,6 +112,14 @@ def scene_field(shape, edit: str | None = None, params: Mapping[str, Any] | None
         return definition.target(exact, points, params, "field", **options)
 
     return edited
+
+
+def scene_edits() -> tuple[str, ...]:
+    """The edits whose exact target a scene can be rendered from: learned edits of colored fields with a functional
+    target that costs one or two field evaluations a point (not smooth's quadrature)."""
+    from dws_edit.edits import REGISTRY
+
+    return tuple(n for n, e in REGISTRY.items() if "field" in e.domains and not e.quadrature and e.kind == "learned")
 
 
 def render_scene_views(fn: Callable[[Tensor], Tensor], c2w: Tensor, views: SceneViews) -> Tensor:

@@ -165,6 +165,8 @@ class ChoiceParam:
     def _index(self, v, where: str) -> int:
         if isinstance(v, str) and v in self.choices:
             return self.choices.index(v)
+        if isinstance(v, str) and v.isdigit():  # an index as the command line gives it: "--axis 2"
+            v = int(v)
         if isinstance(v, int) and not isinstance(v, bool) and 0 <= v < len(self.choices):
             return v
         raise ValueError(f"{where}: {self.name}={v!r} is not accepted; accepted: {self.accepted()}")

@@ -38,7 +38,7 @@ class TrainEdit:
     """Train a one-pass edit model (DWS or the flat-MLP baseline) on a zoo with the functional loss."""
 
     edit: str = "symmetrize"
-    """The edit to learn (see dws_edit.edits.EDITS): smooth, symmetrize, remove, dilate."""
+    """The edit to learn (see dws_edit.edits.EDITS): smooth, symmetrize, remove, remove_sphere, remove_part, dilate."""
     zoo: Path = Path("zoos/fmnist")
     """Zoo folder to train on (train split) and choose the model on (validation split)."""
     extra_zoo: tuple[Path, ...] = ()

@@ -298,6 +298,7 @@ def test_domain_of():
             "axis='z' is not accepted; accepted: axis one of ('x', 'y')",
         ),
         (lambda: get_edit("symmetrize").validate({"axis": torch.tensor([0, 3])}, "sdf"), "axis=3 is not accepted"),
+        (lambda: get_edit("symmetrize").validate({"axis": "2"}, "image"), "axis=2 is not accepted"),
         (
             lambda: get_edit("remove").validate({"box": [0.5, 0, 0.4, 0.5]}, "image"),
             "side along x (max - min) = -0.1 is outside",
@@ -361,3 +362,10 @@ def test_smooth_monte_carlo_is_unbiased_against_the_quadrature():
     torch.testing.assert_close(mc.mean(0), exact, atol=0.02, rtol=0)  # ... but unbiased
     with pytest.raises(ValueError, match="samples=3"):
         get_edit("smooth").target(f, coords, {"sigma": sigma}, "image", samples=3)
+
+
+def test_a_choice_given_by_its_index_as_text_is_that_choice():
+    """The command line gives indices as text (--axis 2, --part 0): the registry reads them as the index."""
+    sym, part = get_edit("symmetrize"), get_edit("remove_part")
+    assert torch.equal(sym.validate({"axis": "2"}, "sdf")["axis"], sym.validate({"axis": "z"}, "sdf")["axis"])
+    assert torch.equal(part.validate({"part": "0"}, "sdf")["part"], part.validate({"part": "handle"}, "sdf")["part"])

@@ -51,7 +51,7 @@ class LogDecayScheduler(Scheduler):
         return lr_scheduler.LambdaLR(optimizer, lr_lambda=factor)
 
 
-ITERATIONS = 2500
+ITERATIONS = 2000
 
 dws_nerf = MethodSpecification(
     config=TrainerConfig(

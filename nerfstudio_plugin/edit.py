@@ -120,6 +120,8 @@ class _NsEditOptions:
         data = self._data(run)
         out = run_folder(self.output_dir.resolve(), self.experiment_name or run.experiment_name,
                          self.timestamp or self.method)  # fmt: skip
+        if file := next((p for p in (out, *out.parents) if p.exists() and not p.is_dir()), None):
+            raise ValueError(f"--output-dir {self.output_dir}: {file} is a file; accepted: a folder")
         if out.resolve() == run.config_path.parent.resolve():
             raise ValueError(f"{out}: is the source run; give another --timestamp or --output-dir")
         if out.exists() and not self.overwrite:
@@ -200,7 +202,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(2) from None
     try:
         config.run()
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, OSError) as err:  # OSError: a folder that cannot be written, a full disk
         print(f"{PROG}: error: {str(err).strip().splitlines()[0] if str(err) else type(err).__name__}", file=sys.stderr)
         raise SystemExit(2) from None
     except KeyboardInterrupt:

@@ -138,12 +138,13 @@ def test_ns_edit_writes_an_exact_edit_and_refuses_bad_input_in_one_line(tmp_path
         ("--load-config", config, "--axis", "x"): "exists; choose another --timestamp",
         ("--load-config", config, "--axis", "x", "--data", tmp_path / "nodata"): "no scene there",
         ("--load-config", config, "--box", "0", "0", "0", "1", "1", "1"): "box",
+        ("--load-config", config, "--output-dir", nerfacto): "is a file; accepted: a folder",
         ("--load-config", config, "--export-mesh", tmp_path / "m.txt", "--axis", "x", "--timestamp", "m"): "suffixes",
     }
     for args, expected_text in cases.items():
         method = [] if "--method" in args else ["--method", "symmetrize-exact"]
         method += [] if "--axis" in args or "--method" in args else ["--axis", "x"]
-        code, err = _ns_edit(capsys, *method, *args, "--output-dir", out)
+        code, err = _ns_edit(capsys, *method, *args, *([] if "--output-dir" in args else ["--output-dir", out]))
         assert code == 2 and expected_text in err and err.count("\n") == 0, (args, err)
     code, err = _ns_edit(capsys, "--method", "dws-sharpen", "--load-config", config)
     assert code == 2 and "dws-symmetrize" in err and err.count("\n") == 0, err

@@ -5,7 +5,8 @@ The public API, and nothing else:
 - INRs in and out: ``fit_image``, ``fit_mesh``, ``fit_shape``, ``load_inr``, ``save_inr``, ``import_siren``,
   ``export_siren``, ``load_nerf`` (a dws-nerf run's field; ``dws_edit.inr.nerf_runs.write_nerf_run`` writes one
   back);
-- editing: ``edit``, ``available_edits``; models: ``load_model``, ``available_models``;
+- editing: ``edit``, ``available_edits``; models: ``load_model``, ``available_models``; INR classification:
+  ``classify``;
 - types: ``NetworkSpec``, ``WeightSpace``, ``WeightStats``;
 - subpackages: ``dws_edit.nn`` (equivariant layers, models, baselines), ``dws_edit.inr`` (INR specs,
   evaluation, batched fitting), ``dws_edit.data`` (sources and zoos), ``dws_edit.edits`` (each edit's
@@ -13,7 +14,7 @@ The public API, and nothing else:
 """
 
 from dws_edit import data, edits, inr, nn
-from dws_edit.api import available_edits, edit, fit_image, fit_mesh, fit_shape
+from dws_edit.api import available_edits, classify, edit, fit_image, fit_mesh, fit_shape
 from dws_edit.checkpoints import available_models, load_model
 from dws_edit.inr.exports import export_siren
 from dws_edit.inr.files import load_inr, read_inr, save_inr
@@ -30,6 +31,7 @@ __all__ = [
     "WeightStats",
     "available_edits",
     "available_models",
+    "classify",
     "data",
     "edit",
     "edits",

@@ -276,3 +276,15 @@ def fit_shape(
         targets = sdf[:, None]
     result = fit(spec, coords, targets[None], target_rmse**2, max_steps, lr, seed, on_step=progress)
     return result.ws
+
+
+def classify(ws: WeightSpace, model: str = "fmnist-classifier") -> list[dict]:
+    """The class of each image INR of ``ws`` [B, 1, ...] by a shipped INR classifier (``fmnist-classifier``,
+    ``mnist-classifier``) or a checkpoint file of ``dws-edit train classify``: one dict per INR with ``class``
+    (index), ``label`` (its name), ``probability`` (softmax) and ``count`` (B). The classifier reads the weights (and,
+    as its card says, the INR's values at 16 probe points); docs/tasks.md has its measured accuracy. Raises
+    ValueError (one line) for a model that is not an INR classifier or does not accept INRs of this spec."""
+    from dws_edit.checkpoints import shipped_model
+    from dws_edit.tasks.classify import label_inrs
+
+    return label_inrs(shipped_model(model), ws, model)

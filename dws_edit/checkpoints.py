@@ -94,15 +94,18 @@ def _card(file: Path) -> dict:
     return _cards[file][1]
 
 
-def available_models() -> dict[str, dict]:
-    """The shipped models: ``{name: card}`` for every ``checkpoints/<name>.safetensors`` with a card (each card
-    read once, again only after its file changes), but the models' training-data detectors (``*.ood.safetensors``,
-    :mod:`dws_edit.ood`)."""
+def available_models(task: str | None = "edit") -> dict[str, dict]:
+    """The shipped models of ``task``: ``{name: card}`` for every ``checkpoints/<name>.safetensors`` with a card
+    (each card read once, again only after its file changes), but the models' training-data detectors
+    (``*.ood.safetensors``, :mod:`dws_edit.ood`). ``task``: "edit" (the edit models, the default), "classify" or
+    "ssl" (the validation tasks' models, whose cards say their ``task``), None: all."""
     out = {}
     for file in sorted(checkpoint_dir().glob("*.safetensors")):
         card_file = file.with_suffix(".json")
         if card_file.exists() and not file.name.endswith(".ood.safetensors"):
-            out[file.stem] = _card(card_file)
+            card = _card(card_file)
+            if task is None or card.get("task", "edit") == task:
+                out[file.stem] = card
     return out
 
 
@@ -133,7 +136,7 @@ def load_model(name: str) -> nn.Module:
         return load_checkpoint(path)
     file = checkpoint_dir() / f"{name}.safetensors"
     if not file.exists():
-        names = ", ".join(available_models()) or "none (checkpoints/ is empty)"
+        names = ", ".join(available_models(None)) or "none (checkpoints/ is empty)"
         raise ValueError(f"no shipped model named {name!r}; accepted: a shipped name ({names}) or a checkpoint "
                          "file ending in .safetensors")  # fmt: skip
     return load_checkpoint(file)
@@ -152,9 +155,31 @@ def publish(run: str | Path, name: str, baseline: bool = False, half: bool = Fal
         card["command"] = json.loads(results.read_text())["command"]
     if baseline:
         card["baseline_of"] = name.removesuffix("-mlp")
+    if "task" in card:  # a validation task's model: its measured quality is its row of the runs' report
+        card["quality"] = task_quality(run)
     target = checkpoint_dir() / ("baselines" if baseline else "") / f"{name}.safetensors"
     save_checkpoint(target, model, card.get("model_kwargs", {}), card, half=half or baseline)
     return target
+
+
+def task_quality(run: Path) -> dict:
+    """A validation task's run's measured quality: its row of the report that ``dws-edit eval <task>`` wrote beside
+    it (``<run>/../results.json``), with the report's test data, the baselines' means and the command that measured
+    it. Raises ValueError (one line) when the report is missing or lacks the run."""
+    report_file = run.parent / "results.json"
+    if not report_file.is_file():
+        raise ValueError(f"{report_file} is missing; evaluate the runs first (dws-edit eval <task> --out {run.parent})")
+    report = json.loads(report_file.read_text())
+    identity = json.loads((run / "results.json").read_text())["identity"]
+    rows = [
+        r for r in report.get("runs", []) if (r["model"], r["seed"]) == (identity["model"], identity["loop"]["seed"])
+    ]
+    if not rows:
+        raise ValueError(f"{report_file} does not report {run.name}; rerun dws-edit eval <task> --out {run.parent}")
+    means = {m: {k: v["mean"] for k, v in metrics.items()} for m, metrics in report["summary"].items()}
+    keep = ("zoo", "test_inrs", "loop_zoo", "loop_test_inrs")
+    return {**rows[0], **{k: report[k] for k in keep if k in report}, "models_mean": means,
+            "measured_by": report["command"]}  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------------- the card's

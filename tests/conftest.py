@@ -39,3 +39,15 @@ def tiny_shape_zoos(tmp_path_factory):
         fit_zoo(source, out, FitOptions.for_source(source, max_steps=60, min_reached=0.0), progress=False)
         zoos[domain] = out
     return zoos
+
+
+@pytest.fixture(scope="session")
+def tiny_digit_zoo(tmp_path_factory):
+    """120 SIRENs of scikit-learn's 8x8 digits (on the 28x28 grid, all ten classes, a random tenth each for validation
+    and test) fitted to 30 dB: a labelled zoo for the classification tests."""
+    from dws_edit.data import FitOptions, ImageSource, fit_zoo
+
+    out = tmp_path_factory.mktemp("digit_zoo")
+    fit_zoo(ImageSource(dataset="digits", target_psnr=30.0), out, FitOptions(count=120, shard_size=64, max_steps=200),
+            progress=False)  # fmt: skip
+    return out

@@ -65,7 +65,7 @@ def digits():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", sorted(n for n, c in SHIPPED.items() if c["domain"] == "image"))
+@pytest.mark.parametrize("name", sorted(n for n, c in SHIPPED.items() if c.get("domain") == "image"))
 def test_shipped_image_model_beats_no_edit_on_fresh_inrs(name, digits):
     card = SHIPPED[name]
     edit = get_edit(card["edit"])
@@ -96,7 +96,7 @@ def fresh_shapes():
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "name",
-    sorted(n for n, c in SHIPPED.items() if c["domain"] == "sdf"),
+    sorted(n for n, c in SHIPPED.items() if c.get("domain") == "sdf"),
 )
 def test_shipped_sdf_model_beats_no_edit_on_fresh_inrs(name, fresh_shapes):
     from dws_edit.inr.domains import get_domain

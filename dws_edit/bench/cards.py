@@ -60,9 +60,11 @@ def _commands(card: dict) -> str:
 def model_input(card: dict) -> str:
     """What the model takes: "weights", or "weights + loss gradient" for ``--gradient`` models (", 2 passes" for
     a model with refinement passes, each taking the gradient again); ", keeps the source" for a ``--keep`` model
-    (its output is the source INR plus a correction)."""
+    (its output is the source INR plus a correction); ", values at P probe points" for a model with probes."""
     kwargs = card.get("model_kwargs", {})
     kept = ", keeps the source" if kwargs.get("keep") else ""
+    if kwargs.get("probes"):  # the INR's values at probe points (dws_edit.nn.probes)
+        kept = f", values at {kwargs['probes'] ** card['accepts']['d0']} probe points" + kept
     if not kwargs.get("gradient"):
         return "weights" + kept
     passes = kwargs.get("passes", 1)
@@ -79,6 +81,13 @@ def quality_summary(card: dict) -> str:
     """One line of a card's measured test quality (the headline numbers of checkpoints/README.md), or
     "not measured" for a card without one."""
     q = card.get("quality")
+    if q and card.get("task") == "classify":
+        mlp = q["models_mean"].get("mlp", {}).get("test_accuracy")
+        return f"test accuracy {q['test_accuracy']:.2f}% on {q['test_inrs']} test INRs" + (
+            f" (flat-MLP baseline {mlp:.2f}%)" if mlp is not None else ""
+        )
+    if q and card.get("task") == "ssl":
+        return f"linear-probe MSE of (a, b) {q['probe_mse']:.3f} on {q['test_inrs']} test INRs"
     if not q or "mse" not in q:
         return "not measured"
     n = f"on {q['test_inrs']} test INRs"
@@ -159,7 +168,7 @@ def _rows_3d(cards: dict) -> list[str]:
 def write_index() -> Path:
     """Write ``checkpoints/README.md``: every shipped model with its card's facts and measured quality, a section
     per domain, the training commands and the figures (``checkpoints/figures/<name>-*.png``)."""
-    cards = {n: c for n, c in available_models().items() if "quality" in c}
+    cards = {n: c for n, c in available_models(None).items() if "quality" in c}
     lines = [
         "# Shipped checkpoints",
         "",
@@ -173,11 +182,17 @@ def write_index() -> Path:
         if of_domain:
             lines += ["", f"## {title}", ""]
             lines += _rows_3d(of_domain) if get_domain(domain).has_surface else _image_rows(of_domain)
+    tasks = {n: c for n, c in cards.items() if "task" in c}
+    if tasks:
+        lines += ["", "## INR classifiers and encoders (the validation tasks, docs/tasks.md)", "",
+                  "| model | task | accepts | trained on | test quality |", "|---|---|---|---|---|"]  # fmt: skip
+        lines += [f"| {n} | {c['task']} | {accepts_summary(c)} | {c['data']['zoo']} ({c['data']['train_inrs']:,} INRs) "
+                  f"| {quality_summary(c)} |" for n, c in tasks.items()]  # fmt: skip
     lines += ["", "Training commands (from the cards):", ""]
     lines += [f"- {name}: {_commands(card)}" for name, card in cards.items()]
     lines += ["", "Before/after (image rows: source INR, exact target, DWS edit, MLP edit; 3-D rows: source, exact",
               "target, DWS edit) and error against time:", ""]  # fmt: skip
-    for name in cards:
+    for name in (n for n in cards if n not in tasks):
         lines += [f"![{name}](figures/{name}-before-after.png) ![{name}](figures/{name}-error-vs-time.png)", ""]
     path = checkpoint_dir() / "README.md"
     atomic_write_bytes(path, ("\n".join(lines) + "\n").encode())

@@ -28,12 +28,17 @@ from dws_edit.cli.edit import MODELS_COMMANDS, EditCommand
 from dws_edit.cli.fit import FIT_COMMANDS
 from dws_edit.cli.inr import INR_COMMANDS
 from dws_edit.cli.scene import MakeScene
+from dws_edit.cli.tasks import Adapt, Classify
 from dws_edit.cli.zoo import ZOO_COMMANDS
 from dws_edit.demo import Demo
+from dws_edit.tasks.adapt import EvalAdapt, TrainAdapt
+from dws_edit.tasks.classify import EvalClassify, TrainClassify
 from dws_edit.tasks.edit import TrainEdit
 from dws_edit.tasks.ood import TrainOOD
+from dws_edit.tasks.ssl import EvalSSL, TrainSSL
 
-TRAIN_COMMANDS = {"edit": TrainEdit, "ood": TrainOOD}
+TRAIN_COMMANDS = {"edit": TrainEdit, "ood": TrainOOD, "classify": TrainClassify, "ssl": TrainSSL, "adapt": TrainAdapt}
+EVAL_COMMANDS = {"classify": EvalClassify, "ssl": EvalSSL, "adapt": EvalAdapt}
 
 PROG = "dws-edit"
 DESCRIPTION = "Edit INRs (SIRENs) in weight space. dws-edit --version prints the version."
@@ -71,8 +76,15 @@ COMMANDS: dict[str, type] = {
     "fit": command_group("fit", "Fit a zoo of INRs from a source (images, sines, shapes, meshes).", FIT_COMMANDS),
     "zoo": command_group("zoo", "Inspect fitted zoos.", ZOO_COMMANDS),
     "train": command_group("train", "Train models; resumable, with checkpoints and a results JSON.", TRAIN_COMMANDS),
+    "eval": command_group(
+        "eval",
+        "Evaluate the validation tasks' trained runs and write their reports (JSON, markdown, curves).",
+        EVAL_COMMANDS,
+    ),
     "bench": command_group("bench", "Side-by-side benchmarks; each measures its baseline in the same run.", BENCHES),
     "make-scene": MakeScene,
+    "classify": Classify,
+    "adapt": Adapt,
 }
 
 

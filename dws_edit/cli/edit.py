@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -158,7 +159,8 @@ class Publish:
     run_dir: tyro.conf.Positional[Path]
     """The training run folder (holding best.safetensors)."""
     name: str = "image-smooth"
-    """The shipped name, <domain>-<edit> (dws_edit.edit finds learned models by their card)."""
+    """The shipped name: <domain>-<edit> for an edit model (dws_edit.edit finds learned models by their card); a
+    validation task's model any name (fmnist-classifier), its quality read from the runs' report."""
     baseline: bool = False
     """A FlatMLPEditNet baseline: goes to checkpoints/baselines/<name>.safetensors (used by dws-edit bench edit),
     stored as float16."""
@@ -170,6 +172,10 @@ class Publish:
 
         path = publish(self.run_dir, self.name, self.baseline, self.half)
         console.print(f"published {self.run_dir} as {path}")
+        if "task" in json.loads(path.with_suffix(".json").read_text()):  # its quality is measured: index it now
+            from dws_edit.bench.cards import write_index
+
+            console.print(f"wrote {write_index()}")
         return path
 
 
@@ -195,10 +201,16 @@ class Models:
             table.add_row(e["name"], e["kind"], ", ".join(e["domains"]), escape(text), shipped)
         console.print(table)
         models = Table(title="shipped models (checkpoints/README.md has every measurement)")
-        for col in ("model", "edit", "accepts", "input", "test quality"):
+        for col in ("model", "edit / task", "accepts", "input", "test quality"):
             models.add_column(col)
-        for name, card in available_models().items():
-            models.add_row(name, card["edit"], accepts_summary(card), model_input(card), quality_summary(card))
+        for name, card in available_models(None).items():
+            models.add_row(
+                name,
+                card.get("edit", card.get("task", "-")),
+                accepts_summary(card),
+                model_input(card),
+                quality_summary(card),
+            )
         console.print(models)
         return edits
 

@@ -90,4 +90,39 @@ class FitMeshes(_FitCommand):
     """How the INRs are fitted (--seed above also seeds their initialisations)."""
 
 
-FIT_COMMANDS: dict[str, type] = {"images": FitImages, "sines": FitSines, "shapes": FitShapes, "meshes": FitMeshes}
+@dataclass
+class FitClassifiers:
+    """Train a population of small Fashion-MNIST classifiers (ReLU MLPs) as a zoo, for dws-edit train adapt."""
+
+    out: Path = Path("zoos/fmnist-classifiers")
+    """Zoo directory (created; a complete zoo of the same settings is left as it is)."""
+    count: int = 1000
+    """Classifiers in all (val and test splits included)."""
+    size: int = 7
+    """Images are reduced to SIZE x SIZE pixels by area averaging (the classifiers' input: SIZE^2 features)."""
+    hidden: tuple[int, ...] = (32, 32)
+    """Hidden widths of every classifier."""
+    steps: int = 400
+    """Adam steps per classifier (batches of 128 source-domain training images)."""
+    lr: float = 3e-3
+    """Adam learning rate."""
+    val_count: int = 100
+    """Validation classifiers."""
+    test_count: int = 100
+    """Test classifiers."""
+    seed: int = 0
+    """Seed of the initialisations, the batches and the split."""
+
+    def run(self) -> dict:
+        from dws_edit.data.classifiers import fit_population
+
+        if min(self.count, self.size, self.steps, *self.hidden) < 1 or not self.lr > 0:
+            raise ValueError("--count, --size, --steps and --hidden must be positive and --lr above 0")
+        manifest = fit_population(self.out, self.count, self.size, self.hidden, self.steps, self.lr, self.val_count,
+                                  self.test_count, self.seed)  # fmt: skip
+        console.print_json(data=manifest["summary"])
+        return manifest
+
+
+FIT_COMMANDS: dict[str, type] = {"images": FitImages, "sines": FitSines, "shapes": FitShapes, "meshes": FitMeshes,
+                                 "classifiers": FitClassifiers}  # fmt: skip

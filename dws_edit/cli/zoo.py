@@ -30,7 +30,7 @@ class ZooInfo:
             m = read_manifest(path)
             s = m.get("summary") or zoo_summary(load_zoo(path, "all", check_complete=False), path)
             src = m["source"]
-            reached = f"{100 * s['reached_target']:.2f}% ({target_text(m)})"
+            reached = f"{100 * s['reached_target']:.2f}% ({target_text(m)})" if "reached_target" in s else "-"
             if s.get("met_min_reached") is False:
                 reached += f" [red]FAILED (min {100 * s['min_reached']:.0f}%)[/]"
             wall = m.get("record", {}).get("wall_time_s")

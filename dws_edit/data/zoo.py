@@ -360,6 +360,8 @@ def zoo_summary(every: ZooSplit, path: str | Path, min_reached: float | None = N
 
 def quality_text(summary: dict) -> str:
     """``"PSNR 40.37 dB (min 40.00)"`` or ``"RMSE 0.0101 (max 0.0366)"`` from a zoo summary."""
+    if "source_test_accuracy_mean" in summary:  # a population of classifiers (dws_edit.data.classifiers)
+        return f"source test accuracy {100 * summary['source_test_accuracy_mean']:.1f}%"
     if "mean_psnr_db" in summary:
         return f"PSNR {summary['mean_psnr_db']:.2f} dB (min {summary['min_psnr_db']:.2f})"
     return f"RMSE {summary['mean_rmse']:.4f} (max {summary['max_rmse']:.4f})"

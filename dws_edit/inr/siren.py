@@ -86,6 +86,25 @@ def canonical_phases(ws: WeightSpace) -> WeightSpace:
     return WeightSpace(ws.spec, ws.weights, biases)
 
 
+def canonical_signs(ws: WeightSpace) -> WeightSpace:
+    """The same SIRENs with every hidden neuron's sign fixed: a neuron whose bias is negative (or zero, with a
+    negative sum of incoming weights) is negated, its incoming weights, bias and outgoing weights alike. Exact, since
+    sin is odd (``WeightSpace.flip_signs``); after it, two fits that differ only by the sign symmetry of sine networks
+    have the same weights up to the permutations of hidden neurons, which the DWS layers are equivariant to (the
+    canonicalisation of ScaleGMN, Kalogeropoulos et al. 2024). Layers are fixed in order (a flip in layer k changes
+    the incoming weights of layer k + 1). ``ws`` [B, C, ...]: the signs are decided on channel 0; non-sine specs come
+    back as they are."""
+    if ws.spec.activation != "sine":
+        return ws
+    for k in range(len(ws.spec.hidden_sizes)):
+        bias, incoming = ws.biases[k][:, 0], ws.weights[k][:, 0].sum(-1)  # [B, d]
+        negative = (bias < 0) | ((bias == 0) & (incoming < 0))
+        signs = [torch.ones_like(b[:, 0]) for b in ws.biases[:-1]]
+        signs[k] = torch.where(negative, -1.0, 1.0).to(bias)
+        ws = ws.flip_signs(signs)
+    return ws
+
+
 def grid_coords(height: int, width: int) -> torch.Tensor:
     """Pixel-centre coordinates on [-1, 1]^2 as [H*W, 2] in (x, y) order, row-major like the image."""
     ys = torch.linspace(-1, 1, height)

@@ -8,19 +8,20 @@ from dws_edit.nn.baselines import (
     NeuronTransformerEncoder,
     align_to_reference,
 )
+from dws_edit.nn.encoders import ENCODERS, BaselineEncoder, DWSClassifier, DWSEncoder, build_encoder
 from dws_edit.nn.layer import DWSLayer
 from dws_edit.nn.models import (
     DWSBlocks,
-    DWSClassifier,
     DWSEditNet,
-    DWSEncoder,
     EditNet,
     InvariantPool,
     WeightNormalizer,
 )
 
 __all__ = [
+    "ENCODERS",
     "AlignedMLPEncoder",
+    "BaselineEncoder",
     "DWSBlocks",
     "DWSClassifier",
     "DWSEditNet",
@@ -34,4 +35,5 @@ __all__ = [
     "NeuronTransformerEncoder",
     "WeightNormalizer",
     "align_to_reference",
+    "build_encoder",
 ]

@@ -7,6 +7,7 @@
   with layer and position embeddings, so it is not permutation invariant by construction.
 - ``INR2VecEncoder``: an inr2vec-style encoder: one shared MLP over every neuron's row, max-pooled.
 - ``FlatMLPEditNet``: the MLP edit baseline: flat weights -> residual on flat weights.
+- ``NeuronEditNet``: the Transformer and inr2vec-style edit baselines: a residual per neuron token.
 - ``align_to_reference``: weight matching by linear assignment, used by ``AlignedMLPEncoder``.
 """
 
@@ -95,9 +96,13 @@ class NeuronTransformerEncoder(nn.Module):
             persistent=False,
         )
 
-    def forward(self, ws: WeightSpace) -> Tensor:
+    def token_features(self, ws: WeightSpace) -> Tensor:
+        """The Transformer's output per neuron token: [B, num_tokens, d_model]."""
         x = self.embed(neuron_tokens(ws, self.token_width)) + self.layer_embed(self.layer_ids) + self.position
-        return self.head(self.encoder(x).mean(1))
+        return self.encoder(x)
+
+    def forward(self, ws: WeightSpace) -> Tensor:
+        return self.head(self.token_features(ws).mean(1))
 
 
 class INR2VecEncoder(nn.Module):
@@ -118,10 +123,14 @@ class INR2VecEncoder(nn.Module):
             persistent=False,
         )
 
-    def forward(self, ws: WeightSpace) -> Tensor:
+    def token_features(self, ws: WeightSpace) -> Tensor:
+        """The shared MLP's output per neuron token: [B, num_tokens, hidden]."""
         rows = neuron_tokens(ws, self.token_width)
         onehot = self.layer_onehot.to(rows.dtype).expand(rows.shape[0], -1, -1)
-        return self.head(self.row_net(torch.cat([rows, onehot], dim=-1)).amax(dim=1))
+        return self.row_net(torch.cat([rows, onehot], dim=-1))
+
+    def forward(self, ws: WeightSpace) -> Tensor:
+        return self.head(self.token_features(ws).amax(dim=1))
 
 
 class FlatMLPEditNet(EditNet):
@@ -145,6 +154,44 @@ class FlatMLPEditNet(EditNet):
         x = _flat(ws) if cond is None else torch.cat([_flat(ws), cond.to(ws.dtype)], dim=-1)
         out = self.net(x).reshape(ws.batch_size, self.outputs, self.spec.num_params)
         return WeightSpace.from_flat(out, ws.spec, check=False)
+
+
+class NeuronEditNet(EditNet):
+    """Per-neuron edit baselines (same call, residual and statistics as ``DWSEditNet``; not equivariant by
+    construction): ``kind="transformer"``, each neuron token's Transformer output, or ``"inr2vec"``, each token's
+    shared-MLP features next to their max-pool over all tokens, is mapped to that neuron's residual (its incoming
+    weights and bias). Without edit parameters (``cond_dim`` 0) and one output network."""
+
+    def __init__(self, spec: NetworkSpec, kind: str = "transformer", init_scale: float = 1e-3, **kwargs):
+        super().__init__(spec, 0, 1, init_scale)
+        self.kind = kind
+        if kind == "transformer":
+            self.body: nn.Module = NeuronTransformerEncoder(spec, **kwargs)
+            width = self.body.encoder.layers[0].linear1.in_features
+        elif kind == "inr2vec":
+            self.body = INR2VecEncoder(spec, **kwargs)
+            width = 2 * self.body.row_net[-1].out_features
+        else:
+            raise ValueError(f"NeuronEditNet kind {kind!r}: accepted transformer, inr2vec")
+        self.out = _mlp((width, width, self.body.token_width))
+
+    def delta(self, ws: WeightSpace, cond: Tensor | None, raw=None, grad=None) -> WeightSpace:
+        feats = self.body.token_features(ws)
+        if self.kind == "inr2vec":
+            feats = torch.cat([feats, feats.amax(dim=1, keepdim=True).expand_as(feats)], dim=-1)
+        return tokens_to_weights(self.out(feats), ws.spec)
+
+
+def tokens_to_weights(tokens: Tensor, spec: NetworkSpec) -> WeightSpace:
+    """The inverse of :func:`neuron_tokens`: tokens [B, num_tokens, width] -> a WeightSpace [B, 1, ...] of ``spec``
+    (each neuron's incoming weights from the token's first entries, its bias from the last)."""
+    weights, biases, at = [], [], 0
+    for o, n in spec.weight_shapes:
+        t = tokens[:, at : at + o]
+        weights.append(t[..., :n][:, None])
+        biases.append(t[..., -1][:, None])
+        at += o
+    return WeightSpace(spec, tuple(weights), tuple(biases))
 
 
 def align_to_reference(ws: WeightSpace, reference: WeightSpace) -> WeightSpace:

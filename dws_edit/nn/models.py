@@ -207,41 +207,6 @@ class _Normalized(nn.Module):
         return ws if ws.dtype == dtype else ws.to(dtype)
 
 
-class DWSEncoder(_Normalized):
-    """Invariant embedding of an INR: DWS layers -> invariant pooling -> MLP."""
-
-    def __init__(
-        self,
-        spec: NetworkSpec,
-        embed_dim: int = 64,
-        hidden: int = 32,
-        depth: int = 4,
-        head_hidden: int = 128,
-        norm: bool = False,
-        dropout: float = 0.0,
-        in_channels: int = 1,
-    ):
-        super().__init__(spec, in_channels)
-        self.spec = spec
-        self.blocks = DWSBlocks(spec, (in_channels,) + (hidden,) * depth, norm=norm, dropout=dropout)
-        self.pool = InvariantPool(spec, hidden)
-        self.head = _mlp((self.pool.out_features, head_hidden, embed_dim), dropout)
-        self.embed_dim = embed_dim
-
-    def forward(self, ws: WeightSpace) -> Tensor:
-        """``ws`` [B, C, ...] of any floating dtype (:meth:`own_dtype`) -> the embedding [B, embed_dim]."""
-        feats = self.blocks.features(self.normalize(self.own_dtype(ws)))
-        return self.head(self.pool([torch.relu(x) for x in feats]))
-
-
-class DWSClassifier(DWSEncoder):
-    """Invariant classifier of INRs: a ``DWSEncoder`` whose embedding is the class logits."""
-
-    def __init__(self, spec: NetworkSpec, num_classes: int = 10, **kwargs):
-        super().__init__(spec, embed_dim=num_classes, **kwargs)
-        self.num_classes = num_classes
-
-
 class EditNet(_Normalized):
     """The residual edit shared by every edit model: ``edited = ws + scale * std * delta(normalize(ws), cond)``.
 

@@ -162,7 +162,7 @@ def _average_gradients(params: list[nn.Parameter], world_size: int) -> None:
             p.grad /= world_size
 
 
-def _default_save(path: Path, modules: dict[str, nn.Module]) -> None:
+def save_state_dicts(path: Path, modules: dict[str, nn.Module]) -> None:
     """One module: its state dict; several: every module's, keys prefixed ``<name>.`` (dws_edit.io)."""
     if len(modules) == 1:
         write_file(path, next(iter(modules.values())).state_dict())
@@ -204,7 +204,7 @@ def train(
             module.to(device)
     params = _unique(p for m in modules.values() for p in m.parameters())
     opts = build_optimizers(task, cfg, params)
-    save_model = save_model or _default_save
+    save_model = save_model or save_state_dicts
     identity = {"loop": asdict(cfg), **identity}
     step, best, history, elapsed = 0, math.inf, [], 0.0
     if (out / STATE).exists():

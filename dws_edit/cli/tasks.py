@@ -1,0 +1,81 @@
+"""``dws-edit classify``: the validation tasks' shipped models applied to a user's files."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import tyro
+
+from dws_edit.console import console
+
+
+@dataclass
+class Classify:
+    """Classify image INRs with a shipped INR classifier: prints each INR's class and its probability."""
+
+    inrs: tyro.conf.Positional[tuple[Path, ...]]
+    """INR files (dws-edit inr fit / import; each may hold several INRs)."""
+    model: str = "fmnist-classifier"
+    """A shipped classifier (fmnist-classifier, mnist-classifier) or a checkpoint file of one."""
+
+    def run(self) -> list[dict]:
+        from dws_edit.api import classify
+        from dws_edit.inr import load_inr
+
+        if not self.inrs:
+            raise ValueError("no INR file given; accepted: one or more INR files (dws-edit classify a.safetensors ...)")
+        rows = []
+        for path in self.inrs:
+            for k, row in enumerate(classify(load_inr(path), self.model)):
+                name = f"{path}" if k == 0 and row["count"] == 1 else f"{path}[{k}]"
+                console.print(f"{name}: {row['label']} (class {row['class']}, probability {row['probability']:.3f})")
+                rows.append({"file": str(path), "index": k, **row})
+        return rows
+
+
+@dataclass
+class Adapt:
+    """Adapt a Fashion-MNIST classifier to corrupted images with a shipped adapter, state dict in and out."""
+
+    classifier: tyro.conf.Positional[Path]
+    """The classifier: a .pt/.pth/.safetensors state dict of nn.Sequential(Linear, ReLU, ..., Linear) (read with
+    torch.load(weights_only=True) or safetensors: never unpickled)."""
+    out: Path = Path("adapted.safetensors")
+    """The adapted classifier's state dict (.safetensors or .pt; the same keys as nn.Sequential's)."""
+    model: str = "fmnist-adapter"
+    """A shipped adapter (fmnist-adapter) or a checkpoint file of one (dws-edit train adapt)."""
+
+    def run(self) -> Path:
+        import io
+
+        import torch
+
+        from dws_edit.checkpoints import accepts, describe_accepts, load_model
+        from dws_edit.data.classifiers import classifier_state_dict, import_classifier
+        from dws_edit.io import write_file
+        from dws_edit.records import atomic_write_bytes
+
+        if self.out.suffix.lower() not in (".safetensors", ".pt", ".pth"):
+            raise ValueError(f"--out {self.out}: accepted a path ending in .safetensors, .pt or .pth")
+        if self.out.resolve() == self.classifier.resolve():
+            raise ValueError(f"--out {self.out} is the input file; give another path (the input is never overwritten)")
+        net = load_model(self.model)
+        card = net.card
+        if card.get("task") != "adapt":
+            raise ValueError(f"{self.model} is not a classifier adapter (task {card.get('task', card.get('edit'))!r}); "
+                             "accepted: fmnist-adapter or a checkpoint of dws-edit train adapt")  # fmt: skip
+        ws = import_classifier(self.classifier)
+        if not accepts(card, ws.spec):
+            raise ValueError(f"{self.classifier}: a {'->'.join(map(str, ws.spec.layer_sizes))} classifier; "
+                             f"{self.model} accepts {describe_accepts(card['accepts'])}")  # fmt: skip
+        with torch.no_grad():
+            adapted = classifier_state_dict(net(ws))
+        if self.out.suffix.lower() == ".safetensors":
+            write_file(self.out, adapted)
+        else:
+            buffer = io.BytesIO()
+            torch.save(adapted, buffer)
+            atomic_write_bytes(self.out, buffer.getvalue())
+        console.print(f"wrote {self.out} (adapted by {self.model})")
+        return self.out

@@ -1,0 +1,242 @@
+"""Domain adaptation of image classifiers in weight space (``dws-edit train adapt`` / ``dws-edit eval adapt``), the
+DWSNets paper's third task on Fashion-MNIST: a model maps a classifier's weights (a ReLU MLP of a population trained
+on the source domain, ``dws-edit fit classifiers``) to adapted weights in one forward pass, trained with the adapted
+classifier's cross-entropy on the target domain's training images (``dws_edit.data.classifiers``: the same images,
+deterministically corrupted). Evaluated on unseen classifiers (the population's test split) and unseen images (the
+target domain's test images): target accuracy with no adaptation, with each baseline, with the DWS model.
+
+Models: ``dws`` (DWSEditNet: equivariant layers, a residual on the weights), ``mlp`` (FlatMLPEditNet), ``mlp-aug``
+(the same, each training classifier's hidden neurons permuted afresh), ``mlp-align`` (the same on classifiers aligned
+to one reference by linear assignment), ``transformer`` and ``inr2vec`` (NeuronEditNet: a residual per neuron).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from dws_edit.console import console
+from dws_edit.data import load_zoo
+from dws_edit.data.classifiers import accuracy_of, domain_images
+from dws_edit.inr import evaluate
+from dws_edit.io import read_file, sha256_hex
+from dws_edit.nn import DWSEditNet, FlatMLPEditNet, align_to_reference
+from dws_edit.nn.baselines import NeuronEditNet
+from dws_edit.tasks.loop import BEST, save_state_dicts
+from dws_edit.tasks.suite import (
+    SuiteRuns,
+    SuiteTraining,
+    TaskSettings,
+    check_models,
+    finished_runs,
+    run_folder,
+    run_row,
+    save_encoder,
+    shared_identity,
+    train_all,
+    with_overrides,
+    write_report,
+)
+from dws_edit.weights import WeightSpace
+
+VAL_IMAGES = 5000
+"""The last this many target-domain training images choose the best step; the rest train."""
+
+
+@dataclass(frozen=True)
+class AdaptSettings(TaskSettings):
+    """The training settings of one adaptation run: the tasks' and the target images per step."""
+
+    images: int
+    seed_data: int = 0
+
+    def check(self) -> None:
+        super().check()
+        if self.images < 1:
+            raise ValueError(f"--images {self.images}: expected a positive number of images per step")
+
+
+PRESETS = {
+    "cpu": AdaptSettings(steps=1500, batch_size=32, images=128, lr=1e-3, weight_decay=1e-4, warmup=100,
+                         eval_every=250, hidden=8, depth=3, bf16=False, device="cpu", val_count=100),
+    "paper": AdaptSettings(steps=20_000, batch_size=64, images=256, lr=1e-3, weight_decay=1e-4, warmup=1000,
+                           eval_every=1000, hidden=16, depth=4, bf16=True, device="cuda", val_count=100),
+}  # fmt: skip
+
+
+@dataclass
+class _AdaptCommand(SuiteRuns):
+    zoo: Path = Path("zoos/fmnist-classifiers")
+    """Population of source-domain classifiers (dws-edit fit classifiers)."""
+
+    def folder(self) -> Path:
+        return self.out or Path("runs") / f"adapt-{self.zoo.name}"
+
+
+@dataclass
+class TrainAdapt(_AdaptCommand, SuiteTraining):
+    """Train classifier adapters: the DWS model and every baseline, each seed, then evaluate them.
+
+    The evaluation uses unseen classifiers (the population's test split) and unseen target-domain images."""
+
+    images: int | None = None
+    """Target-domain images per step, shared by the step's classifiers (default: the preset's)."""
+
+    def settings(self) -> AdaptSettings:
+        return with_overrides(PRESETS[self.preset], self, SuiteTraining.OVERRIDES + ("images",))
+
+    def run(self) -> dict:
+        check_models(self.models, self.seeds)
+        settings = self.settings()
+        data = AdaptData(self.zoo, settings)
+        train_all(self, "adapt", settings, data, lambda model, seed: AdaptTask(data, model, settings, seed))
+        return evaluate_adapt(self)
+
+
+@dataclass
+class EvalAdapt(_AdaptCommand):
+    """Evaluate trained classifier adapters: target-domain test accuracy of unseen classifiers, adapted or not."""
+
+    def run(self) -> dict:
+        check_models(self.models, self.seeds)
+        return evaluate_adapt(self)
+
+
+class AdaptData:
+    """The population's train split and first ``val_count`` validation classifiers; the target domain's training
+    images (the last VAL_IMAGES of them for validation), at the population's resolution."""
+
+    def __init__(self, zoo: Path, s: AdaptSettings):
+        self.zoo = Path(zoo)
+        self.train = load_zoo(zoo, "train")
+        if self.train.manifest.get("source", {}).get("type") != "ClassifierPopulation":
+            raise ValueError(f"{zoo} is not a population of classifiers; accepted: a zoo of dws-edit fit classifiers")
+        self.spec, self.size = self.train.spec, self.train.manifest["source"]["size"]
+        self.sha256 = sha256_hex((self.zoo / "manifest.json").read_bytes())
+        self.train_ws = self.train.ws.to(s.device)
+        self.val_ws = load_zoo(zoo, "val").ws[: s.val_count].to(s.device)
+        images, labels = domain_images("target", "train", self.size, s.seed_data)
+        self.images, self.labels = images[:-VAL_IMAGES].to(s.device), labels[:-VAL_IMAGES].to(s.device)
+        self.val_images, self.val_labels = images[-VAL_IMAGES:].to(s.device), labels[-VAL_IMAGES:].to(s.device)
+        self.reference = self.train.ws[:1]
+
+
+def build_adapter(kind: str, data_spec, s: AdaptSettings, reference: WeightSpace) -> nn.Module:
+    """The adapter ``kind`` for classifiers of ``data_spec``; ``mlp-align`` keeps its reference as a buffer."""
+    if kind == "dws":
+        return DWSEditNet(data_spec, hidden=s.hidden, depth=s.depth, outputs=1)
+    if kind in ("mlp", "mlp-aug", "mlp-align"):
+        model = FlatMLPEditNet(data_spec, outputs=1)
+        if kind == "mlp-align":
+            model.register_buffer("reference", reference.flatten()[:1, :1].clone())
+        return model
+    if kind in ("transformer", "inr2vec"):
+        return NeuronEditNet(data_spec, kind)
+    raise ValueError(f"adapter {kind!r}: accepted dws, mlp, mlp-aug, mlp-align, transformer, inr2vec")
+
+
+def adapt_with(kind: str, model: nn.Module, ws: WeightSpace) -> WeightSpace:
+    """Run adapter ``model`` of kind ``kind`` on classifiers ``ws`` (``mlp-align``: aligned to its reference first;
+    the same functions)."""
+    if kind == "mlp-align":
+        ws = align_to_reference(ws, WeightSpace.from_flat(model.reference, ws.spec).to(ws.dtype))
+    return model(ws)
+
+
+class AdaptTask:
+    """The loop's task for one adapter and seed: the adapted classifiers' cross-entropy on target images."""
+
+    def __init__(self, data: AdaptData, kind: str, s: AdaptSettings, seed: int):
+        self.data, self.kind, self.s = data, kind, s
+        torch.manual_seed(seed)
+        self.model = build_adapter(kind, data.spec, s, data.reference)
+        self.model.set_stats(data.train.stats)
+
+    def modules(self) -> dict[str, nn.Module]:
+        return {"model": self.model}
+
+    def optimizers(self) -> dict[str, list[dict]]:
+        return {"adamw": [{"params": list(self.model.parameters())}]}
+
+    def train_loss(self, step: int, generator: torch.Generator) -> Tensor:
+        d = self.data
+        idx = torch.randint(0, d.train_ws.batch_size, (self.s.batch_size,), generator=generator)
+        ws = d.train_ws[idx.to(d.images.device)]
+        if self.kind == "mlp-aug":
+            ws = ws.permute(ws.random_permutations(generator))
+        pick = torch.randint(0, d.images.shape[0], (self.s.images,), generator=generator).to(d.images.device)
+        logits = evaluate(adapt_with(self.kind, self.model, ws), d.images[pick]).float()  # [B, N, classes]
+        target = d.labels[pick].expand(ws.batch_size, -1)
+        return nn.functional.cross_entropy(logits.flatten(0, 1), target.flatten())
+
+    def validate(self) -> dict[str, float]:
+        d = self.data
+        adapted = torch.cat([accuracy_of(adapt_with(self.kind, self.model, d.val_ws[lo : lo + 32]), d.val_images,
+                                         d.val_labels) for lo in range(0, d.val_ws.batch_size, 32)])  # fmt: skip
+        acc = adapted.mean().item()
+        return {"score": 1.0 - acc, "accuracy": acc}
+
+    def save(self, path: Path, modules: dict) -> None:
+        """The DWS adapter as a dws-edit checkpoint with its card; a baseline as its state dict."""
+        model = modules["model"]
+        if not isinstance(model, DWSEditNet):
+            return save_state_dicts(path, modules)
+        arch, n = "->".join(map(str, self.data.spec.layer_sizes)), self.data.size
+        does = (
+            f"Adapts a Fashion-MNIST classifier ({arch} ReLU MLP on {n}x{n} images) to corrupted images "
+            "(contrast, blur, elastic, noise)"
+        )
+        kwargs = {"hidden": self.s.hidden, "depth": self.s.depth, "outputs": 1}
+        save_encoder(path, model, kwargs, "adapt", does, self.data, image_size=self.data.size)
+
+
+def load_adapter(run: Path, spec, reference: WeightSpace) -> nn.Module:
+    """The best adapter of one run folder, in eval mode (baselines rebuilt from the run's recorded settings)."""
+    import json
+
+    from dws_edit.checkpoints import load_checkpoint
+
+    identity = json.loads((run / "results.json").read_text())["identity"]
+    if identity["model"] == "dws":
+        return load_checkpoint(run / BEST)
+    model = build_adapter(identity["model"], spec, AdaptSettings(**identity["settings"]), reference)
+    model.load_state_dict(read_file(run / BEST)[0])
+    return model.eval()
+
+
+@torch.no_grad()
+def evaluate_adapt(cmd: _AdaptCommand) -> dict:
+    """Target-domain test accuracy (%) of the population's test classifiers, unadapted and adapted by every finished
+    run; the report written into the runs' folder; prints the table."""
+    out = cmd.folder()
+    runs = finished_runs(out, cmd.models, cmd.seeds)
+    first = shared_identity(runs, out)
+    test = load_zoo(cmd.zoo, "test")
+    size = test.manifest["source"]["size"]
+    images, labels = domain_images("target", "test", size, first["settings"].get("seed_data", 0))
+    source_images, source_labels = domain_images("source", "test", size)
+    reference = load_zoo(cmd.zoo, "train").ws[:1]
+    none = 100 * accuracy_of(test.ws, images, labels).mean().item()
+    rows = []
+    for model, seed, record in runs:
+        net = load_adapter(run_folder(out, model, seed), test.spec, reference)
+        adapted = WeightSpace.cat([adapt_with(model, net, test.ws[lo : lo + 32]) for lo in range(0, len(test), 32)])
+        acc = 100 * accuracy_of(adapted, images, labels).mean().item()
+        source = 100 * accuracy_of(adapted, source_images, source_labels).mean().item()
+        rows.append(run_row(model, seed, net, record, target_accuracy=acc, gain=acc - none, source_accuracy=source))
+        console.print(f"{model} seed {seed}: target test accuracy {acc:.2f}% (no adaptation {none:.2f}%)")
+    columns = [("target_accuracy", "target test accuracy %", ".2f"), ("gain", "points over no adaptation", ".2f"),
+               ("source_accuracy", "source test accuracy %", ".2f"), ("params", "parameters", ".0f"),
+               ("train_s", "training s", ".0f")]  # fmt: skip
+    none_source = 100 * accuracy_of(test.ws, source_images, source_labels).mean().item()
+    extra = {"zoo": str(cmd.zoo), "zoo_sha256": first["zoo_sha256"], "test_classifiers": len(test),
+             "test_images": images.shape[0], "no_adaptation_target_accuracy": none,
+             "no_adaptation_source_accuracy": none_source}  # fmt: skip
+    results = write_report(out, "adapt", first["preset"], first["settings"], rows, columns,
+                           ("accuracy", "val target accuracy"), runs, extra)  # fmt: skip
+    console.print(f"no adaptation: target test accuracy {none:.2f}%")
+    console.print((out / "results.md").read_text())
+    return results

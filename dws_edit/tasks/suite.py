@@ -1,0 +1,343 @@
+"""Side-by-side runs of the validation tasks: every encoder (the DWS model and the paper's baselines) x every seed,
+trained through the one loop into ``<out>/<model>-seed<k>``, then summarized as mean +- std over the seeds.
+
+What a task writes next to its runs (``write_report``)::
+
+    results.json     the task, preset, settings, every run's metrics and the summary (mean, std, n per model)
+    results.md       the summary as a markdown table, the DWS model first
+    curves.png       validation curves: one line per model (mean over seeds), the metric against the step
+
+A run folder holds the loop's files (``state.pt``, ``best.safetensors``, ``results.json``); a rerun of the task
+command skips finished runs and resumes an interrupted one (``dws_edit.tasks.loop``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import torch
+from torch import nn
+
+from dws_edit.checkpoints import accepts_of, load_checkpoint, save_checkpoint
+from dws_edit.io import read_file
+from dws_edit.nn.encoders import ENCODERS, build_encoder
+from dws_edit.records import atomic_write_bytes, atomic_write_json, run_record
+from dws_edit.tasks.loop import BEST, LoopConfig, train
+from dws_edit.weights import NetworkSpec
+
+PRESETS = ("cpu", "paper")
+"""The named settings of every task: ``cpu`` (each task in about an hour on a 2-core machine), ``paper`` (the
+papers' protocol, for a GPU)."""
+
+
+@dataclass(frozen=True)
+class TaskSettings:
+    """The settings every validation task's run has (a preset, optionally overridden flag by flag); tasks add theirs
+    in a subclass. ``fractions``: the task's fraction settings and their upper bounds, checked by :meth:`check`."""
+
+    steps: int
+    batch_size: int
+    lr: float
+    weight_decay: float
+    warmup: int
+    eval_every: int
+    hidden: int
+    depth: int
+    bf16: bool
+    device: str
+    val_count: int
+
+    fractions: ClassVar[tuple[tuple[str, float], ...]] = ()
+
+    def check(self) -> None:
+        """Raises ValueError (one line) for a value out of range (the loop checks its own)."""
+        for name, top in self.fractions:
+            if not 0.0 <= getattr(self, name) <= top:
+                raise ValueError(f"--{name.replace('_', '-')} {getattr(self, name)}: expected a fraction in [0, {top}]")
+        if min(self.hidden, self.depth, self.val_count) < 1:
+            raise ValueError("--hidden, --depth and --val-count must be positive")
+        if self.device.startswith("cuda") and not torch.cuda.is_available():
+            raise ValueError(f"--device {self.device}: no CUDA device here; accepted: cpu (--preset cpu)")
+
+
+@dataclass(frozen=True)
+class EncoderSettings(TaskSettings):
+    """Settings of the tasks that train encoders (classification, SSL): dropout, the canonical sign, sign-flip
+    augmentation, probe points."""
+
+    dropout: float
+    signs: bool
+    sign_flips: float
+    probes: int
+
+    fractions: ClassVar[tuple[tuple[str, float], ...]] = (("sign_flips", 1.0), ("dropout", 0.9))
+
+    def check(self) -> None:
+        super().check()
+        if self.probes < 0:
+            raise ValueError(f"--probes {self.probes}: expected 0 (off) or probe points per axis")
+
+
+@dataclass
+class SuiteRuns:
+    """Which runs a task command trains or evaluates, and where."""
+
+    models: tuple[str, ...] = ENCODERS
+    """Models side by side: dws and the baselines mlp, mlp-aug, mlp-align, transformer, inr2vec."""
+    seeds: tuple[int, ...] = (0, 1, 2)
+    """Seeds (initialisation and batch order); the table reports mean +- std over them."""
+    out: Path | None = None
+    """Folder of the runs and the report (default runs/<task>-<zoo name>)."""
+
+
+@dataclass
+class SuiteTraining:
+    """A task's training flags: a named preset, and any setting overridden one by one."""
+
+    preset: Literal["cpu", "paper"] = "cpu"
+    """Named settings: cpu (every model x 3 seeds in about an hour on 2 cores) or paper (the papers' protocol, for a
+    GPU); each flag below that is given overrides one setting."""
+    steps: int | None = None
+    """Optimizer steps (default: the preset's)."""
+    batch_size: int | None = None
+    """INRs per step (default: the preset's)."""
+    lr: float | None = None
+    """Peak AdamW learning rate (default: the preset's)."""
+    hidden: int | None = None
+    """Channels of the DWS layers (default: the preset's)."""
+    bf16: bool | None = None
+    """Train under bf16 autocast (default: the preset's)."""
+    device: str | None = None
+    """Torch device (default: the preset's: cpu for --preset cpu, cuda for --preset paper)."""
+    threads: int = 2
+    """torch CPU threads."""
+
+    OVERRIDES: ClassVar[tuple[str, ...]] = ("steps", "batch_size", "lr", "hidden", "bf16", "device")
+
+
+@dataclass
+class EncoderTraining(SuiteTraining):
+    """The training flags of the encoder tasks (classification, SSL)."""
+
+    dropout: float | None = None
+    """Dropout in every model (default: the preset's)."""
+    signs: bool | None = None
+    """Canonical sign of sine networks before every model (dws_edit.inr.siren.canonical_signs; default: the
+    preset's)."""
+    sign_flips: float | None = None
+    """Training augmentation: negate each hidden neuron with this probability (the function is unchanged)."""
+    probes: int | None = None
+    """DWS model only: probe points per axis whose activations feed the first layer (0: weights only)."""
+
+    OVERRIDES: ClassVar[tuple[str, ...]] = SuiteTraining.OVERRIDES + ("dropout", "signs", "sign_flips", "probes")
+
+
+def check_models(models: Sequence[str], seeds: Sequence[int]) -> None:
+    """Raises ValueError (one line) for an unknown model name, a repeated one, or no seed."""
+    for m in models:
+        if m not in ENCODERS:
+            raise ValueError(f"--models {m}: unknown model; accepted: {', '.join(ENCODERS)}")
+    if len(set(models)) != len(models) or not models:
+        raise ValueError(f"--models {' '.join(models)}: name each model once, at least one")
+    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
+        raise ValueError(f"--seeds {' '.join(map(str, seeds))}: give distinct non-negative seeds, at least one")
+
+
+def run_folder(out: Path, model: str, seed: int) -> Path:
+    """The run folder of one model and seed."""
+    return Path(out) / f"{model}-seed{seed}"
+
+
+def finished_runs(out: Path, models: Sequence[str], seeds: Sequence[int]) -> list[tuple[str, int, dict]]:
+    """``(model, seed, the run's results.json)`` for every run of ``models`` x ``seeds`` that has finished. Raises
+    ValueError (one line) when none has."""
+    runs = []
+    for model in models:
+        for seed in seeds:
+            file = run_folder(out, model, seed) / "results.json"
+            if file.is_file():
+                runs.append((model, seed, json.loads(file.read_text())))
+    if not runs:
+        raise ValueError(f"{out} holds no finished run of {', '.join(models)}; train them first (dws-edit train ...)")
+    return runs
+
+
+def shared_identity(runs: list[tuple[str, int, dict]], out: Path) -> dict:
+    """The identity (preset, settings, data checksum) the finished ``runs`` share, that of the first; raises
+    ValueError (one line) when they were trained with different presets, settings or data."""
+    keys = ("preset", "settings", "zoo_sha256")
+    first = runs[0][2]["identity"]
+    if any(any(r["identity"].get(k) != first.get(k) for k in keys) for *_, r in runs):
+        raise ValueError(f"the runs in {out} were trained with different settings or data; give each its own --out")
+    return first
+
+
+def summarize(rows: list[dict], metrics: Sequence[str]) -> dict[str, dict[str, dict[str, float]]]:
+    """``rows`` (one per run: ``model`` and the metrics) -> ``{model: {metric: {"mean", "std", "n"}}}``; std is the
+    sample standard deviation over the seeds (0 for one seed), models in ENCODERS order."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for model in sorted({r["model"] for r in rows}, key=lambda m: ENCODERS.index(m) if m in ENCODERS else 99):
+        out[model] = {}
+        for metric in metrics:
+            values = [r[metric] for r in rows if r["model"] == model and r.get(metric) is not None]
+            if not values:
+                continue
+            mean = sum(values) / len(values)
+            std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
+            out[model][metric] = {"mean": mean, "std": std, "n": len(values)}
+    return out
+
+
+def markdown_table(summary: dict, columns: Sequence[tuple[str, str, str]]) -> str:
+    """The summary as a markdown table: one row per model, one column per ``(metric, header, format)`` with the
+    value as ``mean +- std (n seeds)``; a metric a model lacks is shown as a dash."""
+    lines = ["| model | " + " | ".join(h for _, h, _ in columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    for model, metrics in summary.items():
+        cells = []
+        for metric, _, fmt in columns:
+            m = metrics.get(metric)
+            cells.append("–" if m is None else f"{format(m['mean'], fmt)} ± {format(m['std'], fmt)} ({m['n']})")
+        lines.append(f"| {model} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_curves(runs: list[tuple[str, int, dict]], metric: str, label: str, path: Path) -> None:
+    """Validation curves of the runs (their results' ``history``): ``metric`` against the step, one line per model
+    (the mean over its seeds at the steps they share), written as a PNG (matplotlib, Agg)."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    for model in dict.fromkeys(m for m, _, _ in runs):
+        curves = [{h["step"]: h[metric] for h in r["history"] if metric in h} for m, _, r in runs if m == model]
+        steps = sorted(set.intersection(*(set(c) for c in curves)))
+        if steps:
+            ax.plot(steps, [sum(c[s] for c in curves) / len(curves) for s in steps], label=model, marker=".")
+    ax.set_xlabel("step")
+    ax.set_ylabel(label)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def write_report(
+    out: Path,
+    task: str,
+    preset: str,
+    settings: dict[str, Any],
+    rows: list[dict],
+    columns: Sequence[tuple[str, str, str]],
+    curves: tuple[str, str],
+    runs: list[tuple[str, int, dict]],
+    extra: dict[str, Any] | None = None,
+) -> dict:
+    """Write ``results.json``, ``results.md`` and ``curves.png`` into ``out`` (see the module's docstring) and return
+    the results. ``columns``: the table's ``(metric, header, format)``; ``curves``: ``(metric, axis label)`` of the
+    validation history to plot."""
+    summary = summarize(rows, [c[0] for c in columns])
+    table = markdown_table(summary, columns)
+    results = run_record(
+        "dws-edit", None, None, task=task, preset=preset, settings=settings, runs=rows, summary=summary,
+        **(extra or {}),
+    )  # fmt: skip
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out / "results.json", results)
+    header = f"{task}, preset {preset}: mean ± std over seeds (number of seeds); command: {results['command']}\n\n"
+    atomic_write_bytes(out / "results.md", (header + table).encode())
+    plot_curves(runs, curves[0], curves[1], out / "curves.png")
+    return results
+
+
+def train_all(cmd: Any, task: str, settings: Any, data: Any, make_task: Callable[[str, int], Any]) -> None:
+    """Train every model x seed of the command ``cmd`` (its ``models``, ``seeds``, ``preset``, ``threads`` and
+    ``folder()``) for ``task``, seed by seed (after the first seed every model has a result): ``make_task(model,
+    seed)`` builds the loop's task (with a ``save`` method), the run's identity is the task, model, preset, settings
+    and the data's checksum (``data.sha256``). The loop returns at once for a finished run and resumes an interrupted
+    one."""
+    for seed in cmd.seeds:
+        for model in cmd.models:
+            t = make_task(model, seed)
+            identity = {"task": task, "model": model, "preset": cmd.preset, "settings": asdict(settings),
+                        "zoo_sha256": data.sha256}  # fmt: skip
+            train(t, loop_config(settings, seed, cmd.threads), run_folder(cmd.folder(), model, seed), identity,
+                  save_model=t.save)  # fmt: skip
+
+
+def with_overrides(preset: Any, cmd: Any, keys: Sequence[str]) -> Any:
+    """The preset's settings (a frozen dataclass with ``check()``) with every field of ``keys`` that the command
+    ``cmd`` sets (not None) replaced; checked (ValueError, one line)."""
+    chosen = replace(preset, **{k: getattr(cmd, k) for k in keys if getattr(cmd, k) is not None})
+    chosen.check()
+    return chosen
+
+
+def loop_config(s: Any, seed: int, threads: int) -> LoopConfig:
+    """The loop's config of a task's settings ``s`` (steps, batch_size, lr, weight_decay, warmup, eval_every, bf16,
+    device) for one seed."""
+    return LoopConfig(steps=s.steps, batch_size=s.batch_size, lr=s.lr, weight_decay=s.weight_decay, warmup=s.warmup,
+                      eval_every=s.eval_every, bf16=s.bf16, seed=seed, threads=threads, device=s.device)  # fmt: skip
+
+
+def encoder_kwargs(kind: str, s: Any) -> dict:
+    """The ``build_encoder`` options of model ``kind`` under a task's settings ``s`` (hidden, depth, dropout, signs,
+    probes): what a run records to be rebuilt."""
+    if kind == "dws":
+        return {"hidden": s.hidden, "depth": s.depth, "dropout": s.dropout, "signs": s.signs, "probes": s.probes}
+    return {"dropout": s.dropout, "signs": s.signs}
+
+
+def load_run(run: Path, spec: NetworkSpec, out_dim: int, settings_cls: type) -> nn.Module:
+    """The best encoder of one run folder, in eval mode: the DWS model from its checkpoint, a baseline rebuilt from
+    the run's recorded settings (``settings_cls(**identity["settings"])``) and loaded strictly from its state dict
+    (safetensors: nothing unpickled)."""
+    identity = json.loads((run / "results.json").read_text())["identity"]
+    if identity["model"] == "dws":
+        return load_checkpoint(run / BEST)
+    settings = settings_cls(**identity["settings"])
+    model = build_encoder(identity["model"], spec, out_dim, **encoder_kwargs(identity["model"], settings))
+    model.load_state_dict(read_file(run / BEST)[0])
+    return model.eval()
+
+
+def save_encoder(path: Path, model: nn.Module, kwargs: dict, task: str, does: str, data: Any, **extra: Any) -> None:
+    """Write a task's trained DWS encoder as a dws-edit checkpoint (``dws_edit.load_model``) with its card: the task,
+    what it does, the model and its arguments, the INR spec it accepts, the command, the data (``data``: the task's
+    data, with ``zoo``, ``sha256``, ``train`` and ``train_ws``) and the run; ``extra`` joins the card."""
+    card = {
+        "task": task,
+        "name": f"{data.zoo.name}-{task}",
+        "does": does,
+        "model": type(model).__name__,
+        "model_kwargs": kwargs,
+        "accepts": accepts_of(data.spec),
+        "command": " ".join(["dws-edit", *sys.argv[1:]]),
+        "data": {
+            "zoo": str(data.zoo),
+            "zoo_sha256": data.sha256,
+            "source": data.train.manifest.get("source", {}),
+            "train_inrs": data.train_ws.batch_size,
+        },  # fmt: skip
+        "run": str(path.parent),
+        **extra,
+    }
+    save_checkpoint(path, model, kwargs, card)
+
+
+def run_row(model: str, seed: int, net: nn.Module, record: dict, **metrics: float) -> dict:
+    """One run's row of a report: the model, seed, metrics, its parameter count and training wall time (s)."""
+    return {"model": model, "seed": seed, **metrics, "params": sum(p.numel() for p in net.parameters()),
+            "train_s": record.get("wall_time_s")}  # fmt: skip

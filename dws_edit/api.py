@@ -284,7 +284,6 @@ def classify(ws: WeightSpace, model: str = "fmnist-classifier") -> list[dict]:
     (index), ``label`` (its name), ``probability`` (softmax) and ``count`` (B). The classifier reads the weights (and,
     as its card says, the INR's values at 16 probe points); docs/tasks.md has its measured accuracy. Raises
     ValueError (one line) for a model that is not an INR classifier or does not accept INRs of this spec."""
-    from dws_edit.checkpoints import shipped_model
-    from dws_edit.tasks.classify import label_inrs
+    from dws_edit.checkpoints import label_inrs, shipped_model
 
     return label_inrs(shipped_model(model), ws, model)

@@ -15,13 +15,13 @@ import warnings
 from pathlib import Path
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from dws_edit.inr.domains import get_domain
 from dws_edit.io import json_field, read_file, write_file
 from dws_edit.nn import DWSClassifier, DWSEditNet, DWSEncoder, FlatMLPEditNet
 from dws_edit.records import atomic_write_json
-from dws_edit.weights import NetworkSpec
+from dws_edit.weights import NetworkSpec, WeightSpace
 
 FORMAT = "dws-edit-checkpoint"
 VERSION = 1
@@ -338,3 +338,28 @@ def model_for(spec: NetworkSpec, edit: str, exact_form: str | None = None, param
         f"no shipped model for {edit!r} accepts INRs of spec {s.layer_sizes} ({s.activation}, w0={s.w0}, "
         f"offset {s.output_offset}); accepted: {accepted}{hint}"
     )
+
+
+@torch.no_grad()
+def predict(model: torch.nn.Module, ws: WeightSpace, batch: int = 512) -> Tensor:
+    """Class logits [B, classes] of INRs ``ws`` [B, 1, ...] in batches (the model in eval mode, float32)."""
+    model.eval()
+    return torch.cat([model(ws[lo : lo + batch]).float() for lo in range(0, ws.batch_size, batch)])
+
+
+def label_inrs(model: torch.nn.Module, ws: WeightSpace, name: str = "the model") -> list[dict]:
+    """The class of each INR of ``ws`` [B, 1, ...] by a trained classifier (its card's ``classes``): one dict per INR
+    with ``class`` (index), ``label`` (name), ``probability`` (softmax, in [0, 1]) and ``count`` (B). Raises
+    ValueError (one line) when ``model`` is not an INR classifier or does not accept INRs of this spec."""
+    card = getattr(model, "card", None) or {}
+    if card.get("task") != "classify":
+        raise ValueError(f"{name} is not an INR classifier (task {card.get('task', card.get('edit'))!r}); accepted: "
+                         "fmnist-classifier, mnist-classifier or a checkpoint of dws-edit train classify")  # fmt: skip
+    if not accepts(card, ws.spec):
+        raise ValueError(f"{name} accepts INRs {describe_accepts(card['accepts'])}; these are {ws.spec.layer_sizes} "
+                         f"{ws.spec.activation} w0={ws.spec.w0} offset {ws.spec.output_offset}")  # fmt: skip
+    probs = torch.softmax(predict(model, ws), -1)
+    best = probs.argmax(-1)
+    classes = card.get("classes") or [str(k) for k in range(probs.shape[1])]
+    return [{"class": int(c), "label": classes[int(c)], "probability": float(probs[i, c]), "count": ws.batch_size}
+            for i, c in enumerate(best)]  # fmt: skip

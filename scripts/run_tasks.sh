@@ -6,12 +6,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p logs
 run() { local name=$1; shift; echo "== $name: dws-edit $*"; .venv/bin/dws-edit "$@" > "logs/task_$name.log" 2>&1; tail -12 "logs/task_$name.log"; }
-run classify-fmnist train classify --zoo zoos/fmnist --loop-zoo zoos/fmnist-loop-test
+run classify-fmnist train classify --zoo zoos/fmnist --loop-zoo zoos/fmnist-loop-test --probes 4
+run classify-fmnist-probes8 train classify --zoo zoos/fmnist --loop-zoo zoos/fmnist-loop-test --models dws --seeds 0 --probes 8 --out runs/classify-fmnist-probes8
 run classify-fmnist-weights-only train classify --zoo zoos/fmnist --loop-zoo zoos/fmnist-loop-test --models dws --probes 0 --seeds 0 --out runs/classify-fmnist-weights-only
-run classify-mnist train classify --zoo zoos/mnist5k --loop-zoo zoos/mnist5k-loop --models dws mlp --seeds 0
+run classify-mnist train classify --zoo zoos/mnist5k --loop-zoo zoos/mnist5k-loop --models dws mlp --seeds 0 --probes 4
 run ssl train ssl --zoo zoos/sines
 run fit-classifiers fit classifiers --out zoos/fmnist-classifiers
 run adapt train adapt --zoo zoos/fmnist-classifiers --models dws mlp --seeds 0
-.venv/bin/dws-edit models publish runs/classify-fmnist/dws-seed0 --name fmnist-classifier
+.venv/bin/dws-edit models publish runs/classify-fmnist-probes8/dws-seed0 --name fmnist-classifier
 .venv/bin/dws-edit models publish runs/classify-mnist5k/dws-seed0 --name mnist-classifier
 .venv/bin/dws-edit models publish runs/ssl-sines/dws-seed0 --name sines-encoder

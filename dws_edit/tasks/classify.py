@@ -15,6 +15,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
+from dws_edit.checkpoints import predict
 from dws_edit.console import console
 from dws_edit.data import load_zoo
 from dws_edit.io import sha256_hex
@@ -67,13 +68,14 @@ class ClassifySettings(EncoderSettings):
 
 PRESETS = {
     # about 1 hour on a 2-core CPU for the six models x 3 seeds on Fashion-MNIST INRs; the levers measured at 600 steps
-    # (docs/tasks.md): canonical signs +4.5 points, 16 probe points +20.6, dropout 0.1 -1.4, mixup 0.5 -2.0
+    # (docs/tasks.md): canonical signs +4.5 points, 16 probe points +20.6, 64 probe points +12.6 more, dropout 0.1
+    # -1.4, mixup 0.5 -2.0
     "cpu": ClassifySettings(steps=1500, batch_size=128, lr=2e-3, weight_decay=0.01, warmup=100, eval_every=250,
-                            hidden=32, depth=4, dropout=0.0, signs=True, sign_flips=0.0, mixup=0.0, probes=4,
+                            hidden=32, depth=4, dropout=0.0, signs=True, sign_flips=0.0, mixup=0.0, probes=8,
                             bf16=False, device="cpu", val_count=2000),
     # ScaleGMN-B's protocol on one GPU: 200 epochs of 55k INRs at batch 128, hidden 128, dropout 0.2, AdamW 1e-3 / 0.01
     "paper": ClassifySettings(steps=86_000, batch_size=128, lr=1e-3, weight_decay=0.01, warmup=1000, eval_every=2000,
-                              hidden=128, depth=4, dropout=0.2, signs=True, sign_flips=0.0, mixup=0.0, probes=4,
+                              hidden=128, depth=4, dropout=0.2, signs=True, sign_flips=0.0, mixup=0.0, probes=8,
                               bf16=True, device="cuda", val_count=5000),
 }  # fmt: skip
 
@@ -184,6 +186,7 @@ class ClassifyTask:
         does = (
             f"Classifies {self.data.dataset or 'image'} INRs (one SIREN per image) into {self.data.num_classes} "
             "classes from their weights"
+            + (f" and their values at {self.s.probes**2} probe points" if self.s.probes else "")
         )
         classes = list(CLASS_NAMES.get(self.data.dataset, range(self.data.num_classes)))
         kwargs = {"num_classes": self.data.num_classes, **self.kwargs}
@@ -200,13 +203,6 @@ def mix(ws: WeightSpace, target: Tensor, fraction: float, generator: torch.Gener
     other = ws[j]
     out = ws.zip_map(other, lambda a, b: torch.lerp(b, a, lam.view(-1, *[1] * (a.dim() - 1)).to(a)))
     return out, lam[:, None] * target + (1 - lam[:, None]) * target[j]
-
-
-@torch.no_grad()
-def predict(model: torch.nn.Module, ws: WeightSpace, batch: int = 512) -> Tensor:
-    """Class logits [B, classes] of INRs ``ws`` [B, 1, ...] in batches (the model in eval mode, float32)."""
-    model.eval()
-    return torch.cat([model(ws[lo : lo + batch]).float() for lo in range(0, ws.batch_size, batch)])
 
 
 def accuracy(model: torch.nn.Module, ws: WeightSpace, labels: Tensor) -> float:
@@ -243,23 +239,3 @@ def evaluate_classify(cmd: _ClassifyCommand, data: ClassifyData | None) -> dict:
                            runs, extra)  # fmt: skip
     console.print((out / "results.md").read_text())
     return results
-
-
-def label_inrs(model: torch.nn.Module, ws: WeightSpace, name: str = "the model") -> list[dict]:
-    """The class of each INR of ``ws`` [B, 1, ...] by a trained classifier (its card's ``classes``): one dict per INR
-    with ``class`` (index), ``label`` (name), ``probability`` (softmax, in [0, 1]) and ``count`` (B). Raises
-    ValueError (one line) when ``model`` is not an INR classifier or does not accept INRs of this spec."""
-    from dws_edit.checkpoints import accepts, describe_accepts
-
-    card = getattr(model, "card", None) or {}
-    if card.get("task") != "classify":
-        raise ValueError(f"{name} is not an INR classifier (task {card.get('task', card.get('edit'))!r}); accepted: "
-                         "fmnist-classifier, mnist-classifier or a checkpoint of dws-edit train classify")  # fmt: skip
-    if not accepts(card, ws.spec):
-        raise ValueError(f"{name} accepts INRs {describe_accepts(card['accepts'])}; these are {ws.spec.layer_sizes} "
-                         f"{ws.spec.activation} w0={ws.spec.w0} offset {ws.spec.output_offset}")  # fmt: skip
-    probs = torch.softmax(predict(model, ws), -1)
-    best = probs.argmax(-1)
-    classes = card.get("classes") or [str(k) for k in range(probs.shape[1])]
-    return [{"class": int(c), "label": classes[int(c)], "probability": float(probs[i, c]), "count": ws.batch_size}
-            for i, c in enumerate(best)]  # fmt: skip

@@ -31,10 +31,6 @@ from dws_edit.records import atomic_write_bytes, atomic_write_json, run_record
 from dws_edit.tasks.loop import BEST, LoopConfig, train
 from dws_edit.weights import NetworkSpec
 
-PRESETS = ("cpu", "paper")
-"""The named settings of every task: ``cpu`` (each task in about an hour on a 2-core machine), ``paper`` (the
-papers' protocol, for a GPU)."""
-
 
 @dataclass(frozen=True)
 class TaskSettings:
@@ -101,7 +97,7 @@ class SuiteTraining:
     """A task's training flags: a named preset, and any setting overridden one by one."""
 
     preset: Literal["cpu", "paper"] = "cpu"
-    """Named settings: cpu (every model x 3 seeds in about an hour on 2 cores) or paper (the papers' protocol, for a
+    """Named settings: cpu (every model x 3 seeds within an hour on 2 cores) or paper (the papers' protocol, for a
     GPU); each flag below that is given overrides one setting."""
     steps: int | None = None
     """Optimizer steps (default: the preset's)."""

@@ -7,12 +7,12 @@ import torch
 from helpers.cli import run
 
 import dws_edit
-from dws_edit.checkpoints import available_models, load_checkpoint
+from dws_edit.checkpoints import available_models, label_inrs, load_checkpoint
 from dws_edit.data import load_zoo
 from dws_edit.inr import evaluate, save_inr
 from dws_edit.inr.siren import canonical_signs, image_spec
 from dws_edit.nn import ENCODERS, DWSEncoder, build_encoder
-from dws_edit.tasks.classify import EvalClassify, TrainClassify, label_inrs, mix
+from dws_edit.tasks.classify import EvalClassify, TrainClassify, mix
 from dws_edit.weights import WeightSpace
 
 

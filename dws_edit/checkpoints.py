@@ -351,6 +351,15 @@ def label_inrs(model: torch.nn.Module, ws: WeightSpace, name: str = "the model")
     """The class of each INR of ``ws`` [B, 1, ...] by a trained classifier (its card's ``classes``): one dict per INR
     with ``class`` (index), ``label`` (name), ``probability`` (softmax, in [0, 1]) and ``count`` (B). Raises
     ValueError (one line) when ``model`` is not an INR classifier or does not accept INRs of this spec."""
+    if not isinstance(ws, WeightSpace):
+        raise ValueError(
+            f"classify takes a WeightSpace of image INRs (dws_edit.load_inr, fit_image), not {type(ws).__name__}"
+        )
+    if ws.batch_size == 0 or ws.channels != 1:
+        raise ValueError(
+            f"classify takes INRs [B >= 1, 1 channel, ...]; got B = {ws.batch_size}, {ws.channels} channels"
+        )
+    ws.check_finite()
     card = getattr(model, "card", None) or {}
     if card.get("task") != "classify":
         raise ValueError(f"{name} is not an INR classifier (task {card.get('task', card.get('edit'))!r}); accepted: "

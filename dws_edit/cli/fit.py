@@ -116,8 +116,16 @@ class FitClassifiers:
     def run(self) -> dict:
         from dws_edit.data.classifiers import fit_population
 
-        if min(self.count, self.size, self.steps, *self.hidden) < 1 or not self.lr > 0:
-            raise ValueError("--count, --size, --steps and --hidden must be positive and --lr above 0")
+        for name, value in (
+            ("count", self.count),
+            ("size", self.size),
+            ("steps", self.steps),
+            ("hidden", min(self.hidden)),
+        ):
+            if value < 1:
+                raise ValueError(f"--{name} {value}: expected a positive number")
+        if not self.lr > 0:
+            raise ValueError(f"--lr {self.lr}: expected a learning rate above 0")
         manifest = fit_population(self.out, self.count, self.size, self.hidden, self.steps, self.lr, self.val_count,
                                   self.test_count, self.seed)  # fmt: skip
         console.print_json(data=manifest["summary"])

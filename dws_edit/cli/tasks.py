@@ -25,9 +25,10 @@ class Classify:
 
         if not self.inrs:
             raise ValueError("no INR file given; accepted: one or more INR files (dws-edit classify a.safetensors ...)")
+        inrs = [(path, load_inr(path)) for path in self.inrs]  # every file read before anything is printed
         rows = []
-        for path in self.inrs:
-            for k, row in enumerate(classify(load_inr(path), self.model)):
+        for path, ws in inrs:
+            for k, row in enumerate(classify(ws, self.model)):
                 name = f"{path}" if k == 0 and row["count"] == 1 else f"{path}[{k}]"
                 console.print(f"{name}: {row['label']} (class {row['class']}, probability {row['probability']:.3f})")
                 rows.append({"file": str(path), "index": k, **row})
@@ -51,7 +52,7 @@ class Adapt:
 
         import torch
 
-        from dws_edit.checkpoints import accepts, describe_accepts, load_model
+        from dws_edit.checkpoints import accepts, available_models, describe_accepts, load_model
         from dws_edit.data.classifiers import classifier_state_dict, import_classifier
         from dws_edit.io import write_file
         from dws_edit.records import atomic_write_bytes
@@ -60,12 +61,15 @@ class Adapt:
             raise ValueError(f"--out {self.out}: accepted a path ending in .safetensors, .pt or .pth")
         if self.out.resolve() == self.classifier.resolve():
             raise ValueError(f"--out {self.out} is the input file; give another path (the input is never overwritten)")
+        ws = import_classifier(self.classifier)  # the user's file first: its mistakes are named before the model's
+        if self.model == "fmnist-adapter" and "fmnist-adapter" not in available_models(None):
+            raise ValueError("no adapter is shipped yet (checkpoints/fmnist-adapter); train one (dws-edit train adapt) "
+                             "and pass its run's best.safetensors as --model")  # fmt: skip
         net = load_model(self.model)
         card = net.card
         if card.get("task") != "adapt":
             raise ValueError(f"{self.model} is not a classifier adapter (task {card.get('task', card.get('edit'))!r}); "
                              "accepted: fmnist-adapter or a checkpoint of dws-edit train adapt")  # fmt: skip
-        ws = import_classifier(self.classifier)
         if not accepts(card, ws.spec):
             raise ValueError(f"{self.classifier}: a {'->'.join(map(str, ws.spec.layer_sizes))} classifier; "
                              f"{self.model} accepts {describe_accepts(card['accepts'])}")  # fmt: skip

@@ -112,3 +112,7 @@ def test_train_adapt_runs_and_dws_edit_adapt_writes_a_loadable_state_dict(popula
     assert run("adapt", wide, "--out", tmp_path / "b.pt", "--model", adapter) == 2
     assert "accepts 49->" in capsys.readouterr().err
     assert not (tmp_path / "b.pt").exists() and read_file(classifier)[0]
+    assert run("adapt", tmp_path / "none.pt", "--out", tmp_path / "c.pt") == 2  # the user's file is checked first
+    assert "none.pt does not exist" in capsys.readouterr().err
+    assert run("adapt", classifier, "--out", tmp_path / "c.pt") == 2
+    assert "no adapter is shipped yet" in capsys.readouterr().err

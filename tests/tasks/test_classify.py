@@ -135,4 +135,13 @@ def test_classify_front_doors_refuse_bad_input_in_one_line(tiny_digit_zoo, tmp_p
     assert "is not an INR classifier" in capsys.readouterr().err
     assert run("classify") == 2
     assert "no INR file given" in capsys.readouterr().err
+    assert run("classify", inr, tmp_path / "missing.safetensors", "--model", "image-smooth") == 2
+    captured = capsys.readouterr()
+    assert "missing.safetensors does not exist" in captured.err and captured.out == ""  # every file read first
+    model = build_encoder("dws", image_spec(), 10, hidden=4, depth=1)
+    model.card = {"task": "classify", "accepts": {}}
+    ws = load_zoo(tiny_digit_zoo, "test").ws[:2]
+    for bad, message in ((ws[0:0], "B >= 1"), (ws * float("nan"), "NaN"), ("x.safetensors", "not str")):
+        with pytest.raises(ValueError, match=message):
+            label_inrs(model, bad)
     assert not (tmp_path / "none").exists()

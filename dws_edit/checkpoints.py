@@ -340,6 +340,26 @@ def model_for(spec: NetworkSpec, edit: str, exact_form: str | None = None, param
     )
 
 
+TASK_MODELS = {"classify": ("an INR classifier", "fmnist-classifier, mnist-classifier"),
+               "adapt": ("a classifier adapter", "fmnist-adapter")}  # fmt: skip
+"""The validation tasks whose models users run: what such a model is called, and the shipped names."""
+
+
+def check_task_model(model: nn.Module, task: str, name: str, spec: NetworkSpec) -> dict:
+    """``model``'s card, once it says the model is one of ``task`` (TASK_MODELS) and accepts networks of ``spec``;
+    raises ValueError (one line, naming ``name`` and what is accepted) otherwise."""
+    card = getattr(model, "card", None) or {}
+    what, shipped = TASK_MODELS[task]
+    if card.get("task") != task:
+        raise ValueError(f"{name} is not {what} (task {card.get('task', card.get('edit'))!r}); accepted: {shipped} or "
+                         f"a checkpoint of dws-edit train {task}")  # fmt: skip
+    if not accepts(card, spec):
+        raise ValueError(f"{name} accepts {describe_accepts(card['accepts'])}; this one is "
+                         f"{'->'.join(map(str, spec.layer_sizes))} {spec.activation} w0={spec.w0} offset "
+                         f"{spec.output_offset}")  # fmt: skip
+    return card
+
+
 @torch.no_grad()
 def predict(model: torch.nn.Module, ws: WeightSpace, batch: int = 512) -> Tensor:
     """Class logits [B, classes] of INRs ``ws`` [B, 1, ...] in batches (the model in eval mode, float32)."""
@@ -360,13 +380,7 @@ def label_inrs(model: torch.nn.Module, ws: WeightSpace, name: str = "the model")
             f"classify takes INRs [B >= 1, 1 channel, ...]; got B = {ws.batch_size}, {ws.channels} channels"
         )
     ws.check_finite()
-    card = getattr(model, "card", None) or {}
-    if card.get("task") != "classify":
-        raise ValueError(f"{name} is not an INR classifier (task {card.get('task', card.get('edit'))!r}); accepted: "
-                         "fmnist-classifier, mnist-classifier or a checkpoint of dws-edit train classify")  # fmt: skip
-    if not accepts(card, ws.spec):
-        raise ValueError(f"{name} accepts INRs {describe_accepts(card['accepts'])}; these are {ws.spec.layer_sizes} "
-                         f"{ws.spec.activation} w0={ws.spec.w0} offset {ws.spec.output_offset}")  # fmt: skip
+    card = check_task_model(model, "classify", name, ws.spec)
     probs = torch.softmax(predict(model, ws), -1)
     best = probs.argmax(-1)
     classes = card.get("classes") or [str(k) for k in range(probs.shape[1])]

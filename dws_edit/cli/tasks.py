@@ -48,14 +48,11 @@ class Adapt:
     """A shipped adapter (fmnist-adapter) or a checkpoint file of one (dws-edit train adapt)."""
 
     def run(self) -> Path:
-        import io
-
         import torch
 
-        from dws_edit.checkpoints import accepts, available_models, describe_accepts, load_model
+        from dws_edit.checkpoints import available_models, check_task_model, load_model
         from dws_edit.data.classifiers import classifier_state_dict, import_classifier
-        from dws_edit.io import write_file
-        from dws_edit.records import atomic_write_bytes
+        from dws_edit.inr.exports import write_state_dict
 
         if self.out.suffix.lower() not in (".safetensors", ".pt", ".pth"):
             raise ValueError(f"--out {self.out}: accepted a path ending in .safetensors, .pt or .pth")
@@ -66,20 +63,9 @@ class Adapt:
             raise ValueError("no adapter is shipped yet (checkpoints/fmnist-adapter); train one (dws-edit train adapt) "
                              "and pass its run's best.safetensors as --model")  # fmt: skip
         net = load_model(self.model)
-        card = net.card
-        if card.get("task") != "adapt":
-            raise ValueError(f"{self.model} is not a classifier adapter (task {card.get('task', card.get('edit'))!r}); "
-                             "accepted: fmnist-adapter or a checkpoint of dws-edit train adapt")  # fmt: skip
-        if not accepts(card, ws.spec):
-            raise ValueError(f"{self.classifier}: a {'->'.join(map(str, ws.spec.layer_sizes))} classifier; "
-                             f"{self.model} accepts {describe_accepts(card['accepts'])}")  # fmt: skip
+        check_task_model(net, "adapt", self.model, ws.spec)
         with torch.no_grad():
             adapted = classifier_state_dict(net(ws))
-        if self.out.suffix.lower() == ".safetensors":
-            write_file(self.out, adapted)
-        else:
-            buffer = io.BytesIO()
-            torch.save(adapted, buffer)
-            atomic_write_bytes(self.out, buffer.getvalue())
+        write_state_dict(self.out, adapted)
         console.print(f"wrote {self.out} (adapted by {self.model})")
         return self.out

@@ -228,6 +228,11 @@ def _write_shard(file: Path, spec: NetworkSpec, k: int, index: Tensor, split: Te
     return write_file(file, tensors, meta)
 
 
+def manifest_sha256(zoo: str | Path) -> str:
+    """The SHA-256 of a zoo's manifest.json: what a run's card and resume identity record of its data."""
+    return sha256_hex((Path(zoo) / MANIFEST).read_bytes())
+
+
 def read_manifest(path: str | Path) -> dict:
     """The manifest of the zoo at ``path``. Raises ValueError naming the file for a missing, corrupt or foreign
     manifest, or one of another zoo version."""

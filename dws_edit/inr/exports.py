@@ -183,13 +183,19 @@ def save_siren(
         "output_offset": repr(float(fmt.output_offset if output_offset is None else output_offset)),
     }
     for p, sd in zip(paths, dicts):
-        if p.suffix.lower() == ".safetensors":
-            io.write_file(p, sd, meta)
-        else:
-            buffer = BytesIO()
-            torch.save(sd, buffer)
-            atomic_write_bytes(p, buffer.getvalue())
+        write_state_dict(p, sd, meta)
     return paths
+
+
+def write_state_dict(path: Path, sd: dict[str, Tensor], meta: dict[str, str] | None = None) -> None:
+    """Write a plain state dict atomically: .safetensors through ``dws_edit.io`` (``meta`` in its header), any
+    other suffix as ``torch.save`` of the dict of tensors (``torch.load(weights_only=True)`` reads it back)."""
+    if path.suffix.lower() == ".safetensors":
+        io.write_file(path, sd, meta)
+    else:
+        buffer = BytesIO()
+        torch.save(sd, buffer)
+        atomic_write_bytes(path, buffer.getvalue())
 
 
 __all__ = ["EXPORT_SUFFIXES", "export_paths", "export_siren", "save_siren"]

@@ -81,7 +81,7 @@ class NeuronTransformerEncoder(nn.Module):
         dropout: float = 0.0,
     ):
         super().__init__()
-        self.spec, self.embed_dim = spec, embed_dim
+        self.spec, self.embed_dim, self.token_features_dim = spec, embed_dim, d_model
         self.token_width = max(spec.layer_sizes[:-1]) + 1  # incoming weights padded, then the bias
         num_tokens = sum(spec.layer_sizes[1:])
         self.embed = nn.Linear(self.token_width, d_model)
@@ -108,7 +108,7 @@ class NeuronTransformerEncoder(nn.Module):
 class INR2VecEncoder(nn.Module):
     def __init__(self, spec: NetworkSpec, embed_dim: int = 64, hidden: int = 128, depth: int = 3):
         super().__init__()
-        self.spec, self.embed_dim = spec, embed_dim
+        self.spec, self.embed_dim, self.token_features_dim = spec, embed_dim, hidden
         self.token_width = max(spec.layer_sizes[:-1]) + 1
         self.row_net = _mlp((self.token_width + spec.num_layers,) + (hidden,) * depth)
         self.head = _mlp((hidden, hidden, embed_dim))
@@ -165,14 +165,11 @@ class NeuronEditNet(EditNet):
     def __init__(self, spec: NetworkSpec, kind: str = "transformer", init_scale: float = 1e-3, **kwargs):
         super().__init__(spec, 0, 1, init_scale)
         self.kind = kind
-        if kind == "transformer":
-            self.body: nn.Module = NeuronTransformerEncoder(spec, **kwargs)
-            width = self.body.encoder.layers[0].linear1.in_features
-        elif kind == "inr2vec":
-            self.body = INR2VecEncoder(spec, **kwargs)
-            width = 2 * self.body.row_net[-1].out_features
-        else:
+        bodies = {"transformer": NeuronTransformerEncoder, "inr2vec": INR2VecEncoder}
+        if kind not in bodies:
             raise ValueError(f"NeuronEditNet kind {kind!r}: accepted transformer, inr2vec")
+        self.body = bodies[kind](spec, **kwargs)
+        width = self.body.token_features_dim * (2 if kind == "inr2vec" else 1)  # inr2vec: the token and the max-pool
         self.out = _mlp((width, width, self.body.token_width))
 
     def delta(self, ws: WeightSpace, cond: Tensor | None, raw=None, grad=None) -> WeightSpace:

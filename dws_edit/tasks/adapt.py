@@ -22,21 +22,22 @@ from dws_edit.console import console
 from dws_edit.data import load_zoo
 from dws_edit.data.classifiers import accuracy_of, domain_images
 from dws_edit.inr import evaluate
-from dws_edit.io import read_file, sha256_hex
 from dws_edit.nn import DWSEditNet, FlatMLPEditNet, align_to_reference
 from dws_edit.nn.baselines import NeuronEditNet
-from dws_edit.tasks.loop import BEST, save_state_dicts
+from dws_edit.tasks.loop import save_state_dicts
 from dws_edit.tasks.suite import (
     SuiteRuns,
     SuiteTraining,
     TaskSettings,
     check_models,
     finished_runs,
+    load_run,
     run_folder,
     run_row,
     save_encoder,
     shared_identity,
     train_all,
+    train_split,
     with_overrides,
     write_report,
 )
@@ -69,11 +70,10 @@ PRESETS = {
 
 @dataclass
 class _AdaptCommand(SuiteRuns):
+    TASK = "adapt"
+
     zoo: Path = Path("zoos/fmnist-classifiers")
     """Population of source-domain classifiers (dws-edit fit classifiers)."""
-
-    def folder(self) -> Path:
-        return self.out or Path("runs") / f"adapt-{self.zoo.name}"
 
 
 @dataclass
@@ -92,7 +92,7 @@ class TrainAdapt(_AdaptCommand, SuiteTraining):
         check_models(self.models, self.seeds)
         settings = self.settings()
         data = AdaptData(self.zoo, settings)
-        train_all(self, "adapt", settings, data, lambda model, seed: AdaptTask(data, model, settings, seed))
+        train_all(self, settings, data, lambda model, seed: AdaptTask(data, model, settings, seed))
         return evaluate_adapt(self)
 
 
@@ -111,11 +111,10 @@ class AdaptData:
 
     def __init__(self, zoo: Path, s: AdaptSettings):
         self.zoo = Path(zoo)
-        self.train = load_zoo(zoo, "train")
+        self.train, self.sha256 = train_split(zoo)
         if self.train.manifest.get("source", {}).get("type") != "ClassifierPopulation":
             raise ValueError(f"{zoo} is not a population of classifiers; accepted: a zoo of dws-edit fit classifiers")
         self.spec, self.size = self.train.spec, self.train.manifest["source"]["size"]
-        self.sha256 = sha256_hex((self.zoo / "manifest.json").read_bytes())
         self.train_ws = self.train.ws.to(s.device)
         self.val_ws = load_zoo(zoo, "val").ws[: s.val_count].to(s.device)
         images, labels = domain_images("target", "train", self.size, s.seed_data)
@@ -193,20 +192,6 @@ class AdaptTask:
         save_encoder(path, model, kwargs, "adapt", does, self.data, image_size=self.data.size)
 
 
-def load_adapter(run: Path, spec, reference: WeightSpace) -> nn.Module:
-    """The best adapter of one run folder, in eval mode (baselines rebuilt from the run's recorded settings)."""
-    import json
-
-    from dws_edit.checkpoints import load_checkpoint
-
-    identity = json.loads((run / "results.json").read_text())["identity"]
-    if identity["model"] == "dws":
-        return load_checkpoint(run / BEST)
-    model = build_adapter(identity["model"], spec, AdaptSettings(**identity["settings"]), reference)
-    model.load_state_dict(read_file(run / BEST)[0])
-    return model.eval()
-
-
 @torch.no_grad()
 def evaluate_adapt(cmd: _AdaptCommand) -> dict:
     """Target-domain test accuracy (%) of the population's test classifiers, unadapted and adapted by every finished
@@ -218,11 +203,14 @@ def evaluate_adapt(cmd: _AdaptCommand) -> dict:
     size = test.manifest["source"]["size"]
     images, labels = domain_images("target", "test", size, first["settings"].get("seed_data", 0))
     source_images, source_labels = domain_images("source", "test", size)
-    reference = load_zoo(cmd.zoo, "train").ws[:1]
+
+    def rebuild(kind: str, settings: dict) -> nn.Module:  # mlp-align's reference is in its state dict
+        return build_adapter(kind, test.spec, AdaptSettings(**settings), test.ws[:1])
+
     none = 100 * accuracy_of(test.ws, images, labels).mean().item()
     rows = []
     for model, seed, record in runs:
-        net = load_adapter(run_folder(out, model, seed), test.spec, reference)
+        net = load_run(run_folder(out, model, seed), rebuild)
         adapted = WeightSpace.cat([adapt_with(model, net, test.ws[lo : lo + 32]) for lo in range(0, len(test), 32)])
         acc = 100 * accuracy_of(adapted, images, labels).mean().item()
         source = 100 * accuracy_of(adapted, source_images, source_labels).mean().item()

@@ -18,7 +18,6 @@ from torch import Tensor
 from dws_edit.checkpoints import predict
 from dws_edit.console import console
 from dws_edit.data import load_zoo
-from dws_edit.io import sha256_hex
 from dws_edit.nn.encoders import DWSClassifier, build_encoder
 from dws_edit.tasks.loop import save_state_dicts
 from dws_edit.tasks.suite import (
@@ -26,6 +25,7 @@ from dws_edit.tasks.suite import (
     EncoderTraining,
     SuiteRuns,
     check_models,
+    encoder_builder,
     encoder_kwargs,
     finished_runs,
     load_run,
@@ -34,6 +34,7 @@ from dws_edit.tasks.suite import (
     save_encoder,
     shared_identity,
     train_all,
+    train_split,
     with_overrides,
     write_report,
 )
@@ -82,14 +83,13 @@ PRESETS = {
 
 @dataclass
 class _ClassifyCommand(SuiteRuns):
+    TASK = "classify"
+
     zoo: Path = Path("zoos/fmnist")
     """Zoo of labelled INRs (dws-edit fit images): train split trains, val picks the best step, test reports."""
     loop_zoo: Path | None = None
     """A zoo of the same data set fitted by other code (e.g. the per-image loop: dws-edit fit images --lr 5e-4):
     its test split is reported beside ZOO's."""
-
-    def folder(self) -> Path:
-        return self.out or Path("runs") / f"classify-{self.zoo.name}"
 
 
 @dataclass
@@ -107,7 +107,7 @@ class TrainClassify(_ClassifyCommand, EncoderTraining):
         check_models(self.models, self.seeds)
         settings = self.settings()
         data = ClassifyData(self.zoo, settings.val_count, settings.device)
-        train_all(self, "classify", settings, data, lambda model, seed: ClassifyTask(data, model, settings, seed))
+        train_all(self, settings, data, lambda model, seed: ClassifyTask(data, model, settings, seed))
         return evaluate_classify(self, data)
 
 
@@ -125,18 +125,15 @@ class ClassifyData:
 
     def __init__(self, zoo: Path, val_count: int, device: str = "cpu"):
         self.zoo = Path(zoo)
-        self.train = load_zoo(zoo, "train")
+        self.train, self.sha256 = train_split(zoo)
         if self.train.labels.dim() != 1:
             raise ValueError(f"{zoo}: its labels are not classes (a zoo of {self.train.labels.shape[1]} parameters "
                              "per INR); accepted: a zoo of labelled images (dws-edit fit images)")  # fmt: skip
-        if self.train.stats is None:
-            raise ValueError(f"{zoo} has no statistics (stats.safetensors); rerun its fit command")
         val = load_zoo(zoo, "val")
         self.spec = self.train.spec
         self.num_classes = int(max(self.train.labels.max(), val.labels.max())) + 1
         if self.train.labels.unique().numel() < 2:
             raise ValueError(f"{zoo}: its training INRs are all of one class; accepted: a zoo of several classes")
-        self.sha256 = sha256_hex((self.zoo / "manifest.json").read_bytes())
         self.dataset = self.train.manifest.get("source", {}).get("dataset")
         self.train_ws, self.train_labels = self.train.ws.to(device), self.train.labels.to(device)
         self.val_ws, self.val_labels = val.ws[:val_count].to(device), val.labels[:val_count].to(device)
@@ -220,7 +217,7 @@ def evaluate_classify(cmd: _ClassifyCommand, data: ClassifyData | None) -> dict:
     num_classes = data.num_classes if data is not None else int(load_zoo(cmd.zoo, "train").labels.max()) + 1
     rows = []
     for model, seed, record in runs:
-        net = load_run(run_folder(out, model, seed), test.spec, num_classes, ClassifySettings)
+        net = load_run(run_folder(out, model, seed), encoder_builder(test.spec, num_classes, ClassifySettings))
         row = run_row(model, seed, net, record, test_accuracy=100 * accuracy(net, test.ws, test.labels))
         if loop_test is not None:
             row["loop_test_accuracy"] = 100 * accuracy(net, loop_test.ws, loop_test.labels)

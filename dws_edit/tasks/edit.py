@@ -21,6 +21,7 @@ from torch import Tensor
 from dws_edit.checkpoints import accepts_of, save_checkpoint
 from dws_edit.console import console
 from dws_edit.data import load_zoo
+from dws_edit.data.zoo import manifest_sha256
 from dws_edit.edits import EDITS, EditDef, affine, cube_symmetries, get_edit
 from dws_edit.edits.targets import part_group_of
 from dws_edit.inr import evaluate
@@ -201,7 +202,7 @@ class EditTask:
             self.edit.check_from_source(f"--mixup {cfg.mixup}")
         train = load_zoo(cfg.zoo, "train")
         val = load_zoo(cfg.zoo, "val")
-        self.zoo_sha256 = _manifest_sha256(cfg.zoo)
+        self.zoo_sha256 = manifest_sha256(cfg.zoo)
         self.spec = train.spec
         self.dom = get_domain(self.spec)
         self.domain = self.dom.name
@@ -263,7 +264,7 @@ class EditTask:
         if extra.spec != self.spec:
             raise ValueError(f"--extra-zoo {path}: its INRs are {extra.spec.to_json()}, expected the spec of "
                              f"{self.cfg.zoo}: {self.spec.to_json()}")  # fmt: skip
-        self.extra_sha256[str(path)] = _manifest_sha256(path)
+        self.extra_sha256[str(path)] = manifest_sha256(path)
         return extra.ws
 
     def modules(self) -> dict[str, EditNet]:
@@ -416,11 +417,6 @@ def _mixup(ws: WeightSpace, pool: WeightSpace, fraction: float, generator: torch
     lam = torch.where(mixed, torch.rand(n, generator=generator), torch.ones(n))
     other = pool[torch.randint(0, pool.batch_size, (n,), generator=generator)]
     return ws.zip_map(other, lambda a, b: torch.lerp(b, a, lam.view(-1, *[1] * (a.dim() - 1)).to(a)))
-
-
-def _manifest_sha256(zoo: Path) -> str:
-    """The SHA-256 of a zoo's manifest.json: what a run's card and resume identity record of its data."""
-    return sha256_hex((Path(zoo) / "manifest.json").read_bytes())
 
 
 def with_shapes(edit: EditDef, split, count: int) -> tuple[WeightSpace, list | None]:

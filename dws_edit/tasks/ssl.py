@@ -21,7 +21,6 @@ from torch import Tensor, nn
 
 from dws_edit.console import console
 from dws_edit.data import load_zoo
-from dws_edit.io import sha256_hex
 from dws_edit.nn.encoders import DWSEncoder, build_encoder
 from dws_edit.nn.models import _mlp
 from dws_edit.tasks.loop import save_state_dicts
@@ -30,6 +29,7 @@ from dws_edit.tasks.suite import (
     EncoderTraining,
     SuiteRuns,
     check_models,
+    encoder_builder,
     encoder_kwargs,
     finished_runs,
     load_run,
@@ -38,7 +38,9 @@ from dws_edit.tasks.suite import (
     save_encoder,
     shared_identity,
     train_all,
+    train_split,
     with_overrides,
+    write_png,
     write_report,
 )
 from dws_edit.weights import WeightSpace
@@ -74,11 +76,10 @@ PRESETS = {
 
 @dataclass
 class _SSLCommand(SuiteRuns):
+    TASK = "ssl"
+
     zoo: Path = Path("zoos/sines")
     """Zoo of sine INRs labelled by their (a, b) (dws-edit fit sines)."""
-
-    def folder(self) -> Path:
-        return self.out or Path("runs") / f"ssl-{self.zoo.name}"
 
 
 @dataclass
@@ -100,7 +101,7 @@ class TrainSSL(_SSLCommand, EncoderTraining):
         check_models(self.models, self.seeds)
         settings = self.settings()
         data = SSLData(self.zoo, settings.val_count, settings.device)
-        train_all(self, "ssl", settings, data, lambda model, seed: SSLTask(data, model, settings, seed))
+        train_all(self, settings, data, lambda model, seed: SSLTask(data, model, settings, seed))
         return evaluate_ssl(self)
 
 
@@ -120,14 +121,12 @@ class SSLData:
 
     def __init__(self, zoo: Path, val_count: int, device: str = "cpu"):
         self.zoo = Path(zoo)
-        self.train = load_zoo(zoo, "train")
+        self.train, self.sha256 = train_split(zoo)
         if self.train.labels.dim() != 2:
             raise ValueError(f"{zoo}: its labels are classes, not the parameters of sine waves; accepted: a zoo of "
                              "sine INRs (dws-edit fit sines)")  # fmt: skip
-        if self.train.stats is None:
-            raise ValueError(f"{zoo} has no statistics (stats.safetensors); rerun its fit command")
         val = load_zoo(zoo, "val")
-        self.spec, self.sha256 = self.train.spec, sha256_hex((self.zoo / "manifest.json").read_bytes())
+        self.spec = self.train.spec
         self.train_ws, self.train_ab = self.train.ws.to(device), self.train.labels.to(device)
         self.val_ws, self.val_ab = val.ws[:val_count].to(device), val.labels[:val_count].to(device)
         stats = self.train.stats
@@ -233,7 +232,7 @@ def evaluate_ssl(cmd: _SSLCommand) -> dict:
     embed_dim = first["settings"]["embed_dim"]
     rows, seed0 = [], {}
     for model, seed, record in runs:
-        net = load_run(run_folder(out, model, seed), test.spec, embed_dim, SSLSettings)
+        net = load_run(run_folder(out, model, seed), encoder_builder(test.spec, embed_dim, SSLSettings))
         test_z = embed(net, test.ws)
         mse = probe_mse(embed(net, train_split.ws), train_split.labels, test_z, test.labels)
         rows.append(run_row(model, seed, net, record, probe_mse=mse))
@@ -252,15 +251,11 @@ def evaluate_ssl(cmd: _SSLCommand) -> dict:
 def plot_tsne(embeddings: dict[str, Tensor], ab: Tensor, path: Path, count: int = 1000) -> None:
     """A 2-D t-SNE (scikit-learn, seed 0) of the first ``count`` test embeddings of each model, colored by a (left)
     and by b (right), one row per model; written as a PNG (matplotlib, Agg)."""
-    import io
-
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from sklearn.manifold import TSNE
-
-    from dws_edit.records import atomic_write_bytes
 
     fig, axes = plt.subplots(len(embeddings), 2, figsize=(7, 3.2 * len(embeddings)), dpi=80, squeeze=False)
     ab = ab[:count].numpy()
@@ -275,7 +270,4 @@ def plot_tsne(embeddings: dict[str, Tensor], ab: Tensor, path: Path, count: int 
             ax.set_yticks([])
             fig.colorbar(points, ax=ax)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    write_png(fig, path)

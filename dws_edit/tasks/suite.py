@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from dws_edit.checkpoints import accepts_of, load_checkpoint, save_checkpoint
+from dws_edit.data.zoo import load_zoo, manifest_sha256
 from dws_edit.io import read_file
 from dws_edit.nn.encoders import ENCODERS, build_encoder
 from dws_edit.records import atomic_write_bytes, atomic_write_json, run_record
@@ -91,6 +92,13 @@ class SuiteRuns:
     out: Path | None = None
     """Folder of the runs and the report (default runs/<task>-<zoo name>)."""
 
+    TASK: ClassVar[str] = ""
+    """The task's name (each task's command classes set it)."""
+
+    def folder(self) -> Path:
+        """``--out``, or runs/<task>-<zoo name> (a subclass has a ``zoo``)."""
+        return self.out or Path("runs") / f"{self.TASK}-{self.zoo.name}"
+
 
 @dataclass
 class SuiteTraining:
@@ -132,6 +140,15 @@ class EncoderTraining(SuiteTraining):
     """DWS model only: probe points per axis whose activations feed the first layer (0: weights only)."""
 
     OVERRIDES: ClassVar[tuple[str, ...]] = SuiteTraining.OVERRIDES + ("dropout", "signs", "sign_flips", "probes")
+
+
+def train_split(zoo: Path) -> tuple[Any, str]:
+    """A task zoo's train split (``load_zoo``) and its manifest's SHA-256; raises ValueError (one line) for a zoo
+    without statistics (the models normalize with them)."""
+    train = load_zoo(zoo, "train")
+    if train.stats is None:
+        raise ValueError(f"{zoo} has no statistics (stats.safetensors); rerun its fit command")
+    return train, manifest_sha256(zoo)
 
 
 def check_models(models: Sequence[str], seeds: Sequence[int]) -> None:
@@ -203,11 +220,21 @@ def markdown_table(summary: dict, columns: Sequence[tuple[str, str, str]]) -> st
     return "\n".join(lines) + "\n"
 
 
+def write_png(fig: Any, path: Path) -> None:
+    """Write a matplotlib figure as a PNG atomically (``dws_edit.records.atomic_write_bytes``) and close it."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
+
+
 def plot_curves(runs: list[tuple[str, int, dict]], metric: str, label: str, path: Path) -> None:
     """Validation curves of the runs (their results' ``history``): ``metric`` against the step, one line per model
     (the mean over its seeds at the steps they share), written as a PNG (matplotlib, Agg)."""
-    import io
-
     import matplotlib
 
     matplotlib.use("Agg")
@@ -224,10 +251,7 @@ def plot_curves(runs: list[tuple[str, int, dict]], metric: str, label: str, path
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    write_png(fig, path)
 
 
 def write_report(
@@ -258,16 +282,16 @@ def write_report(
     return results
 
 
-def train_all(cmd: Any, task: str, settings: Any, data: Any, make_task: Callable[[str, int], Any]) -> None:
-    """Train every model x seed of the command ``cmd`` (its ``models``, ``seeds``, ``preset``, ``threads`` and
-    ``folder()``) for ``task``, seed by seed (after the first seed every model has a result): ``make_task(model,
+def train_all(cmd: Any, settings: Any, data: Any, make_task: Callable[[str, int], Any]) -> None:
+    """Train every model x seed of the command ``cmd`` (its ``TASK``, ``models``, ``seeds``, ``preset``, ``threads``
+    and ``folder()``), seed by seed (after the first seed every model has a result): ``make_task(model,
     seed)`` builds the loop's task (with a ``save`` method), the run's identity is the task, model, preset, settings
     and the data's checksum (``data.sha256``). The loop returns at once for a finished run and resumes an interrupted
     one."""
     for seed in cmd.seeds:
         for model in cmd.models:
             t = make_task(model, seed)
-            identity = {"task": task, "model": model, "preset": cmd.preset, "settings": asdict(settings),
+            identity = {"task": cmd.TASK, "model": model, "preset": cmd.preset, "settings": asdict(settings),
                         "zoo_sha256": data.sha256}  # fmt: skip
             train(t, loop_config(settings, seed, cmd.threads), run_folder(cmd.folder(), model, seed), identity,
                   save_model=t.save)  # fmt: skip
@@ -296,17 +320,21 @@ def encoder_kwargs(kind: str, s: Any) -> dict:
     return {"dropout": s.dropout, "signs": s.signs}
 
 
-def load_run(run: Path, spec: NetworkSpec, out_dim: int, settings_cls: type) -> nn.Module:
-    """The best encoder of one run folder, in eval mode: the DWS model from its checkpoint, a baseline rebuilt from
-    the run's recorded settings (``settings_cls(**identity["settings"])``) and loaded strictly from its state dict
-    (safetensors: nothing unpickled)."""
+def load_run(run: Path, rebuild: Callable[[str, dict], nn.Module]) -> nn.Module:
+    """The best model of one run folder, in eval mode: the DWS model from its checkpoint, a baseline rebuilt by
+    ``rebuild(model name, the run's recorded settings)`` and loaded strictly from its state dict (safetensors:
+    nothing unpickled)."""
     identity = json.loads((run / "results.json").read_text())["identity"]
     if identity["model"] == "dws":
         return load_checkpoint(run / BEST)
-    settings = settings_cls(**identity["settings"])
-    model = build_encoder(identity["model"], spec, out_dim, **encoder_kwargs(identity["model"], settings))
+    model = rebuild(identity["model"], identity["settings"])
     model.load_state_dict(read_file(run / BEST)[0])
     return model.eval()
+
+
+def encoder_builder(spec: NetworkSpec, out_dim: int, settings_cls: type) -> Callable[[str, dict], nn.Module]:
+    """``load_run``'s ``rebuild`` for the encoder tasks: ``build_encoder`` with the run's recorded settings."""
+    return lambda kind, settings: build_encoder(kind, spec, out_dim, **encoder_kwargs(kind, settings_cls(**settings)))
 
 
 def save_encoder(path: Path, model: nn.Module, kwargs: dict, task: str, does: str, data: Any, **extra: Any) -> None:

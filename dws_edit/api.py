@@ -153,7 +153,7 @@ def edit(
             ws, spec = respec(ws, written.w0, written.output_offset), written
         net = model_for(spec, name, definition.exact_form, params)
     else:
-        net = shipped_model(str(model)) if not isinstance(model, torch.nn.Module) else model
+        net = shipped_model(str(model), "edit") if not isinstance(model, torch.nn.Module) else model
         label = (
             str(model) if isinstance(model, str | Path) else getattr(net, "card", {}).get("name", type(net).__name__)
         )
@@ -286,4 +286,4 @@ def classify(ws: WeightSpace, model: str = "fmnist-classifier") -> list[dict]:
     ValueError (one line) for a model that is not an INR classifier or does not accept INRs of this spec."""
     from dws_edit.checkpoints import label_inrs, shipped_model
 
-    return label_inrs(shipped_model(model), ws, model)
+    return label_inrs(shipped_model(model, "classify"), ws, model)

@@ -120,26 +120,36 @@ def _shipped(path: str, mtime_ns: int) -> nn.Module:
     return load_checkpoint(path)
 
 
-def shipped_model(name: str) -> nn.Module:
+def shipped_model(name: str, task: str | None = None) -> nn.Module:
     """:func:`load_model`, loaded once per file version and shared (do not train or change it)."""
-    path = Path(name)
-    file = path if path.suffix == ".safetensors" and path.exists() else checkpoint_dir() / f"{name}.safetensors"
-    if not file.exists():
-        return load_model(name)  # raises the one-line error
+    file = model_file(name, task)
     return _shipped(str(file.resolve()), file.stat().st_mtime_ns)
 
 
-def load_model(name: str) -> nn.Module:
-    """A shipped model by name (see ``available_models()``), or a checkpoint file by path."""
+def load_model(name: str, task: str | None = None) -> nn.Module:
+    """A shipped model by name (see ``available_models()``), or a checkpoint file by path (see :func:`model_file`;
+    ``task``: whose shipped names an unknown name's error lists, all when None)."""
+    return load_checkpoint(model_file(name, task))
+
+
+def model_file(name: str, task: str | None = None) -> Path:
+    """The checkpoint file of a shipped model's name or of a path (one with a folder or a suffix). Raises ValueError
+    (one line) for a missing file, a file that is not .safetensors (pickled checkpoints such as .pt are never
+    read) or an unknown name, listing the shipped models of ``task`` (``available_models(task)``)."""
     path = Path(name)
-    if path.suffix == ".safetensors" and path.exists():
-        return load_checkpoint(path)
+    if path.suffix or len(path.parts) > 1:
+        if path.suffix != ".safetensors":
+            raise ValueError(f"{name}: not a dws-edit checkpoint; accepted: a shipped model's name or a .safetensors "
+                             "file of dws-edit (pickled files such as .pt are never loaded)")  # fmt: skip
+        if not path.is_file():
+            raise ValueError(f"{name} does not exist; accepted: a dws-edit .safetensors file or a shipped name")
+        return path
     file = checkpoint_dir() / f"{name}.safetensors"
     if not file.exists():
-        names = ", ".join(available_models(None)) or "none (checkpoints/ is empty)"
+        names = ", ".join(available_models(task)) or "none shipped"
         raise ValueError(f"no shipped model named {name!r}; accepted: a shipped name ({names}) or a checkpoint "
                          "file ending in .safetensors")  # fmt: skip
-    return load_checkpoint(file)
+    return file
 
 
 def publish(run: str | Path, name: str, baseline: bool = False, half: bool = False) -> Path:

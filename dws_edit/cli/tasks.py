@@ -51,7 +51,7 @@ class Adapt:
         import torch
 
         from dws_edit.checkpoints import available_models, check_task_model, load_model
-        from dws_edit.data.classifiers import classifier_state_dict, import_classifier
+        from dws_edit.data.classifiers import classifier_state_dict, fold_input_affine, import_classifier
         from dws_edit.inr.exports import write_state_dict
 
         if self.out.suffix.lower() not in (".safetensors", ".pt", ".pth"):
@@ -62,8 +62,10 @@ class Adapt:
         if self.model == "fmnist-adapter" and "fmnist-adapter" not in available_models(None):
             raise ValueError("no adapter is shipped yet (checkpoints/fmnist-adapter); train one (dws-edit train adapt) "
                              "and pass its run's best.safetensors as --model")  # fmt: skip
-        net = load_model(self.model)
-        check_task_model(net, "adapt", self.model, ws.spec)
+        net = load_model(self.model, "adapt")
+        card = check_task_model(net, "adapt", self.model, ws.spec)
+        if affine := card.get("input_affine"):  # trained with --start moments: the closed-form edit first
+            ws = fold_input_affine(ws, torch.tensor(affine["scale"]), torch.tensor(affine["shift"]))
         with torch.no_grad():
             adapted = classifier_state_dict(net(ws))
         write_state_dict(self.out, adapted)

@@ -17,16 +17,20 @@ class ZooInfo:
     """Print the size, splits, fit quality and wall time of fitted zoos (from their manifests)."""
 
     paths: tyro.conf.Positional[tuple[Path, ...]] = ()
-    """Zoo directories (each holds a manifest.json)."""
+    """Zoo directories (each holds a manifest.json; default: every zoo in zoos/)."""
 
     def run(self) -> list[dict]:
-        """Print one table row per zoo; returns the rows: path, the zoo's summary and its fit wall time (s)."""
+        """Print one table row per zoo; returns the rows: path, the zoo's summary and its fit wall time (s). Raises
+        ValueError (one line) when no path is given and zoos/ holds no zoo."""
+        paths = self.paths or tuple(sorted(p.parent for p in Path("zoos").glob("*/manifest.json")))
+        if not paths:
+            raise ValueError("no zoo given and zoos/ holds none; accepted: zoo folders (dws-edit fit ... --out DIR)")
         table = Table(title="zoos")
         columns = ("zoo", "source", "spec", "INRs", "train/val/test", "quality", "reached", "MB", "fit wall time")
         for col in columns:
             table.add_column(col)
         rows = []
-        for path in self.paths:
+        for path in paths:
             m = read_manifest(path)
             s = m.get("summary") or zoo_summary(load_zoo(path, "all", check_complete=False), path)
             src = m["source"]

@@ -127,6 +127,24 @@ def train_classifiers(
     return WeightSpace.cat(out), torch.cat(losses)
 
 
+def input_moments(source: Tensor, target: Tensor, eps: float = 1e-3) -> tuple[Tensor, Tensor]:
+    """The per-pixel affine map ``x_source ~ scale * x_target + shift`` that matches the per-pixel means and
+    standard deviations of ``target`` images [N, d0] to those of ``source`` images [M, d0] (no labels):
+    ``scale = std_s / max(std_t, eps)``, ``shift = mean_s - scale * mean_t``; returns (scale [d0], shift [d0])."""
+    scale = source.std(0) / target.std(0).clamp_min(eps)
+    return scale, source.mean(0) - scale * target.mean(0)
+
+
+def fold_input_affine(ws: WeightSpace, scale: Tensor, shift: Tensor) -> WeightSpace:
+    """Classifiers ``ws`` [K, C, ...] that read ``scale * x + shift`` in place of their input ``x``, exactly, by a
+    change of the first layer only: ``W' = W diag(scale)``, ``b' = b + W shift``. With :func:`input_moments`: the
+    closed-form adaptation to a per-pixel affine change of the input (exact for an affine corruption such as a
+    contrast change), the adapters' baseline that needs no training and their start with ``--start moments``."""
+    w0, b0 = ws.weights[0], ws.biases[0]
+    first_w, first_b = w0 * scale.to(w0), b0 + torch.einsum("kcoi,i->kco", w0, shift.to(w0))
+    return WeightSpace(ws.spec, (first_w, *ws.weights[1:]), (first_b, *ws.biases[1:]))
+
+
 @torch.no_grad()
 def accuracy_of(ws: WeightSpace, images: Tensor, labels: Tensor, chunk: int = 64) -> Tensor:
     """Accuracy in [0, 1] of every classifier of ``ws`` on ``images`` [N, d0] / ``labels`` [N]: [K]."""

@@ -42,7 +42,8 @@ class DWSEncoder(_Front):
     ``signs``: fix the sign of every hidden neuron first (:func:`dws_edit.inr.siren.canonical_signs`), so that the
     model is invariant to the sign symmetry of sine networks as well. ``probes``: probe points per axis whose hidden
     activations add per-neuron features to the first layer (:class:`dws_edit.nn.probes.ProbeFeatures`) and whose
-    INR outputs join the pooled features (0: weights only)."""
+    INR outputs join the pooled features (0: weights only), on a grid over [-probe_extent, probe_extent]^d0 (the
+    INRs' domain)."""
 
     def __init__(
         self,
@@ -56,11 +57,12 @@ class DWSEncoder(_Front):
         in_channels: int = 1,
         signs: bool = False,
         probes: int = 0,
+        probe_extent: float = 1.0,
     ):
         super().__init__(spec, signs, in_channels)
         self.blocks = DWSBlocks(spec, (in_channels,) + (hidden,) * depth, norm=norm, dropout=dropout)
         self.pool = InvariantPool(spec, hidden)
-        self.probes = ProbeFeatures(spec, probes, hidden) if probes else None
+        self.probes = ProbeFeatures(spec, probes, hidden, extent=probe_extent) if probes else None
         extra = self.probes.out_features if probes else 0
         self.head = _mlp((self.pool.out_features + extra, head_hidden, embed_dim), dropout)
         self.embed_dim = embed_dim
@@ -128,14 +130,17 @@ def build_encoder(
     dropout: float = 0.0,
     signs: bool = False,
     probes: int = 0,
+    probe_extent: float = 1.0,
     reference: WeightSpace | None = None,
 ) -> nn.Module:
     """The encoder ``kind`` (ENCODERS) of INRs of ``spec`` with output [B, embed_dim]. ``hidden``, ``depth``,
-    ``probes``: the DWS model's channels, layers and probe points per axis (the baselines keep their own widths, as in
-    the paper: the same data and steps, not the same size); ``dropout`` and ``signs`` apply to every encoder.
+    ``probes``, ``probe_extent``: the DWS model's channels, layers, probe points per axis and their half-range (the
+    baselines keep their own widths, as in the paper: the same data and steps, not the same size); ``dropout`` and
+    ``signs`` apply to every encoder.
     Raises ValueError (one line) for an unknown kind, or probes asked of a baseline."""
     if kind == "dws":
-        return DWSEncoder(spec, embed_dim, hidden=hidden, depth=depth, dropout=dropout, signs=signs, probes=probes)
+        return DWSEncoder(spec, embed_dim, hidden=hidden, depth=depth, dropout=dropout, signs=signs, probes=probes,
+                          probe_extent=probe_extent)  # fmt: skip
     if probes:
         raise ValueError(f"probes {probes}: an option of the DWS encoder; the {kind} baseline takes weights only")
     kwargs = {"dropout": dropout} if kind != "inr2vec" else {}

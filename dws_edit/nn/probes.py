@@ -22,29 +22,32 @@ from dws_edit.nn.layer import weight_space_slots
 from dws_edit.weights import NetworkSpec, WeightSpace
 
 
-def probe_grid(d0: int, per_axis: int) -> Tensor:
-    """The probe points: cell centres of a regular grid with ``per_axis`` cells per axis over [-1, 1]^d0,
-    ``[per_axis ** d0, d0]`` (float32, in the INRs' coordinates)."""
+def probe_grid(d0: int, per_axis: int, extent: float = 1.0) -> Tensor:
+    """The probe points: cell centres of a regular grid with ``per_axis`` cells per axis over [-extent, extent]^d0
+    (the INRs' domain: 1 for images and shapes, pi for the sines), ``[per_axis ** d0, d0]`` (float32, in the INRs'
+    coordinates)."""
     if per_axis < 1:
         raise ValueError(f"probes = {per_axis}: give at least one probe point per axis (or 0 for none)")
     axis = (torch.arange(per_axis, dtype=torch.float32) + 0.5) / per_axis * 2 - 1
-    return torch.stack(torch.meshgrid(*[axis] * d0, indexing="ij"), dim=-1).reshape(-1, d0)
+    return torch.stack(torch.meshgrid(*[axis * extent] * d0, indexing="ij"), dim=-1).reshape(-1, d0)
 
 
 class ProbeFeatures(nn.Module):
     """Per-neuron probe features mapped into a DWS layer's canonical output: one additive term per slot.
 
     ``spec``: the INR architecture (depth, d0, dL; any hidden widths). ``per_axis``: probe points per axis
-    (``per_axis ** d0`` in all). ``channels``: the DWS layer's output channels. ``cond_dim``: size of the
-    edit's parameter vector (0: no gates). ``forward(ws, cond)`` takes the *raw* INR weights [B, 1, ...]
-    and returns (terms, outputs): ``terms`` matches the layer's canonical output slot by slot, ``outputs``
-    [B, P * dL] are the INR's values at the probes.
+    (``per_axis ** d0`` in all) over [-extent, extent]^d0. ``channels``: the DWS layer's output channels.
+    ``cond_dim``: size of the edit's parameter vector (0: no gates). ``forward(ws, cond)`` takes the *raw* INR
+    weights [B, 1, ...] and returns (terms, outputs): ``terms`` matches the layer's canonical output slot by slot,
+    ``outputs`` [B, P * dL] are the INR's values at the probes.
     """
 
-    def __init__(self, spec: NetworkSpec, per_axis: int, channels: int, cond_dim: int = 0, hidden: int = 64):
+    def __init__(
+        self, spec: NetworkSpec, per_axis: int, channels: int, cond_dim: int = 0, hidden: int = 64, extent: float = 1.0
+    ):
         super().__init__()
         d0, self.num_layers = spec.layer_sizes[0], spec.num_layers
-        self.register_buffer("points", probe_grid(d0, per_axis), persistent=False)
+        self.register_buffer("points", probe_grid(d0, per_axis, extent), persistent=False)
         p = self.points.shape[0]
         self.out_features = p * spec.layer_sizes[-1]
         self.gate = nn.Sequential(nn.Linear(cond_dim, hidden), nn.ReLU(), nn.Linear(hidden, p)) if cond_dim else None

@@ -12,7 +12,8 @@ to one reference by linear assignment), ``transformer`` and ``inr2vec`` (NeuronE
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -20,10 +21,11 @@ from torch import Tensor, nn
 
 from dws_edit.console import console
 from dws_edit.data import load_zoo
-from dws_edit.data.classifiers import accuracy_of, domain_images
+from dws_edit.data.classifiers import accuracy_of, domain_images, fold_input_affine, input_moments
 from dws_edit.inr import evaluate
 from dws_edit.nn import DWSEditNet, FlatMLPEditNet, align_to_reference
 from dws_edit.nn.baselines import NeuronEditNet
+from dws_edit.stats import WeightStats
 from dws_edit.tasks.loop import save_state_dicts
 from dws_edit.tasks.suite import (
     SuiteRuns,
@@ -45,6 +47,9 @@ from dws_edit.weights import WeightSpace
 
 VAL_IMAGES = 5000
 """The last this many target-domain training images choose the best step; the rest train."""
+STARTS = ("weights", "moments")
+"""What an adapter takes: the classifier's weights, or them after the closed-form first-layer edit that matches the
+target domain's per-pixel moments to the source domain's (``dws_edit.data.classifiers.match_input_moments``)."""
 
 
 @dataclass(frozen=True)
@@ -53,16 +58,19 @@ class AdaptSettings(TaskSettings):
 
     images: int
     seed_data: int = 0
+    start: str = field(default="weights", kw_only=True)  # "weights" in the runs before it was a setting
 
     def check(self) -> None:
         super().check()
         if self.images < 1:
             raise ValueError(f"--images {self.images}: expected a positive number of images per step")
+        if self.start not in STARTS:
+            raise ValueError(f"--start {self.start}: accepted {', '.join(STARTS)}")
 
 
 PRESETS = {
     "cpu": AdaptSettings(steps=1500, batch_size=32, images=128, lr=1e-3, weight_decay=1e-4, warmup=100,
-                         eval_every=250, hidden=8, depth=3, bf16=False, device="cpu", val_count=100),
+                         eval_every=250, hidden=4, depth=3, bf16=False, device="cpu", val_count=100),
     "paper": AdaptSettings(steps=20_000, batch_size=64, images=256, lr=1e-3, weight_decay=1e-4, warmup=1000,
                            eval_every=1000, hidden=16, depth=4, bf16=True, device="cuda", val_count=100),
 }  # fmt: skip
@@ -84,9 +92,12 @@ class TrainAdapt(_AdaptCommand, SuiteTraining):
 
     images: int | None = None
     """Target-domain images per step, shared by the step's classifiers (default: the preset's)."""
+    start: str | None = None
+    """What the adapters take: weights (the classifier as it is) or moments (after the closed-form first-layer edit
+    matching the target domain's per-pixel moments; they learn what it leaves). Default: the preset's."""
 
     def settings(self) -> AdaptSettings:
-        return with_overrides(PRESETS[self.preset], self, SuiteTraining.OVERRIDES + ("images",))
+        return with_overrides(PRESETS[self.preset], self, SuiteTraining.OVERRIDES + ("images", "start"))
 
     def run(self) -> dict:
         check_models(self.models, self.seeds)
@@ -115,12 +126,27 @@ class AdaptData:
         if self.train.manifest.get("source", {}).get("type") != "ClassifierPopulation":
             raise ValueError(f"{zoo} is not a population of classifiers; accepted: a zoo of dws-edit fit classifiers")
         self.spec, self.size = self.train.spec, self.train.manifest["source"]["size"]
-        self.train_ws = self.train.ws.to(s.device)
-        self.val_ws = load_zoo(zoo, "val").ws[: s.val_count].to(s.device)
+        self.affine = start_affine(s, self.size)
+        self.train_ws = self.start(self.train.ws).to(s.device)
+        self.val_ws = self.start(load_zoo(zoo, "val").ws[: s.val_count]).to(s.device)
+        self.stats = WeightStats.of(self.train_ws) if self.affine else self.train.stats
         images, labels = domain_images("target", "train", self.size, s.seed_data)
         self.images, self.labels = images[:-VAL_IMAGES].to(s.device), labels[:-VAL_IMAGES].to(s.device)
         self.val_images, self.val_labels = images[-VAL_IMAGES:].to(s.device), labels[-VAL_IMAGES:].to(s.device)
-        self.reference = self.train.ws[:1]
+        self.reference = self.train_ws[:1].to("cpu")
+
+    def start(self, ws: WeightSpace) -> WeightSpace:
+        """Classifiers as the adapters take them (``--start``)."""
+        return fold_input_affine(ws, *self.affine) if self.affine else ws
+
+
+def start_affine(s: AdaptSettings, size: int) -> tuple[Tensor, Tensor] | None:
+    """``--start moments``: the per-pixel (scale, shift) from the source domain's training images and the target
+    domain's training images that train (not the validation ones); None for ``--start weights``."""
+    if s.start == "weights":
+        return None
+    target = domain_images("target", "train", size, s.seed_data)[0][:-VAL_IMAGES]
+    return input_moments(domain_images("source", "train", size)[0], target)
 
 
 def build_adapter(kind: str, data_spec, s: AdaptSettings, reference: WeightSpace) -> nn.Module:
@@ -152,7 +178,7 @@ class AdaptTask:
         self.data, self.kind, self.s = data, kind, s
         torch.manual_seed(seed)
         self.model = build_adapter(kind, data.spec, s, data.reference)
-        self.model.set_stats(data.train.stats)
+        self.model.set_stats(data.stats)
 
     def modules(self) -> dict[str, nn.Module]:
         return {"model": self.model}
@@ -189,7 +215,9 @@ class AdaptTask:
             "(contrast, blur, elastic, noise)"
         )
         kwargs = {"hidden": self.s.hidden, "depth": self.s.depth, "outputs": 1}
-        save_encoder(path, model, kwargs, "adapt", does, self.data, image_size=self.data.size)
+        affine = self.data.affine  # --start moments: the first-layer edit the adapter expects before it
+        start = {"input_affine": {"scale": affine[0].tolist(), "shift": affine[1].tolist()}} if affine else {}
+        save_encoder(path, model, kwargs, "adapt", does, self.data, image_size=self.data.size, **start)
 
 
 @torch.no_grad()
@@ -207,24 +235,40 @@ def evaluate_adapt(cmd: _AdaptCommand) -> dict:
     def rebuild(kind: str, settings: dict) -> nn.Module:  # mlp-align's reference is in its state dict
         return build_adapter(kind, test.spec, AdaptSettings(**settings), test.ws[:1])
 
-    none = 100 * accuracy_of(test.ws, images, labels).mean().item()
-    rows = []
+    def accuracies(ws: WeightSpace) -> dict[str, float]:  # % on the target and the source domain's test images
+        return {"target_accuracy": 100 * accuracy_of(ws, images, labels).mean().item(),
+                "source_accuracy": 100 * accuracy_of(ws, source_images, source_labels).mean().item()}  # fmt: skip
+
+    # the references without training: the classifiers as they are, and the closed-form first-layer edit matching
+    # the target domain's per-pixel moments (from its unlabelled training images) to the source domain's
+    reference = {"seed": None, "params": 0, "train_s": 0}
+    fixed = [{"model": "no-adaptation", **reference, **accuracies(test.ws)}]
+    settings = AdaptSettings(**first["settings"])
+    matched = fold_input_affine(test.ws, *start_affine(dataclasses.replace(settings, start="moments"), size))
+    fixed.append({"model": "moment-matching", **reference, **accuracies(matched)})
+    none = fixed[0]["target_accuracy"]
+    rows = [r | {"gain": r["target_accuracy"] - none} for r in fixed]
+    start = matched if settings.start == "moments" else test.ws
     for model, seed, record in runs:
         net = load_run(run_folder(out, model, seed), rebuild)
-        adapted = WeightSpace.cat([adapt_with(model, net, test.ws[lo : lo + 32]) for lo in range(0, len(test), 32)])
-        acc = 100 * accuracy_of(adapted, images, labels).mean().item()
-        source = 100 * accuracy_of(adapted, source_images, source_labels).mean().item()
-        rows.append(run_row(model, seed, net, record, target_accuracy=acc, gain=acc - none, source_accuracy=source))
-        console.print(f"{model} seed {seed}: target test accuracy {acc:.2f}% (no adaptation {none:.2f}%)")
+        adapted = WeightSpace.cat([adapt_with(model, net, start[lo : lo + 32]) for lo in range(0, len(test), 32)])
+        r = accuracies(adapted)
+        rows.append(run_row(model, seed, net, record, **r, gain=r["target_accuracy"] - none))
+        console.print(
+            f"{model} seed {seed}: target test accuracy {r['target_accuracy']:.2f}% (no adaptation {none:.2f}%)"
+        )
     columns = [("target_accuracy", "target test accuracy %", ".2f"), ("gain", "points over no adaptation", ".2f"),
                ("source_accuracy", "source test accuracy %", ".2f"), ("params", "parameters", ".0f"),
                ("train_s", "training s", ".0f")]  # fmt: skip
-    none_source = 100 * accuracy_of(test.ws, source_images, source_labels).mean().item()
     extra = {"zoo": str(cmd.zoo), "zoo_sha256": first["zoo_sha256"], "test_classifiers": len(test),
              "test_images": images.shape[0], "no_adaptation_target_accuracy": none,
-             "no_adaptation_source_accuracy": none_source}  # fmt: skip
+             "no_adaptation_source_accuracy": fixed[0]["source_accuracy"],
+             "moment_matching_target_accuracy": fixed[1]["target_accuracy"]}  # fmt: skip
     results = write_report(out, "adapt", first["preset"], first["settings"], rows, columns,
                            ("accuracy", "val target accuracy"), runs, extra)  # fmt: skip
-    console.print(f"no adaptation: target test accuracy {none:.2f}%")
+    console.print(
+        f"no adaptation: target test accuracy {none:.2f}%; moment matching (closed form, first layer): "
+        f"{fixed[1]['target_accuracy']:.2f}%"
+    )
     console.print((out / "results.md").read_text())
     return results

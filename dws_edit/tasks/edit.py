@@ -30,6 +30,7 @@ from dws_edit.io import sha256_hex
 from dws_edit.nn import DWSEditNet, EditNet, FlatMLPEditNet
 from dws_edit.runner import edit_targets, edited_values
 from dws_edit.tasks.loop import BEST, LoopConfig, train
+from dws_edit.tasks.pretrain import start_from_encoder
 from dws_edit.tasks.recipes import run_recipe_command
 from dws_edit.weights import WeightSpace
 
@@ -78,6 +79,8 @@ class TrainEdit:
     init: Path | None = None
     """Start from this checkpoint's weights (e.g. a shipped model; the same model options, except that PASSES may
     be higher: the added passes start near the identity)."""
+    init_encoder: Path | None = None
+    """dws: start the DWS layers from an encoder of dws-edit train classify|ssl (dws_edit.tasks.pretrain)."""
     scale_lr: float = 1.0
     """Learning-rate multiplier of the residual's per-tensor scales (they start at 1e-3 and an edit such as a
     mirror needs them near 1: Adam moves a parameter about lr per step, so at 1 they need ~1,000 steps)."""
@@ -148,7 +151,7 @@ class TrainEdit:
         config = _jsonable(asdict(self))
         for key in ("out", "recipe", "recipe_steps"):
             config.pop(key)
-        defaults = (("mode", None), ("wide_params", False), ("sign_flips", 0.0), ("mixup", 0.0))
+        defaults = (("mode", None), ("wide_params", False), ("sign_flips", 0.0), ("mixup", 0.0), ("init_encoder", None))
         for key, default in defaults:  # at the default: runs before them resume
             if config[key] == default:
                 config.pop(key)
@@ -243,7 +246,9 @@ class EditTask:
         if train.stats is None:
             raise ValueError(f"{cfg.zoo} has no statistics (stats.safetensors); rerun its fit command")
         self.model.set_stats(train.stats)
-        self.started_from = start_from(self.model, cfg.init, self.model_kwargs) if cfg.init is not None else None
+        start = (start_from_encoder(self.model, cfg.init_encoder, cfg.init) if cfg.init_encoder
+                 else start_from(self.model, cfg.init, self.model_kwargs) if cfg.init else None)  # fmt: skip
+        self.started_from = start
         # the fixed validation set: INRs, parameters, points and exact targets
         g = torch.Generator().manual_seed(12345)
         self.val_ws, val_shapes = with_shapes(self.edit, val, cfg.val_count)

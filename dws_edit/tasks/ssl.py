@@ -12,7 +12,8 @@ is the paper's metric (DWSNets 1.39, best baseline 3.86; shared REFERENCE.md).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
@@ -54,6 +55,7 @@ class SSLSettings(EncoderSettings):
     temperature: float
     noise: float
     mask: float
+    probe_extent: float = field(default=1.0, kw_only=True)  # 1 in the runs before it was a setting
 
     fractions: ClassVar[tuple[tuple[str, float], ...]] = EncoderSettings.fractions + (("mask", 0.9),)
 
@@ -66,11 +68,12 @@ class SSLSettings(EncoderSettings):
 PRESETS = {
     "cpu": SSLSettings(steps=1000, batch_size=64, lr=1e-3, weight_decay=1e-4, warmup=100, eval_every=250, hidden=32,
                        depth=4, dropout=0.0, signs=False, sign_flips=0.0, probes=16, bf16=False, device="cpu",
-                       val_count=1000, embed_dim=16, temperature=0.1, noise=0.1, mask=0.1),
+                       val_count=1000, embed_dim=16, temperature=0.1, noise=0.1, mask=0.1, probe_extent=math.pi),
     # the DWSNets SSL protocol's scale on one GPU: 16-d embeddings, many more steps
     "paper": SSLSettings(steps=50_000, batch_size=256, lr=1e-3, weight_decay=1e-4, warmup=1000, eval_every=2000,
                          hidden=32, depth=4, dropout=0.0, signs=False, sign_flips=0.0, probes=16, bf16=False,
-                         device="cuda", val_count=1000, embed_dim=16, temperature=0.1, noise=0.1, mask=0.1),
+                         device="cuda", val_count=1000, embed_dim=16, temperature=0.1, noise=0.1, mask=0.1,
+                         probe_extent=math.pi),
 }  # fmt: skip
 
 
@@ -92,9 +95,13 @@ class TrainSSL(_SSLCommand, EncoderTraining):
     """View augmentation: Gaussian noise, in units of each weight tensor's training standard deviation."""
     mask: float | None = None
     """View augmentation: fraction of weights set to zero."""
+    probe_extent: float | None = None
+    """DWS model: the probe points span [-PROBE_EXTENT, PROBE_EXTENT] (the sines' domain: pi; default: the preset's)."""
 
     def settings(self) -> SSLSettings:
-        return with_overrides(PRESETS[self.preset], self, EncoderTraining.OVERRIDES + ("temperature", "noise", "mask"))
+        return with_overrides(
+            PRESETS[self.preset], self, EncoderTraining.OVERRIDES + ("temperature", "noise", "mask", "probe_extent")
+        )
 
     def run(self) -> dict:
         """Train the runs (resuming any), then evaluate them all; returns the report's results."""

@@ -169,7 +169,9 @@ def run_folder(out: Path, model: str, seed: int) -> Path:
 
 def finished_runs(out: Path, models: Sequence[str], seeds: Sequence[int]) -> list[tuple[str, int, dict]]:
     """``(model, seed, the run's results.json)`` for every run of ``models`` x ``seeds`` that has finished. Raises
-    ValueError (one line) when none has."""
+    ValueError (one line) when none has or ``out`` is not a folder."""
+    if not Path(out).is_dir():
+        raise ValueError(f"{out} does not exist; accepted: the --out folder of a dws-edit train classify|ssl|adapt")
     runs = []
     for model in models:
         for seed in seeds:
@@ -195,7 +197,8 @@ def summarize(rows: list[dict], metrics: Sequence[str]) -> dict[str, dict[str, d
     """``rows`` (one per run: ``model`` and the metrics) -> ``{model: {metric: {"mean", "std", "n"}}}``; std is the
     sample standard deviation over the seeds (0 for one seed), models in ENCODERS order."""
     out: dict[str, dict[str, dict[str, float]]] = {}
-    for model in sorted({r["model"] for r in rows}, key=lambda m: ENCODERS.index(m) if m in ENCODERS else 99):
+    order = [*ENCODERS, *sorted({r["model"] for r in rows} - set(ENCODERS))]  # references without training last
+    for model in [m for m in order if any(r["model"] == m for r in rows)]:
         out[model] = {}
         for metric in metrics:
             values = [r[metric] for r in rows if r["model"] == model and r.get(metric) is not None]
@@ -314,9 +317,11 @@ def loop_config(s: Any, seed: int, threads: int) -> LoopConfig:
 
 def encoder_kwargs(kind: str, s: Any) -> dict:
     """The ``build_encoder`` options of model ``kind`` under a task's settings ``s`` (hidden, depth, dropout, signs,
-    probes): what a run records to be rebuilt."""
-    if kind == "dws":
-        return {"hidden": s.hidden, "depth": s.depth, "dropout": s.dropout, "signs": s.signs, "probes": s.probes}
+    probes, probe_extent): what a run records to be rebuilt."""
+    if kind == "dws":  # probe_extent only where it is not 1 (the runs before it was a setting)
+        extent = {"probe_extent": s.probe_extent} if getattr(s, "probe_extent", 1.0) != 1.0 else {}
+        return {"hidden": s.hidden, "depth": s.depth, "dropout": s.dropout, "signs": s.signs, "probes": s.probes,
+                **extent}  # fmt: skip
     return {"dropout": s.dropout, "signs": s.signs}
 
 

@@ -210,6 +210,16 @@ def test_zoo_info_rows(small_zoo, capsys):
         ZooInfo(paths=(small_zoo / "nowhere",)).run()
 
 
+def test_zoo_info_without_paths_lists_the_zoos_folder_or_says_it_holds_none(small_zoo, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match="no zoo given and zoos/ holds none"):
+        ZooInfo().run()
+    (tmp_path / "zoos").mkdir()
+    (tmp_path / "zoos" / "digits").symlink_to(small_zoo)
+    (rows,) = ZooInfo().run()
+    assert rows["path"] == "zoos/digits" and rows["inrs"] == 40
+
+
 def test_a_diverging_fit_is_marked_failed_and_loading_it_warns(tmp_path):
     out = tmp_path / "diverged"
     with pytest.raises(ZooFitError, match=r"only 0\.0% of its 16 INRs reached the fit target \(PSNR 40\.0 dB") as err:

@@ -16,8 +16,10 @@ from dws_edit.data.classifiers import (
     corrupt,
     domain_images,
     fit_population,
+    fold_input_affine,
     import_classifier,
     init_classifiers,
+    input_moments,
     reduce,
 )
 from dws_edit.inr import evaluate
@@ -48,6 +50,18 @@ def test_a_classifier_state_dict_round_trips_and_keeps_its_function():
     assert torch.allclose(back(x), net(x))
     with pytest.raises(ValueError, match="not an nn.Sequential of nn.Linear layers"):
         import_classifier({"fc.weight": torch.zeros(2, 2), "head.weight": torch.zeros(1, 2)})
+
+
+def test_moment_matching_undoes_a_per_pixel_affine_corruption_exactly_in_the_first_layer():
+    g = torch.Generator().manual_seed(2)
+    ws = WeightSpace.randn(classifier_spec(7, (8, 6)), 3, generator=g)
+    source = torch.rand(500, 49, generator=g)
+    scale, shift = torch.rand(49, generator=g) + 0.2, torch.rand(49, generator=g)
+    target = source * scale + shift  # contrast and brightness, per pixel
+    matched = fold_input_affine(ws, *input_moments(source, target))
+    assert torch.allclose(evaluate(matched, target), evaluate(ws, source), atol=1e-4)
+    assert not torch.allclose(evaluate(ws, target), evaluate(ws, source), atol=1e-2)
+    assert all(torch.equal(a, b) for a, b in zip(matched.tensors()[2:], ws.tensors()[2:]))  # first layer only
 
 
 def test_per_neuron_tokens_invert_and_the_token_baselines_edit():
@@ -89,8 +103,11 @@ def test_train_adapt_runs_and_dws_edit_adapt_writes_a_loadable_state_dict(popula
     cmd = TrainAdapt(zoo=population, out=out, models=("dws", "mlp-align", "transformer"), seeds=(0,), steps=6,
                      batch_size=4, images=16, hidden=4, threads=1)  # fmt: skip
     results = cmd.run()
-    assert {r["model"] for r in results["runs"]} == {"dws", "mlp-align", "transformer"}
+    references = {"no-adaptation", "moment-matching"}  # the rows without training
+    assert {r["model"] for r in results["runs"]} == {"dws", "mlp-align", "transformer"} | references
+    assert list(results["summary"])[-2:] == sorted(references)
     assert 0 < results["no_adaptation_target_accuracy"] < results["no_adaptation_source_accuracy"]
+    assert results["summary"]["no-adaptation"]["gain"]["mean"] == 0
     again = EvalAdapt(zoo=population, out=out, models=("dws", "mlp-align", "transformer"), seeds=(0,)).run()
     assert again["summary"] == results["summary"]
     adapter = out / "dws-seed0" / "best.safetensors"
@@ -116,3 +133,22 @@ def test_train_adapt_runs_and_dws_edit_adapt_writes_a_loadable_state_dict(popula
     assert "none.pt does not exist" in capsys.readouterr().err
     assert run("adapt", classifier, "--out", tmp_path / "c.pt") == 2
     assert "no adapter is shipped yet" in capsys.readouterr().err
+
+
+def test_adapters_started_from_moment_matching_take_folded_weights_and_the_cli_folds_them_too(population, tmp_path):
+    out = tmp_path / "adapt-moments"
+    TrainAdapt(zoo=population, out=out, models=("dws",), seeds=(0,), steps=4, batch_size=4, images=16, hidden=4,
+               threads=1, start="moments").run()  # fmt: skip
+    best = out / "dws-seed0" / "best.safetensors"
+    net = load_checkpoint(best)
+    scale, shift = (torch.tensor(net.card["input_affine"][k]) for k in ("scale", "shift"))
+    assert scale.shape == shift.shape == (49,) and (scale > 1).float().mean() > 0.5  # the halved contrast, undone
+    classifier = load_zoo(population, "test").ws[:1]
+    write_file(tmp_path / "c.safetensors", classifier_state_dict(classifier))
+    assert run("adapt", tmp_path / "c.safetensors", "--out", tmp_path / "a.safetensors", "--model", best) == 0
+    with torch.no_grad():
+        expected = classifier_state_dict(net(fold_input_affine(classifier, scale, shift)))
+    got = read_file(tmp_path / "a.safetensors")[0]
+    assert all(torch.allclose(got[k], expected[k], atol=1e-6) for k in expected)
+    with pytest.raises(ValueError, match="--start nope: accepted weights, moments"):
+        TrainAdapt(zoo=population, out=tmp_path / "x", start="nope", steps=2).run()

@@ -128,6 +128,9 @@ def test_classify_front_doors_refuse_bad_input_in_one_line(tiny_digit_zoo, tmp_p
     assert run("train", "classify", "--zoo", tiny_digit_zoo, "--mixup", "1.5") == 2
     assert "--mixup 1.5: expected a fraction in [0, 1.0]" in capsys.readouterr().err
     assert run("eval", "classify", "--zoo", tiny_digit_zoo, "--out", tmp_path / "none") == 2
+    assert "none does not exist; accepted: the --out folder of a dws-edit train" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert run("eval", "classify", "--zoo", tiny_digit_zoo, "--out", tmp_path / "empty") == 2
     assert "holds no finished run" in capsys.readouterr().err
     inr = tmp_path / "x.safetensors"
     save_inr(inr, load_zoo(tiny_digit_zoo, "test").ws[:2])
@@ -145,3 +148,14 @@ def test_classify_front_doors_refuse_bad_input_in_one_line(tiny_digit_zoo, tmp_p
         with pytest.raises(ValueError, match=message):
             label_inrs(model, bad)
     assert not (tmp_path / "none").exists()
+
+
+def test_a_model_is_a_shipped_name_or_a_safetensors_file_and_errors_name_the_tasks_models(tmp_path):
+    ws = WeightSpace.randn(image_spec(), 1, generator=torch.Generator().manual_seed(3))
+    with pytest.raises(ValueError, match=r"accepted: a shipped name \(fmnist-classifier, mnist-classifier\)"):
+        dws_edit.classify(ws, "nope")
+    (tmp_path / "model.pt").write_bytes(b"\x80\x04")  # a pickle: never read
+    with pytest.raises(ValueError, match="model.pt: not a dws-edit checkpoint.*never loaded"):
+        dws_edit.classify(ws, str(tmp_path / "model.pt"))
+    with pytest.raises(ValueError, match="gone.safetensors does not exist"):
+        dws_edit.classify(ws, str(tmp_path / "gone.safetensors"))

@@ -1,6 +1,7 @@
 """Self-supervised INR embeddings: InfoNCE, the linear probe, the task's runs, report and t-SNE plot."""
 
 import json
+import math
 
 import pytest
 import torch
@@ -43,6 +44,9 @@ def test_train_ssl_writes_runs_report_and_tsne_and_eval_repeats_it(tiny_sines, t
     assert (out / "tsne.png").read_bytes()[:4] == b"\x89PNG" and (out / "curves.png").exists()
     encoder = load_checkpoint(out / "dws-seed0" / "best.safetensors")
     assert encoder.card["task"] == "ssl" and encoder.embed_dim == 16
+    # the probes span the sines' domain [-pi, pi) (the preset), and the checkpoint rebuilds them there
+    assert encoder.card["model_kwargs"]["probe_extent"] == pytest.approx(math.pi)
+    assert encoder.probes.points.max() == pytest.approx(math.pi * 15 / 16) and encoder.probes.points.shape == (16, 1)
     history = json.loads((out / "dws-seed0" / "results.json").read_text())["history"]
     assert history[-1]["step"] == 12 and "probe_mse" in history[-1]
     again = EvalSSL(zoo=tiny_sines, out=out, models=("dws", "inr2vec"), seeds=(0,)).run()

@@ -278,12 +278,15 @@ def fit_shape(
     return result.ws
 
 
-def classify(ws: WeightSpace, model: str = "fmnist-classifier") -> list[dict]:
+def classify(ws: WeightSpace, model: str | torch.nn.Module = "fmnist-classifier") -> list[dict]:
     """The class of each image INR of ``ws`` [B, 1, ...] by a shipped INR classifier (``fmnist-classifier``,
-    ``mnist-classifier``) or a checkpoint file of ``dws-edit train classify``: one dict per INR with ``class``
-    (index), ``label`` (its name), ``probability`` (softmax) and ``count`` (B). The classifier reads the weights (and,
-    as its card says, the INR's values at 16 probe points); docs/tasks.md has its measured accuracy. Raises
-    ValueError (one line) for a model that is not an INR classifier or does not accept INRs of this spec."""
+    ``mnist-classifier``), a checkpoint file of ``dws-edit train classify`` or such a model already loaded
+    (``load_model``): one dict per INR with ``class`` (index), ``label`` (its name), ``probability`` (softmax) and
+    ``count`` (B). The classifier reads the weights and, as its card says, the INR's values at probe points;
+    docs/tasks.md has its measured accuracy. Raises ValueError (one line) for a model that is not an INR classifier
+    or does not accept INRs of this spec."""
     from dws_edit.checkpoints import label_inrs, shipped_model
 
+    if isinstance(model, torch.nn.Module):
+        return label_inrs(model, ws, getattr(model, "card", {}).get("name", type(model).__name__))
     return label_inrs(shipped_model(model, "classify"), ws, model)

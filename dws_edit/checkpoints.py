@@ -69,7 +69,8 @@ def load_checkpoint(path: str | Path) -> nn.Module:
     path = Path(path)
     tensors, meta = read_file(path, finite=True)
     if meta.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a dws-edit checkpoint (its header has format {meta.get('format')!r})")
+        raise ValueError(f"{path} is not a dws-edit checkpoint (its header names no dws-edit model format: a file "
+                         "of other code, or an INR?); accepted: a model of dws-edit train")  # fmt: skip
     config = json_field(meta, "model", path, "the model's class and arguments")
     card = json_field(meta, "card", path, "the model card")
     cls = MODEL_CLASSES.get(config.get("class"))
@@ -136,6 +137,9 @@ def model_file(name: str, task: str | None = None) -> Path:
     """The checkpoint file of a shipped model's name or of a path (one with a folder or a suffix). Raises ValueError
     (one line) for a missing file, a file that is not .safetensors (pickled checkpoints such as .pt are never
     read) or an unknown name, listing the shipped models of ``task`` (``available_models(task)``)."""
+    if not isinstance(name, (str, os.PathLike)):
+        raise ValueError(f"model {name!r}: accepted a shipped model's name or a .safetensors path (the Python API "
+                         "also takes a model loaded by dws_edit.load_model)")  # fmt: skip
     path = Path(name)
     if path.suffix or len(path.parts) > 1:
         if path.suffix != ".safetensors":
@@ -219,11 +223,12 @@ def accepts(card: dict, spec: NetworkSpec) -> bool:
 
 
 def describe_accepts(a: dict) -> str:
-    """A card's ``accepts`` in one line: "2->[2 hidden layers, trained at 32x32]->1 sine w0=30.0 offset 0.5"."""
-    hidden = "x".join(str(h) for h in a["hidden_widths_trained"])
+    """A card's ``accepts`` in one line: "2->[2 hidden layers of any width, trained at widths 32, 32]->1 sine w0=30.0
+    offset 0.5"."""
+    hidden = ", ".join(str(h) for h in a["hidden_widths_trained"])
     return (
-        f"{a['d0']}->[{a['depth'] - 1} hidden layers, trained at {hidden}]->{a['dL']} {a['activation']} "
-        f"w0={a['w0']} offset {a['output_offset']}"
+        f"{a['d0']}->[{a['depth'] - 1} hidden layers of any width, trained at widths {hidden}]->{a['dL']} "
+        f"{a['activation']} w0={a['w0']} offset {a['output_offset']}"
     )
 
 

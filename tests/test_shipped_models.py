@@ -140,3 +140,39 @@ def test_the_shipped_classifiers_label_fresh_inrs_far_above_chance():
         assert correct >= 20, f"{name}: {correct}/40 right"
     encoder = dws_edit.load_model("sines-encoder")
     assert encoder(WeightSpace.randn(sine_spec(), 3)).shape == (3, 16) and encoder.card["task"] == "ssl"
+
+
+@pytest.mark.slow
+def test_the_shipped_adapter_adapts_classifiers_trained_by_other_code(tmp_path):
+    """Three nn.Sequential classifiers trained here by torch's own Adam loop (not the population's batched trainer)
+    on the source domain, saved with torch.save: the shipped fmnist-adapter, through ``dws-edit adapt``'s
+    state-dict path, raises their target-domain test accuracy far above no adaptation."""
+    from helpers.cli import run
+    from torch import nn
+
+    from dws_edit.data.classifiers import domain_images
+
+    x, y = domain_images("source", "train", 7)
+    target_x, target_y = domain_images("target", "test", 7)
+
+    def accuracy(net: nn.Module) -> float:
+        with torch.no_grad():
+            return (net(target_x).argmax(-1) == target_y).float().mean().item()
+
+    def sequential() -> nn.Sequential:
+        return nn.Sequential(nn.Linear(49, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 10))
+
+    for seed in range(3):
+        torch.manual_seed(seed)
+        net = sequential()
+        opt = torch.optim.Adam(net.parameters(), lr=3e-3)
+        for _ in range(400):
+            idx = torch.randint(0, x.shape[0], (256,))
+            opt.zero_grad()
+            nn.functional.cross_entropy(net(x[idx]), y[idx]).backward()
+            opt.step()
+        torch.save(net.state_dict(), tmp_path / f"c{seed}.pt")
+        assert run("adapt", tmp_path / f"c{seed}.pt", "--out", tmp_path / f"a{seed}.pt") == 0
+        adapted = sequential()
+        adapted.load_state_dict(torch.load(tmp_path / f"a{seed}.pt", weights_only=True))
+        assert accuracy(adapted) > accuracy(net) + 0.25 and accuracy(adapted) > 0.6, seed

@@ -42,9 +42,11 @@ def write_quality(name: str, row: dict) -> None:
 
 
 def accepts_summary(card: dict) -> str:
-    """The INR spec a card accepts, as the index writes it: "2->32->32->1, sin(30x)"."""
+    """The network spec a card accepts, as the index writes it: "2->32->32->1, sin(30x)" (a ReLU MLP: ", ReLU")."""
     a = card["accepts"]
-    return f"{a['d0']}->{'->'.join(map(str, a['hidden_widths_trained']))}->{a['dL']}, sin({a['w0']:g}x)"
+    activation = f"sin({a['w0']:g}x)" if a.get("activation", "sine") == "sine" else {"relu": "ReLU"}.get(
+        a["activation"], a["activation"])  # fmt: skip
+    return f"{a['d0']}->{'->'.join(map(str, a['hidden_widths_trained']))}->{a['dL']}, {activation}"
 
 
 def _commands(card: dict) -> str:
@@ -82,12 +84,19 @@ def quality_summary(card: dict) -> str:
     "not measured" for a card without one."""
     q = card.get("quality")
     if q and card.get("task") == "classify":
-        mlp = q["models_mean"].get("mlp", {}).get("test_accuracy")
-        return f"test accuracy {q['test_accuracy']:.2f}% on {q['test_inrs']} test INRs" + (
-            f" (flat-MLP baseline {mlp:.2f}%)" if mlp is not None else ""
-        )
+        means = {m: q["models_mean"].get(m, {}).get("test_accuracy") for m in ("mlp", "probe-mlp")}
+        labels = {"mlp": "flat-MLP baseline", "probe-mlp": "an MLP on the probe values alone"}
+        known = "; ".join(f"{labels[m]} {v:.2f}%" for m, v in means.items() if v is not None)
+        head = f"test accuracy {q['test_accuracy']:.2f}% on {q['test_inrs']} test INRs"
+        return head + (f" ({known})" if known else "")
     if q and card.get("task") == "ssl":
         return f"linear-probe MSE of (a, b) {q['probe_mse']:.3f} on {q['test_inrs']} test INRs"
+    if q and card.get("task") == "adapt":
+        rows = (("no adaptation", "no-adaptation"), ("closed-form moment matching", "moment-matching"))
+        refs = [(label, q["models_mean"].get(row, {}).get("target_accuracy")) for label, row in rows]
+        known = ", ".join(f"{label} {value:.2f}%" for label, value in refs if value is not None)
+        return f"target-domain test accuracy {q['target_accuracy']:.2f}% of unseen classifiers" + (
+            f" ({known})" if known else "")  # fmt: skip
     if not q or "mse" not in q:
         return "not measured"
     n = f"on {q['test_inrs']} test INRs"
@@ -184,10 +193,12 @@ def write_index() -> Path:
             lines += _rows_3d(of_domain) if get_domain(domain).has_surface else _image_rows(of_domain)
     tasks = {n: c for n, c in cards.items() if "task" in c}
     if tasks:
-        lines += ["", "## INR classifiers and encoders (the validation tasks, docs/tasks.md)", "",
+        lines += ["", "## The validation tasks' models (docs/tasks.md)", "",
                   "| model | task | accepts | trained on | test quality |", "|---|---|---|---|---|"]  # fmt: skip
-        lines += [f"| {n} | {c['task']} | {accepts_summary(c)} | {c['data']['zoo']} ({c['data']['train_inrs']:,} INRs) "
-                  f"| {quality_summary(c)} |" for n, c in tasks.items()]  # fmt: skip
+        for n, c in tasks.items():
+            inputs = "classifiers" if c["task"] == "adapt" else "INRs"  # the adapter's inputs are not INRs
+            trained = f"{c['data']['zoo']} ({c['data']['train_inrs']:,} {inputs})"
+            lines.append(f"| {n} | {c['task']} | {accepts_summary(c)} | {trained} | {quality_summary(c)} |")
     lines += ["", "Training commands (from the cards):", ""]
     lines += [f"- {name}: {_commands(card)}" for name, card in cards.items()]
     lines += ["", "Before/after (image rows: source INR, exact target, DWS edit, MLP edit; 3-D rows: source, exact",

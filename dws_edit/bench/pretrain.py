@@ -26,9 +26,9 @@ ARMS = ("scratch", "encoder")
 class BenchPretrain:
     """Train one edit from scratch and from a task's encoder, same seeds and budget; prints the MSE ratios."""
 
-    encoder: Path = Path("checkpoints/fmnist-classifier.safetensors")
-    """A DWS encoder of dws-edit train classify or ssl for INRs of the zoo's spec (its --hidden and --depth are
-    the edit model's)."""
+    encoder: str = "fmnist-classifier"
+    """A DWS encoder of dws-edit train classify or ssl for INRs of the zoo's spec: a shipped name or a .safetensors
+    file (its channels and depth are the edit model's)."""
     edit: str = "smooth"
     """The learned edit (dws_edit.edits.EDITS)."""
     zoo: Path = Path("zoos/fmnist")
@@ -55,13 +55,16 @@ class BenchPretrain:
     """Folder of the runs (``<edit>-<arm>-seed<k>``, resumable) and ``results.json``."""
 
     def run(self) -> dict:
-        from dws_edit.checkpoints import load_checkpoint
+        from dws_edit.data.zoo import read_manifest
         from dws_edit.tasks.edit import TrainEdit
         from dws_edit.tasks.loop import LoopConfig
+        from dws_edit.tasks.pretrain import check_encoder_fits, load_encoder
+        from dws_edit.weights import NetworkSpec
 
-        encoder = load_checkpoint(self.encoder)  # fails in one line before any training
-        kwargs = encoder.card.get("model_kwargs", {})
-        hidden, depth = kwargs.get("hidden", 32), kwargs.get("depth", 4)
+        encoder = load_encoder(self.encoder, "--encoder")  # a misfit fails in one line before any training
+        hidden, depth = encoder.blocks.layers[0].out_channels, len(encoder.blocks.layers)
+        spec = NetworkSpec.from_dict(read_manifest(self.zoo)["spec"])
+        check_encoder_fits(encoder, self.encoder, spec, hidden, depth, flag="--encoder")
         runs: dict[str, list[dict]] = {arm: [] for arm in ARMS}
         for seed in self.seeds:
             for arm in ARMS[::-1]:  # the encoder's arm first: an encoder that does not fit fails before training
@@ -82,30 +85,34 @@ class BenchPretrain:
 
 
 def _rows(runs: dict[str, list[dict]]) -> list[dict]:
-    """Per evaluation step: each arm's validation MSE relative to no edit (mean over seeds) and their ratio; then at
-    the step each run keeps (its best validation score)."""
+    """Per evaluation step: each arm's validation MSE relative to no edit (mean and sample std over the seeds) and
+    the ratio of the means; then at the step each run keeps (its best validation score)."""
 
-    def mean(values: list[float]) -> float:
-        return sum(values) / len(values)
+    def row(step: int | str, values: dict[str, list[float]]) -> dict:
+        out: dict = {"step": step}
+        for arm, v in values.items():
+            mean = sum(v) / len(v)
+            std = math.sqrt(sum((x - mean) ** 2 for x in v) / (len(v) - 1)) if len(v) > 1 else 0.0
+            out |= {arm: mean, f"{arm}_std": std}
+        return out | {"ratio": out["encoder"] / out["scratch"]}
 
     def relative(point: dict) -> float:
         return point["mse"] / point["identity_mse"]
 
     rows = []
     for i, point in enumerate(runs["scratch"][0]["history"]):
-        rel = {arm: mean([relative(r["history"][i]) for r in runs[arm]]) for arm in ARMS}
-        rows.append({"step": point["step"], **rel, "ratio": rel["encoder"] / rel["scratch"]})
-    kept = {arm: mean([relative(min(r["history"], key=lambda h: h["score"])) for r in runs[arm]]) for arm in ARMS}
-    rows.append({"step": "kept", **kept, "ratio": kept["encoder"] / kept["scratch"]})
-    return rows
+        rows.append(row(point["step"], {arm: [relative(r["history"][i]) for r in runs[arm]] for arm in ARMS}))
+    kept = {arm: [relative(min(r["history"], key=lambda h: h["score"])) for r in runs[arm]] for arm in ARMS}
+    return rows + [row("kept", kept)]
 
 
 def _print(rows: list[dict], bench: BenchPretrain) -> None:
     table = Table(title=f"{bench.edit} on {bench.zoo}, {len(bench.seeds)} seed(s)",
-                  caption=f"validation MSE / no-edit MSE (mean over the seeds); encoder {bench.encoder}")  # fmt: skip
+                  caption=f"validation MSE / no-edit MSE (mean ± std over seeds); encoder {bench.encoder}")  # fmt: skip
     for column in ("step", "from scratch", "from the encoder", "encoder / scratch"):
         table.add_column(column, justify="right")
     for r in rows:
         ok = all(math.isfinite(r[a]) for a in ARMS)
-        table.add_row(str(r["step"]), f"{r['scratch']:.4f}", f"{r['encoder']:.4f}", f"{r['ratio']:.3f}" if ok else "-")
+        cells = [f"{r[a]:.4f} ± {r[f'{a}_std']:.4f}" for a in ARMS]
+        table.add_row(str(r["step"]), *cells, f"{r['ratio']:.3f}" if ok else "-")
     console.print(table)

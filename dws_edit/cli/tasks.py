@@ -60,8 +60,8 @@ class Adapt:
             raise ValueError(f"--out {self.out} is the input file; give another path (the input is never overwritten)")
         ws = import_classifier(self.classifier)  # the user's file first: its mistakes are named before the model's
         if self.model == "fmnist-adapter" and "fmnist-adapter" not in available_models(None):
-            raise ValueError("no adapter is shipped yet (checkpoints/fmnist-adapter); train one (dws-edit train adapt) "
-                             "and pass its run's best.safetensors as --model")  # fmt: skip
+            raise ValueError("no adapter is shipped (checkpoints/fmnist-adapter is missing); train one (dws-edit train "
+                             "adapt) and pass its run's best.safetensors as --model")  # fmt: skip
         net = load_model(self.model, "adapt")
         card = check_task_model(net, "adapt", self.model, ws.spec)
         if affine := card.get("input_affine"):  # trained with --start moments: the closed-form edit first

@@ -13,14 +13,18 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from dws_edit.inr import evaluate
 from dws_edit.inr.siren import canonical_signs
 from dws_edit.nn.baselines import AlignedMLPEncoder, FlatMLPEncoder, INR2VecEncoder, NeuronTransformerEncoder
 from dws_edit.nn.models import DWSBlocks, InvariantPool, _mlp, _Normalized
-from dws_edit.nn.probes import ProbeFeatures
+from dws_edit.nn.probes import ProbeFeatures, probe_grid
 from dws_edit.weights import NetworkSpec, WeightSpace
 
 ENCODERS = ("dws", "mlp", "mlp-aug", "mlp-align", "transformer", "inr2vec")
-"""The encoders a task trains side by side, the DWS model first."""
+"""The weight-space encoders a task trains side by side, the DWS model first (the DWSNets paper's set)."""
+FUNCTION_BASELINES = ("probe-mlp",)
+"""Encoders of the INR's function alone, not its weights: ``probe-mlp``, an MLP on the INR's values at the DWS
+model's probe points (what its probe features see of the function: a rendering at probes^d0 points)."""
 
 
 class _Front(_Normalized):
@@ -141,7 +145,34 @@ def build_encoder(
     if kind == "dws":
         return DWSEncoder(spec, embed_dim, hidden=hidden, depth=depth, dropout=dropout, signs=signs, probes=probes,
                           probe_extent=probe_extent)  # fmt: skip
+    if kind == "probe-mlp":
+        return ProbeMLPEncoder(spec, embed_dim, probes, dropout=dropout, probe_extent=probe_extent)
     if probes:
         raise ValueError(f"probes {probes}: an option of the DWS encoder; the {kind} baseline takes weights only")
     kwargs = {"dropout": dropout} if kind != "inr2vec" else {}
     return BaselineEncoder(spec, kind, embed_dim, signs=signs, reference=reference, **kwargs)
+
+
+class ProbeMLPEncoder(nn.Module):
+    """The function-only baseline ``probe-mlp``: an MLP (``depth`` layers of ``hidden``) on the INR's values at
+    ``probes``^d0 points of the DWS model's probe grid over [-probe_extent, probe_extent]^d0 (a rendering of the
+    INR, blind to its weights: what the DWS model's probe features add, alone). Invariant to every symmetry of the
+    weights. Raises ValueError for ``probes`` < 1."""
+
+    def __init__(self, spec: NetworkSpec, embed_dim: int, probes: int, hidden: int = 256, depth: int = 3,
+                 dropout: float = 0.0, probe_extent: float = 1.0):  # fmt: skip
+        super().__init__()
+        if probes < 1:
+            raise ValueError(f"probes {probes}: the probe-mlp baseline reads the INR at probe points; give --probes")
+        self.spec, self.embed_dim = spec, embed_dim
+        self.register_buffer("points", probe_grid(spec.layer_sizes[0], probes, probe_extent), persistent=False)
+        inputs = self.points.shape[0] * spec.layer_sizes[-1]
+        self.net = _mlp((inputs,) + (hidden,) * (depth - 1) + (embed_dim,), dropout)
+
+    def set_stats(self, stats: object) -> None:
+        """The weight statistics the other encoders normalize by: unused (this model reads no weights)."""
+
+    def forward(self, ws: WeightSpace) -> Tensor:
+        """``ws`` [B, C, ...] of any floating dtype -> [B, embed_dim] from its values at the probe points."""
+        values = evaluate(ws.to(torch.float32), self.points)  # [B, P, dL]
+        return self.net(values.flatten(1).to(self.points.dtype))

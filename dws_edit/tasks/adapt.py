@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
@@ -31,7 +32,6 @@ from dws_edit.tasks.suite import (
     SuiteRuns,
     SuiteTraining,
     TaskSettings,
-    check_models,
     finished_runs,
     load_run,
     run_folder,
@@ -92,7 +92,7 @@ class TrainAdapt(_AdaptCommand, SuiteTraining):
 
     images: int | None = None
     """Target-domain images per step, shared by the step's classifiers (default: the preset's)."""
-    start: str | None = None
+    start: Literal["weights", "moments"] | None = None
     """What the adapters take: weights (the classifier as it is) or moments (after the closed-form first-layer edit
     matching the target domain's per-pixel moments; they learn what it leaves). Default: the preset's."""
 
@@ -100,7 +100,7 @@ class TrainAdapt(_AdaptCommand, SuiteTraining):
         return with_overrides(PRESETS[self.preset], self, SuiteTraining.OVERRIDES + ("images", "start"))
 
     def run(self) -> dict:
-        check_models(self.models, self.seeds)
+        self.check_runs()
         settings = self.settings()
         data = AdaptData(self.zoo, settings)
         train_all(self, settings, data, lambda model, seed: AdaptTask(data, model, settings, seed))
@@ -112,7 +112,7 @@ class EvalAdapt(_AdaptCommand):
     """Evaluate trained classifier adapters: target-domain test accuracy of unseen classifiers, adapted or not."""
 
     def run(self) -> dict:
-        check_models(self.models, self.seeds)
+        self.check_runs()
         return evaluate_adapt(self)
 
 

@@ -21,10 +21,9 @@ from dws_edit.data import load_zoo
 from dws_edit.nn.encoders import DWSClassifier, build_encoder
 from dws_edit.tasks.loop import save_state_dicts
 from dws_edit.tasks.suite import (
+    EncoderRuns,
     EncoderSettings,
     EncoderTraining,
-    SuiteRuns,
-    check_models,
     encoder_builder,
     encoder_kwargs,
     finished_runs,
@@ -72,7 +71,7 @@ PRESETS = {
     # (docs/tasks.md): canonical signs +4.5 points, 16 probe points +20.6, 64 probe points +12.6 more, dropout 0.1
     # -1.4, mixup 0.5 -2.0
     "cpu": ClassifySettings(steps=1500, batch_size=128, lr=2e-3, weight_decay=0.01, warmup=100, eval_every=250,
-                            hidden=32, depth=4, dropout=0.0, signs=True, sign_flips=0.0, mixup=0.0, probes=8,
+                            hidden=32, depth=4, dropout=0.0, signs=True, sign_flips=0.0, mixup=0.0, probes=16,
                             bf16=False, device="cpu", val_count=2000),
     # ScaleGMN-B's protocol on one GPU: 200 epochs of 55k INRs at batch 128, hidden 128, dropout 0.2, AdamW 1e-3 / 0.01
     "paper": ClassifySettings(steps=86_000, batch_size=128, lr=1e-3, weight_decay=0.01, warmup=1000, eval_every=2000,
@@ -82,7 +81,7 @@ PRESETS = {
 
 
 @dataclass
-class _ClassifyCommand(SuiteRuns):
+class _ClassifyCommand(EncoderRuns):
     TASK = "classify"
 
     zoo: Path = Path("zoos/fmnist")
@@ -104,7 +103,7 @@ class TrainClassify(_ClassifyCommand, EncoderTraining):
 
     def run(self) -> dict:
         """Train the runs (resuming any), then evaluate them all; returns the report's results."""
-        check_models(self.models, self.seeds)
+        self.check_runs()
         settings = self.settings()
         data = ClassifyData(self.zoo, settings.val_count, settings.device)
         train_all(self, settings, data, lambda model, seed: ClassifyTask(data, model, settings, seed))
@@ -116,7 +115,7 @@ class EvalClassify(_ClassifyCommand):
     """Evaluate trained INR classifiers on the test split(s) and write results.json, results.md and curves.png."""
 
     def run(self) -> dict:
-        check_models(self.models, self.seeds)
+        self.check_runs()
         return evaluate_classify(self, None)
 
 

@@ -26,10 +26,9 @@ from dws_edit.nn.encoders import DWSEncoder, build_encoder
 from dws_edit.nn.models import _mlp
 from dws_edit.tasks.loop import save_state_dicts
 from dws_edit.tasks.suite import (
+    EncoderRuns,
     EncoderSettings,
     EncoderTraining,
-    SuiteRuns,
-    check_models,
     encoder_builder,
     encoder_kwargs,
     finished_runs,
@@ -63,22 +62,23 @@ class SSLSettings(EncoderSettings):
         super().check()
         if self.noise < 0 or self.temperature <= 0 or self.embed_dim < 1 or self.val_count < 2:
             raise ValueError("--noise must be >= 0, --temperature > 0, --embed-dim positive and --val-count >= 2")
+        if not (math.isfinite(self.probe_extent) and self.probe_extent > 0):
+            raise ValueError(f"--probe-extent {self.probe_extent}: expected a positive half-width of the INRs' domain")
 
 
 PRESETS = {
     "cpu": SSLSettings(steps=1000, batch_size=64, lr=1e-3, weight_decay=1e-4, warmup=100, eval_every=250, hidden=32,
                        depth=4, dropout=0.0, signs=False, sign_flips=0.0, probes=16, bf16=False, device="cpu",
-                       val_count=1000, embed_dim=16, temperature=0.1, noise=0.1, mask=0.1, probe_extent=math.pi),
+                       val_count=1000, embed_dim=16, temperature=0.1, noise=0.1, mask=0.1),
     # the DWSNets SSL protocol's scale on one GPU: 16-d embeddings, many more steps
     "paper": SSLSettings(steps=50_000, batch_size=256, lr=1e-3, weight_decay=1e-4, warmup=1000, eval_every=2000,
                          hidden=32, depth=4, dropout=0.0, signs=False, sign_flips=0.0, probes=16, bf16=False,
-                         device="cuda", val_count=1000, embed_dim=16, temperature=0.1, noise=0.1, mask=0.1,
-                         probe_extent=math.pi),
+                         device="cuda", val_count=1000, embed_dim=16, temperature=0.1, noise=0.1, mask=0.1),
 }  # fmt: skip
 
 
 @dataclass
-class _SSLCommand(SuiteRuns):
+class _SSLCommand(EncoderRuns):
     TASK = "ssl"
 
     zoo: Path = Path("zoos/sines")
@@ -96,7 +96,7 @@ class TrainSSL(_SSLCommand, EncoderTraining):
     mask: float | None = None
     """View augmentation: fraction of weights set to zero."""
     probe_extent: float | None = None
-    """DWS model: the probe points span [-PROBE_EXTENT, PROBE_EXTENT] (the sines' domain: pi; default: the preset's)."""
+    """DWS model: the probe points span [-PROBE_EXTENT, PROBE_EXTENT] (default 1; the sines' domain is [-pi, pi))."""
 
     def settings(self) -> SSLSettings:
         return with_overrides(
@@ -105,7 +105,7 @@ class TrainSSL(_SSLCommand, EncoderTraining):
 
     def run(self) -> dict:
         """Train the runs (resuming any), then evaluate them all; returns the report's results."""
-        check_models(self.models, self.seeds)
+        self.check_runs()
         settings = self.settings()
         data = SSLData(self.zoo, settings.val_count, settings.device)
         train_all(self, settings, data, lambda model, seed: SSLTask(data, model, settings, seed))
@@ -119,7 +119,7 @@ class EvalSSL(_SSLCommand):
     Writes results.json, results.md, curves.png and tsne.png into the runs' folder."""
 
     def run(self) -> dict:
-        check_models(self.models, self.seeds)
+        self.check_runs()
         return evaluate_ssl(self)
 
 

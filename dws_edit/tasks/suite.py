@@ -27,7 +27,7 @@ from torch import nn
 from dws_edit.checkpoints import accepts_of, load_checkpoint, save_checkpoint
 from dws_edit.data.zoo import load_zoo, manifest_sha256
 from dws_edit.io import read_file
-from dws_edit.nn.encoders import ENCODERS, build_encoder
+from dws_edit.nn.encoders import ENCODERS, FUNCTION_BASELINES, build_encoder
 from dws_edit.records import atomic_write_bytes, atomic_write_json, run_record
 from dws_edit.tasks.loop import BEST, LoopConfig, train
 from dws_edit.weights import NetworkSpec
@@ -94,10 +94,28 @@ class SuiteRuns:
 
     TASK: ClassVar[str] = ""
     """The task's name (each task's command classes set it)."""
+    ACCEPTED: ClassVar[tuple[str, ...]] = ENCODERS
+    """The model names the task takes."""
 
     def folder(self) -> Path:
         """``--out``, or runs/<task>-<zoo name> (a subclass has a ``zoo``)."""
         return self.out or Path("runs") / f"{self.TASK}-{self.zoo.name}"
+
+    def check_runs(self) -> None:
+        """Raises ValueError (one line) for a model the task does not take, a repeated one, or no seed."""
+        check_models(self.models, self.seeds, self.ACCEPTED)
+
+
+@dataclass
+class EncoderRuns(SuiteRuns):
+    """The runs of the tasks that train encoders (classification, SSL): the weight-space encoders and the
+    function-only baseline."""
+
+    models: tuple[str, ...] = ENCODERS + FUNCTION_BASELINES
+    """Models side by side: dws, the weight-space baselines mlp, mlp-aug, mlp-align, transformer, inr2vec, and
+    probe-mlp (an MLP on the INR's values at the DWS model's probe points, blind to the weights)."""
+
+    ACCEPTED: ClassVar[tuple[str, ...]] = ENCODERS + FUNCTION_BASELINES
 
 
 @dataclass
@@ -151,11 +169,11 @@ def train_split(zoo: Path) -> tuple[Any, str]:
     return train, manifest_sha256(zoo)
 
 
-def check_models(models: Sequence[str], seeds: Sequence[int]) -> None:
-    """Raises ValueError (one line) for an unknown model name, a repeated one, or no seed."""
+def check_models(models: Sequence[str], seeds: Sequence[int], accepted: Sequence[str] = ENCODERS) -> None:
+    """Raises ValueError (one line) for a model name not ``accepted``, a repeated one, or no seed."""
     for m in models:
-        if m not in ENCODERS:
-            raise ValueError(f"--models {m}: unknown model; accepted: {', '.join(ENCODERS)}")
+        if m not in accepted:
+            raise ValueError(f"--models {m}: unknown model; accepted: {', '.join(accepted)}")
     if len(set(models)) != len(models) or not models:
         raise ValueError(f"--models {' '.join(models)}: name each model once, at least one")
     if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
@@ -171,7 +189,8 @@ def finished_runs(out: Path, models: Sequence[str], seeds: Sequence[int]) -> lis
     """``(model, seed, the run's results.json)`` for every run of ``models`` x ``seeds`` that has finished. Raises
     ValueError (one line) when none has or ``out`` is not a folder."""
     if not Path(out).is_dir():
-        raise ValueError(f"{out} does not exist; accepted: the --out folder of a dws-edit train classify|ssl|adapt")
+        what = "is a file" if Path(out).exists() else "does not exist"
+        raise ValueError(f"{out} {what}; accepted: the --out folder of a dws-edit train classify|ssl|adapt")
     runs = []
     for model in models:
         for seed in seeds:
@@ -318,10 +337,12 @@ def loop_config(s: Any, seed: int, threads: int) -> LoopConfig:
 def encoder_kwargs(kind: str, s: Any) -> dict:
     """The ``build_encoder`` options of model ``kind`` under a task's settings ``s`` (hidden, depth, dropout, signs,
     probes, probe_extent): what a run records to be rebuilt."""
-    if kind == "dws":  # probe_extent only where it is not 1 (the runs before it was a setting)
-        extent = {"probe_extent": s.probe_extent} if getattr(s, "probe_extent", 1.0) != 1.0 else {}
+    extent = {"probe_extent": s.probe_extent} if getattr(s, "probe_extent", 1.0) != 1.0 else {}  # runs before it
+    if kind == "dws":
         return {"hidden": s.hidden, "depth": s.depth, "dropout": s.dropout, "signs": s.signs, "probes": s.probes,
                 **extent}  # fmt: skip
+    if kind in FUNCTION_BASELINES:
+        return {"dropout": s.dropout, "probes": s.probes, **extent}
     return {"dropout": s.dropout, "signs": s.signs}
 
 

@@ -98,7 +98,7 @@ def test_the_population_is_a_zoo_of_trained_classifiers(population):
         fit_population(population, count=24, size=7, hidden=(8, 8), steps=31, val_count=4, test_count=4)
 
 
-def test_train_adapt_runs_and_dws_edit_adapt_writes_a_loadable_state_dict(population, tmp_path, capsys):
+def test_train_adapt_runs_and_dws_edit_adapt_writes_a_loadable_state_dict(population, tmp_path, capsys, monkeypatch):
     out = tmp_path / "adapt"
     cmd = TrainAdapt(zoo=population, out=out, models=("dws", "mlp-align", "transformer"), seeds=(0,), steps=6,
                      batch_size=4, images=16, hidden=4, threads=1)  # fmt: skip
@@ -131,8 +131,11 @@ def test_train_adapt_runs_and_dws_edit_adapt_writes_a_loadable_state_dict(popula
     assert not (tmp_path / "b.pt").exists() and read_file(classifier)[0]
     assert run("adapt", tmp_path / "none.pt", "--out", tmp_path / "c.pt") == 2  # the user's file is checked first
     assert "none.pt does not exist" in capsys.readouterr().err
-    assert run("adapt", classifier, "--out", tmp_path / "c.pt") == 2
-    assert "no adapter is shipped yet" in capsys.readouterr().err
+    assert run("adapt", classifier, "--out", tmp_path / "c.pt") == 0  # the shipped fmnist-adapter
+    net.load_state_dict(torch.load(tmp_path / "c.pt", weights_only=True))
+    monkeypatch.setenv("DWS_EDIT_CHECKPOINTS", str(tmp_path))  # a checkpoints folder without it
+    assert run("adapt", classifier, "--out", tmp_path / "d.pt") == 2
+    assert "no adapter is shipped" in capsys.readouterr().err
 
 
 def test_adapters_started_from_moment_matching_take_folded_weights_and_the_cli_folds_them_too(population, tmp_path):

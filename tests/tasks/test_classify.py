@@ -12,6 +12,7 @@ from dws_edit.data import load_zoo
 from dws_edit.inr import evaluate, save_inr
 from dws_edit.inr.siren import canonical_signs, image_spec
 from dws_edit.nn import ENCODERS, DWSEncoder, build_encoder
+from dws_edit.tasks.adapt import TrainAdapt
 from dws_edit.tasks.classify import EvalClassify, TrainClassify, mix
 from dws_edit.weights import WeightSpace
 
@@ -159,3 +160,22 @@ def test_a_model_is_a_shipped_name_or_a_safetensors_file_and_errors_name_the_tas
         dws_edit.classify(ws, str(tmp_path / "model.pt"))
     with pytest.raises(ValueError, match="gone.safetensors does not exist"):
         dws_edit.classify(ws, str(tmp_path / "gone.safetensors"))
+    with pytest.raises(ValueError, match="model None: accepted a shipped model's name or a .safetensors path"):
+        dws_edit.classify(ws, None)
+    loaded = dws_edit.load_model("fmnist-classifier")  # a model already loaded is taken as it is
+    assert dws_edit.classify(ws, loaded)[0]["class"] == dws_edit.classify(ws)[0]["class"]
+
+
+def test_the_probe_mlp_baseline_reads_the_function_only_and_trains_beside_the_others(tiny_digit_zoo, tmp_path):
+    ws = load_zoo(tiny_digit_zoo, "test").ws[:4]
+    model = build_encoder("probe-mlp", ws.spec, 5, probes=3).eval()
+    moved = ws.permute(ws.random_permutations(torch.Generator().manual_seed(0)))
+    assert model.points.shape == (9, 2) and torch.allclose(model(ws), model(moved), atol=1e-5)
+    with pytest.raises(ValueError, match="give --probes"):
+        build_encoder("probe-mlp", ws.spec, 5, probes=0)
+    assert "probe-mlp" in TrainClassify().models and "probe-mlp" not in TrainAdapt().models
+    out = tmp_path / "runs"
+    results = _train(tiny_digit_zoo, out, models=("probe-mlp",), seeds=(0,), steps=8, probes=3).run()
+    assert results["summary"]["probe-mlp"]["test_accuracy"]["n"] == 1
+    assert EvalClassify(zoo=tiny_digit_zoo, out=out, models=("probe-mlp",), seeds=(0,)).run()["summary"] == results[
+        "summary"]  # fmt: skip

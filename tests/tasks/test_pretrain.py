@@ -50,12 +50,23 @@ def test_an_encoder_that_does_not_fit_is_refused_in_one_line(tiny_image_zoo, tmp
     _encoder(tmp_path / "wide.safetensors", image_spec(), hidden=8)
     _encoder(tmp_path / "sdf.safetensors", NetworkSpec((3, 32, 32, 1), w0=15.0))
     _encoder(tmp_path / "deep.safetensors", image_spec(), depth=2)
+    (tmp_path / "enc.pt").write_bytes(b"\x80\x04")  # a pickle: never read
     cases = [
-        (dict(init_encoder=tmp_path / "wide.safetensors"), "other channels than this model's"),
+        (
+            dict(init_encoder=tmp_path / "wide.safetensors"),
+            "2 DWS layers x 8 channels .* accepted: --hidden 8, --depth 2 or more, no --gradient",
+        ),
         (dict(init_encoder=tmp_path / "sdf.safetensors"), "an encoder of INRs 3->32->32->1"),
-        (dict(init_encoder=tmp_path / "deep.safetensors", depth=1), "accepted: --depth 2 or more"),
-        (dict(init_encoder=tmp_path / "deep.safetensors", init=tmp_path / "deep.safetensors"), "not with --init"),
-        (dict(init_encoder=tmp_path / "deep.safetensors", model="mlp"), r"\(--model dws\)"),
+        (
+            dict(init_encoder=tmp_path / "deep.safetensors", depth=1),
+            r"--depth 2 or more.*\(given --hidden 4, --depth 1",
+        ),
+        (dict(init_encoder=tmp_path / "deep.safetensors", gradient=True), r"given --hidden 4, --depth 2, --gradient"),
+        (dict(init_encoder=tmp_path / "deep.safetensors", init=tmp_path / "deep.safetensors"), "give one"),
+        (dict(init_encoder=tmp_path / "deep.safetensors", model="mlp"), "accepted: --model dws"),
+        (dict(init_encoder="fmnist-classifier"), "4 DWS layers x 32 channels"),  # a shipped name
+        (dict(init_encoder="image-smooth"), "image-smooth: a DWSEditNet; accepted: a DWS encoder"),
+        (dict(init_encoder=tmp_path / "enc.pt"), "not a dws-edit checkpoint.*never loaded"),
     ]
     for flags, message in cases:
         with pytest.raises(ValueError, match=message) as err:
@@ -65,13 +76,16 @@ def test_an_encoder_that_does_not_fit_is_refused_in_one_line(tiny_image_zoo, tmp
 
 def test_the_pretraining_bench_trains_both_arms_alike_and_prints_their_ratio(tiny_image_zoo, tmp_path, capsys):
     _encoder(tmp_path / "enc.safetensors", image_spec())
-    bench = BenchPretrain(encoder=tmp_path / "enc.safetensors", zoo=tiny_image_zoo, steps=6, batch_size=4,
+    bench = BenchPretrain(encoder=str(tmp_path / "enc.safetensors"), zoo=tiny_image_zoo, steps=6, batch_size=4,
                           eval_every=3, val_count=8, threads=1, out=tmp_path / "bench")  # fmt: skip
     results = bench.run()
     assert [r["step"] for r in results["rows"]] == [3, 6, "kept"]
     for r in results["rows"]:
-        assert r["ratio"] == pytest.approx(r["encoder"] / r["scratch"]) and r["scratch"] > 0
+        assert r["ratio"] == pytest.approx(r["encoder"] / r["scratch"]) and r["scratch"] > 0 and r["scratch_std"] == 0
     cards = {arm: load_checkpoint(tmp_path / "bench" / f"smooth-{arm}-seed0" / "best.safetensors").card
              for arm in ("scratch", "encoder")}  # fmt: skip
     assert "started_from" not in cards["scratch"] and cards["encoder"]["started_from"]["encoder"]
     assert "encoder / scratch" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="--encoder sines-encoder: an encoder of INRs 1->32->32->1"):
+        BenchPretrain(encoder="sines-encoder", zoo=tiny_image_zoo, out=tmp_path / "none").run()
+    assert not (tmp_path / "none").exists()

@@ -37,14 +37,14 @@ def test_the_linear_probe_recovers_a_linear_map_and_not_noise():
 def test_train_ssl_writes_runs_report_and_tsne_and_eval_repeats_it(tiny_sines, tmp_path):
     out = tmp_path / "ssl"
     cmd = TrainSSL(zoo=tiny_sines, out=out, models=("dws", "inr2vec"), seeds=(0,), steps=12, batch_size=8, hidden=4,
-                   threads=1)  # fmt: skip
+                   threads=1, probe_extent=math.pi)  # fmt: skip
     results = cmd.run()
     assert {r["model"] for r in results["runs"]} == {"dws", "inr2vec"}
     assert all(r["probe_mse"] > 0 for r in results["runs"])
     assert (out / "tsne.png").read_bytes()[:4] == b"\x89PNG" and (out / "curves.png").exists()
     encoder = load_checkpoint(out / "dws-seed0" / "best.safetensors")
     assert encoder.card["task"] == "ssl" and encoder.embed_dim == 16
-    # the probes span the sines' domain [-pi, pi) (the preset), and the checkpoint rebuilds them there
+    # the probes span the sines' domain [-pi, pi) (--probe-extent), and the checkpoint rebuilds them there
     assert encoder.card["model_kwargs"]["probe_extent"] == pytest.approx(math.pi)
     assert encoder.probes.points.max() == pytest.approx(math.pi * 15 / 16) and encoder.probes.points.shape == (16, 1)
     history = json.loads((out / "dws-seed0" / "results.json").read_text())["history"]
@@ -58,3 +58,5 @@ def test_ssl_refuses_a_zoo_of_classes_and_bad_settings_in_one_line(tiny_image_zo
     assert "labels are classes" in capsys.readouterr().err
     assert run("train", "ssl", "--mask", "2") == 2
     assert "--mask 2.0: expected a fraction" in capsys.readouterr().err
+    assert run("train", "ssl", "--probe-extent", "0") == 2
+    assert "--probe-extent 0.0: expected a positive half-width" in capsys.readouterr().err

@@ -44,8 +44,8 @@ def write_quality(name: str, row: dict) -> None:
 def accepts_summary(card: dict) -> str:
     """The network spec a card accepts, as the index writes it: "2->32->32->1, sin(30x)" (a ReLU MLP: ", ReLU")."""
     a = card["accepts"]
-    activation = f"sin({a['w0']:g}x)" if a.get("activation", "sine") == "sine" else {"relu": "ReLU"}.get(
-        a["activation"], a["activation"])  # fmt: skip
+    act = a.get("activation", "sine")
+    activation = f"sin({a['w0']:g}x)" if act == "sine" else {"relu": "ReLU"}.get(act, act)
     return f"{a['d0']}->{'->'.join(map(str, a['hidden_widths_trained']))}->{a['dL']}, {activation}"
 
 

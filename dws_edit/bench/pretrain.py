@@ -67,7 +67,7 @@ class BenchPretrain:
         check_encoder_fits(encoder, self.encoder, spec, hidden, depth, flag="--encoder")
         runs: dict[str, list[dict]] = {arm: [] for arm in ARMS}
         for seed in self.seeds:
-            for arm in ARMS[::-1]:  # the encoder's arm first: an encoder that does not fit fails before training
+            for arm in ARMS:
                 loop = LoopConfig(steps=self.steps, batch_size=self.batch_size, lr=self.lr,
                                   eval_every=self.eval_every, seed=seed, threads=self.threads)  # fmt: skip
                 cmd = TrainEdit(edit=self.edit, zoo=self.zoo, hidden=hidden, depth=depth, outputs=self.outputs,

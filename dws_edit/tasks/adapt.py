@@ -12,7 +12,6 @@ to one reference by linear assignment), ``transformer`` and ``inr2vec`` (NeuronE
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -126,7 +125,7 @@ class AdaptData:
         if self.train.manifest.get("source", {}).get("type") != "ClassifierPopulation":
             raise ValueError(f"{zoo} is not a population of classifiers; accepted: a zoo of dws-edit fit classifiers")
         self.spec, self.size = self.train.spec, self.train.manifest["source"]["size"]
-        self.affine = start_affine(s, self.size)
+        self.affine = moment_affine(s, self.size) if s.start == "moments" else None
         self.train_ws = self.start(self.train.ws).to(s.device)
         self.val_ws = self.start(load_zoo(zoo, "val").ws[: s.val_count]).to(s.device)
         self.stats = WeightStats.of(self.train_ws) if self.affine else self.train.stats
@@ -140,11 +139,9 @@ class AdaptData:
         return fold_input_affine(ws, *self.affine) if self.affine else ws
 
 
-def start_affine(s: AdaptSettings, size: int) -> tuple[Tensor, Tensor] | None:
-    """``--start moments``: the per-pixel (scale, shift) from the source domain's training images and the target
-    domain's training images that train (not the validation ones); None for ``--start weights``."""
-    if s.start == "weights":
-        return None
+def moment_affine(s: AdaptSettings, size: int) -> tuple[Tensor, Tensor]:
+    """The per-pixel (scale, shift) of the closed-form moment matching (``input_moments``) from the source domain's
+    training images and the target domain's training images that train (not the validation ones)."""
     target = domain_images("target", "train", size, s.seed_data)[0][:-VAL_IMAGES]
     return input_moments(domain_images("source", "train", size)[0], target)
 
@@ -244,7 +241,7 @@ def evaluate_adapt(cmd: _AdaptCommand) -> dict:
     reference = {"seed": None, "params": 0, "train_s": 0}
     fixed = [{"model": "no-adaptation", **reference, **accuracies(test.ws)}]
     settings = AdaptSettings(**first["settings"])
-    matched = fold_input_affine(test.ws, *start_affine(dataclasses.replace(settings, start="moments"), size))
+    matched = fold_input_affine(test.ws, *moment_affine(settings, size))
     fixed.append({"model": "moment-matching", **reference, **accuracies(matched)})
     none = fixed[0]["target_accuracy"]
     rows = [r | {"gain": r["target_accuracy"] - none} for r in fixed]

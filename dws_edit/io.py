@@ -34,7 +34,21 @@ def dump_bytes(tensors: dict[str, Tensor], metadata: dict[str, str] | None = Non
     bad = {k: type(v).__name__ for k, v in (metadata or {}).items() if not isinstance(v, str)}
     if bad:
         raise TypeError(f"safetensors metadata values must be str; got {bad} (JSON-encode them)")
-    return st_save({k: t.detach().cpu().contiguous() for k, t in tensors.items()}, metadata=metadata)
+    data = st_save({k: t.detach().cpu().contiguous() for k, t in tensors.items()}, metadata=metadata)
+    return _canonical_metadata(data) if metadata and len(metadata) > 1 else data
+
+
+def _canonical_metadata(data: bytes) -> bytes:
+    """The same safetensors bytes with the ``__metadata__`` keys sorted. safetensors writes them in the order of a
+    Rust HashMap, which changes from process to process; sorted, the same tensors and metadata give the same bytes
+    (and checksum) in every run. The header is rewritten as safetensors writes it: compact JSON, padded with
+    spaces to 8 bytes."""
+    size = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + size])
+    header["__metadata__"] = dict(sorted(header["__metadata__"].items()))
+    text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+    text += b" " * (-len(text) % 8)
+    return len(text).to_bytes(8, "little") + text + data[8 + size :]
 
 
 def write_file(path: str | Path, tensors: dict[str, Tensor], metadata: dict[str, str] | None = None) -> str:

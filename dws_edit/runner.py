@@ -27,6 +27,7 @@ from torch import Tensor
 
 from dws_edit.checks import at_least
 from dws_edit.compact import check_width, compact, fit_function, function_points
+from dws_edit.distributed import unwrap
 from dws_edit.edits import EditDef, get_edit
 from dws_edit.edits.exact import pad_hidden
 from dws_edit.inr import evaluate, fit
@@ -50,7 +51,7 @@ def edit_targets(edit: EditDef, ws: WeightSpace, coords: Tensor, params: dict, d
     list-valued ones (``shapes``) hold one entry per INR and are chunked with it."""
     params = {k: v.expand(ws.batch_size, *v.shape[1:]) for k, v in edit.validate(params, domain).items()}
     outs = []
-    with torch.no_grad(), torch.autocast("cpu", enabled=False):
+    with torch.no_grad(), torch.autocast(ws.device.type, enabled=False):
         for lo in range(0, ws.batch_size, chunk):
             part = ws[lo : lo + chunk]
             p = {k: v[lo : lo + chunk] for k, v in params.items()}
@@ -80,7 +81,7 @@ def run_edit_model(model, ws: WeightSpace, cond: Tensor | None, edit: EditDef | 
     (:func:`source_targets`, drawn with ``seed``). The gradient is the one fine-tuning's first step follows
     (``dws_edit.inr.fitting.mse_and_grads``); a model with refinement passes (``passes``) takes it again at each
     pass's output. Raises ValueError for a gradient model and an edit whose target is not a function of the INR."""
-    if not getattr(model, "gradient", False):
+    if not getattr(unwrap(model), "gradient", False):  # the model's own attribute, DDP-wrapped or not
         return model(ws, cond)
     from dws_edit.inr.fitting import mse_and_grads
 
@@ -91,7 +92,7 @@ def run_edit_model(model, ws: WeightSpace, cond: Tensor | None, edit: EditDef | 
         coords, target = source_targets(edit, source, params or {}, points, torch.Generator().manual_seed(seed))
 
     def gradient_of(inrs: WeightSpace) -> WeightSpace:
-        with torch.autocast("cpu", enabled=False):
+        with torch.autocast(inrs.device.type, enabled=False):
             _, grads = mse_and_grads(inrs.spec, [t.detach().float() for t in inrs.tensors()], coords, target)
         return WeightSpace(inrs.spec, tuple(grads[0::2]), tuple(grads[1::2]))
 
@@ -102,7 +103,7 @@ def edited_values(model, ws: WeightSpace, cond: Tensor | None, coords: Tensor, t
     """Values of the model's edited INRs at ``coords``; the INR itself is evaluated in float32. ``target``: the
     edit's target at ``coords``, where a gradient model takes its gradient."""
     edited = run_edit_model(model, ws, cond, coords=coords, target=target)
-    with torch.autocast("cpu", enabled=False):
+    with torch.autocast(coords.device.type, enabled=False):
         return evaluate(edited.to(torch.float32), coords)
 
 

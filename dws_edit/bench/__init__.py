@@ -10,11 +10,12 @@ from dws_edit.bench.mesh_fit import BenchMeshFit
 from dws_edit.bench.nerf import BenchNerf
 from dws_edit.bench.ood import BenchOOD
 from dws_edit.bench.pretrain import BenchPretrain
+from dws_edit.bench.scaling import BenchScaling
 from dws_edit.bench.train_step import BenchTrainStep
 
 BENCHES = {"layers": BenchLayers, "fit": BenchFit, "mesh-fit": BenchMeshFit, "edit": BenchEdit, "guard": BenchGuard,
            "chain": BenchChain, "train-step": BenchTrainStep, "ood": BenchOOD, "nerf": BenchNerf,
-           "pretrain": BenchPretrain}  # fmt: skip
+           "pretrain": BenchPretrain, "scaling": BenchScaling}  # fmt: skip
 
 __all__ = [
     "BENCHES",
@@ -27,5 +28,6 @@ __all__ = [
     "BenchNerf",
     "BenchOOD",
     "BenchPretrain",
+    "BenchScaling",
     "BenchTrainStep",
 ]

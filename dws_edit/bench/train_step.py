@@ -75,7 +75,7 @@ class BenchTrainStep:
 
     def _time(self, stage, variant: str) -> dict:
         from dws_edit.tasks.edit import EditTask, TrainEdit
-        from dws_edit.tasks.loop import LoopConfig
+        from dws_edit.tasks.loop import LoopConfig, StepBatch, batch_indices
         from dws_edit.tasks.recipes import stage_flags
 
         task_flags, loop_flags = stage_flags(stage, zoo=self.zoo)
@@ -91,9 +91,10 @@ class BenchTrainStep:
         opt = torch.optim.AdamW(params, lr=cfg.loop.lr)
 
         def step(k: int) -> None:
-            g = torch.Generator().manual_seed(k)
+            batch = StepBatch(k, batch_indices(cfg.loop, k, task.train_size()), torch.Generator().manual_seed(k),
+                              task.modules())  # fmt: skip
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.loop.bf16):
-                loss = task.train_loss(k, g)
+                loss = task.train_loss(batch)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

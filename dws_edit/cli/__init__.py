@@ -16,20 +16,24 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import os
 import sys
 import warnings
 from pathlib import Path
 from typing import Annotated, Union
 
+import torch
 import tyro
 
+from dws_edit import distributed as dist
 from dws_edit.bench import BENCHES
 from dws_edit.cli.edit import MODELS_COMMANDS, EditCommand
-from dws_edit.cli.fit import FIT_COMMANDS
+from dws_edit.cli.fit import FIT_COMMANDS, FitImages, FitMeshes, FitShapes, FitSines
 from dws_edit.cli.inr import INR_COMMANDS
 from dws_edit.cli.scene import MakeScene
 from dws_edit.cli.tasks import Adapt, Classify
 from dws_edit.cli.zoo import ZOO_COMMANDS
+from dws_edit.console import console
 from dws_edit.demo import Demo
 from dws_edit.tasks.adapt import EvalAdapt, TrainAdapt
 from dws_edit.tasks.classify import EvalClassify, TrainClassify
@@ -168,13 +172,36 @@ def check_out_folders(config) -> None:
             check_out_folders(value)
 
 
+DISTRIBUTED = (FitImages, FitSines, FitShapes, FitMeshes, TrainEdit, TrainClassify, TrainSSL, TrainAdapt)
+"""The commands that run under torchrun, several processes on one job (:mod:`dws_edit.distributed`)."""
+
+
+def check_distributed(config) -> None:
+    """Under torchrun, refuse (one line) a command that does not split its work over the processes."""
+    if dist.launched() and not isinstance(getattr(config, "command", config), DISTRIBUTED):
+        raise ValueError(
+            f"this command does not run under torchrun (WORLD_SIZE={os.environ['WORLD_SIZE']}); accepted under "
+            "torchrun: dws-edit fit images|sines|shapes|meshes, dws-edit train edit|classify|ssl|adapt"
+        )
+
+
 def _run(config) -> None:
+    lead = dist.launched_rank() == 0  # under torchrun rank 0 alone prints what every rank would
     try:
         check_out_folders(config)
-        config.run()
+        check_distributed(config)
+        with dist.session():
+            console.quiet = not lead
+            config.run()
     except (ValueError, FileNotFoundError) as err:  # a user mistake: one clear line, no stack trace
-        print(f"{PROG}: error: {str(err).strip().splitlines()[0] if str(err) else type(err).__name__}", file=sys.stderr)
+        if lead:
+            print(f"{PROG}: error: {str(err).strip().splitlines()[0] if str(err) else type(err).__name__}",
+                  file=sys.stderr)  # fmt: skip
         raise SystemExit(2) from None
+    except torch.distributed.DistError as err:  # a collective failed: another rank of the job stopped
+        print(f"{PROG}: error: rank {dist.launched_rank()}: another process of this torchrun job stopped "
+              f"({type(err).__name__}); rerun the same command to resume", file=sys.stderr)  # fmt: skip
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

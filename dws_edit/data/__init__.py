@@ -4,10 +4,10 @@ A source (:class:`Source`) is a plain data provider; :func:`fit_zoo` fits one in
 :class:`FitOptions`; :func:`load_zoo` reads a split back and :class:`ZooDataset` batches it.
 """
 
+from dws_edit.data.dataset import ZooDataset
 from dws_edit.data.sources import Batch, ImageSource, MeshSource, ShapeSource, SineSource, Source
 from dws_edit.data.zoo import (
     FitOptions,
-    ZooDataset,
     ZooFitError,
     ZooQualityWarning,
     ZooSplit,

@@ -24,7 +24,7 @@ from torch import Tensor, nn
 
 from dws_edit.data.images import load_fashion_mnist
 from dws_edit.data.sources import Batch, seeded_split
-from dws_edit.data.zoo import MANIFEST, SPLITS, STATS, ZOO_VERSION, _write_shard, _zoo_bytes, load_zoo, read_manifest
+from dws_edit.data.zoo import MANIFEST, SPLITS, STATS, ZOO_VERSION, _shard_contents, _zoo_bytes, load_zoo, read_manifest
 from dws_edit.inr import evaluate
 from dws_edit.inr.fitting import FitResult
 from dws_edit.io import write_file
@@ -202,7 +202,8 @@ def fit_population(
     index = torch.arange(count)
     split = seeded_split(count, val_count, test_count, seed)
     result = FitResult(ws, loss, torch.full((count,), steps))
-    sha = _write_shard(out / "shard-00000.safetensors", spec, 0, index, split, Batch(None, None, acc[:, None]), result)
+    contents = _shard_contents(spec, 0, index, split, Batch(None, None, acc[:, None]), result)
+    sha = write_file(out / "shard-00000.safetensors", *contents)
     write_file(out / STATS, WeightStats.of(ws[split == SPLITS.index("train")]).to_tensors())
     summary = {"inrs": count, "params_per_inr": spec.num_params, "bytes": _zoo_bytes(out),
                **{f"{name}_inrs": int((split == k).sum()) for k, name in enumerate(SPLITS)},

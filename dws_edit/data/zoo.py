@@ -29,6 +29,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
+from dws_edit import distributed as dist
 from dws_edit.data.sources import ERROR_METRICS, SPLITS, Batch, Source
 from dws_edit.inr.fitting import FitResult, fit, psnr_from_mse
 from dws_edit.io import load_bytes, read_file, sha256_hex, write_file
@@ -142,6 +143,11 @@ def fit_zoo(source: Source, out: str | Path, options: FitOptions | None = None, 
     written) or when ``out`` holds another zoo (another source description, spec or identifying fit option), and
     :class:`ZooFitError` (a ValueError) when fewer than ``options.min_reached`` of the INRs reached the target; the
     zoo is then complete on disk, its manifest recording the failure.
+
+    Under torchrun (:mod:`dws_edit.distributed`) the ranks fit the missing shards in turn (shard ``todo[j]`` on
+    rank ``j mod N``), each from the seed of its shard, and send them to rank 0, which alone writes the files: the
+    same zoo, bit for bit, as one process at the same torch threads per process (CPU reductions may split by the
+    thread count).
     """
     started = time.time()
     options = options or FitOptions.for_source(source)
@@ -154,78 +160,110 @@ def fit_zoo(source: Source, out: str | Path, options: FitOptions | None = None, 
     if source.error_metric not in ERROR_METRICS:
         raise ValueError(f"source error metric {source.error_metric!r}; accepted: {', '.join(ERROR_METRICS)}")
     total = source.size() if options.count is None else min(options.count, source.size())
-    identity = _identity(source, options)
-    out.mkdir(parents=True, exist_ok=True)
-    manifest_path = out / MANIFEST
-    if manifest_path.exists():
-        manifest = read_manifest(out)
-        if not _same_identity(manifest["source"], identity) or manifest["spec"] != spec.to_dict():
-            raise ValueError(
-                f"{manifest_path} belongs to another zoo (its source or spec differ from this command's); "
-                "use another --out, or delete the directory to start over"
-            )
-    else:
-        manifest = {
-            "version": ZOO_VERSION,
-            "spec": spec.to_dict(),
-            "source": identity,
-            "fit": dataclasses.asdict(options),
-            "error_metric": source.error_metric,
-            "count": total,
-            "target_mse": source.target_mse,
-            "shard_size": options.shard_size,
-            "shards": [],
-            "complete": False,
-        }
-        atomic_write_json(manifest_path, manifest)
+    lead = dist.is_lead()
+    error, manifest = None, None
+    if lead:  # rank 0 alone reads and writes the zoo's files; the other ranks fit shards and send them to it
+        try:
+            manifest = _open(out, source, options, spec, total)
+        except ValueError as err:
+            error = err
+    dist.raise_if_failed(error)
+    manifest = dist.broadcast(manifest)
     splits = source.splits()[:total]
     size = options.shard_size
     done = {s["file"] for s in manifest["shards"]}
     todo = [k for k in range((total + size - 1) // size) if _shard_name(k) not in done]
     remaining = sum(min(size, total - k * size) for k in todo)
+    rank, world = dist.rank(), dist.world_size()
 
-    with progress_bar(f"fitting {remaining} of {total} INRs into {out}", remaining, progress) as bar:
-        for k in todo:
-            index = torch.arange(k * size, min(total, (k + 1) * size))
-            batch = source.batch(index)
-            result = fit(
-                spec,
-                batch.coords,
-                batch.targets,
-                source.target_mse,
-                options.max_steps,
-                options.lr,
-                seed=options.seed if options.shared_init else options.seed * 1_000_003 + k,
-                chunk=options.chunk,
-                on_done=bar.advance,
-                shared_init=options.shared_init,
-                **recipe,
-            )
-            sha256 = _write_shard(out / _shard_name(k), spec, k, index, splits[index], batch, result)
-            manifest["shards"].append({"file": _shard_name(k), "items": len(index), "sha256": sha256})
-            manifest["shards"].sort(key=lambda s: s["file"])
-            atomic_write_json(manifest_path, manifest)
+    with progress_bar(f"fitting {remaining} of {total} INRs into {out}", remaining, progress and lead) as bar:
+        for first in range(0, len(todo), world):  # a round: shard todo[first + r] on rank r
+            shard = None
+            if first + rank < len(todo):
+                k = todo[first + rank]
+                shard = _fit_shard(source, spec, options, recipe, k, total, splits, bar.advance if lead else None)
+            for entry in dist.collect(shard) or ():  # rank 0: every rank's shard of the round, in rank order
+                if entry is None:
+                    continue
+                k, tensors, meta = entry
+                if k != todo[first]:  # rank 0's own INRs advanced the bar as they reached their targets
+                    bar.advance(len(tensors["index"]))
+                sha256 = write_file(out / _shard_name(k), tensors, meta)
+                manifest["shards"].append({"file": _shard_name(k), "items": len(tensors["index"]), "sha256": sha256})
+                manifest["shards"].sort(key=lambda s: s["file"])
+                atomic_write_json(out / MANIFEST, manifest)
 
-    if not manifest["complete"]:
+    if lead and not manifest["complete"]:
         every = load_zoo(out, "all", check_complete=False)
         write_file(out / STATS, WeightStats.of(every.ws[every.split == SPLITS.index("train")]).to_tensors())
         summary = zoo_summary(every, out, min_reached=options.min_reached)
-        manifest.update(
-            complete=True, summary=summary, record=run_record("dws-edit", seed=options.seed, started=started)
-        )
-        atomic_write_json(manifest_path, manifest)
+        record = run_record("dws-edit", seed=options.seed, started=started, processes=world)
+        manifest.update(complete=True, summary=summary, record=record)
+        atomic_write_json(out / MANIFEST, manifest)
+    manifest = dist.broadcast(manifest)
     if manifest.get("summary", {}).get("met_min_reached") is False:
         raise ZooFitError(_failure(out, manifest), manifest)
     return manifest
 
 
-def _write_shard(file: Path, spec: NetworkSpec, k: int, index: Tensor, split: Tensor, batch: Batch, result: FitResult):
+def _open(out: Path, source: Source, options: FitOptions, spec: NetworkSpec, total: int) -> dict:
+    """The manifest of the zoo in ``out``: read (raises ValueError when it belongs to another zoo) or started."""
+    identity = _identity(source, options)
+    out.mkdir(parents=True, exist_ok=True)
+    if (out / MANIFEST).exists():
+        manifest = read_manifest(out)
+        if not _same_identity(manifest["source"], identity) or manifest["spec"] != spec.to_dict():
+            raise ValueError(
+                f"{out / MANIFEST} belongs to another zoo (its source or spec differ from this command's); "
+                "use another --out, or delete the directory to start over"
+            )
+        return manifest
+    manifest = {
+        "version": ZOO_VERSION,
+        "spec": spec.to_dict(),
+        "source": identity,
+        "fit": dataclasses.asdict(options),
+        "error_metric": source.error_metric,
+        "count": total,
+        "target_mse": source.target_mse,
+        "shard_size": options.shard_size,
+        "shards": [],
+        "complete": False,
+    }
+    atomic_write_json(out / MANIFEST, manifest)
+    return manifest
+
+
+def _fit_shard(source: Source, spec: NetworkSpec, options: FitOptions, recipe: dict, k: int, total: int,
+               splits: Tensor, on_done) -> tuple[int, dict[str, Tensor], dict[str, str]]:  # fmt: skip
+    """Fit shard ``k`` (its INRs start from seed ``options.seed * 1_000_003 + k``, whichever rank fits it):
+    ``(k, tensors, header metadata)`` of its file."""
+    index = torch.arange(k * options.shard_size, min(total, (k + 1) * options.shard_size))
+    batch = source.batch(index)
+    result = fit(
+        spec,
+        batch.coords,
+        batch.targets,
+        source.target_mse,
+        options.max_steps,
+        options.lr,
+        seed=options.seed if options.shared_init else options.seed * 1_000_003 + k,
+        chunk=options.chunk,
+        on_done=on_done,
+        shared_init=options.shared_init,
+        **recipe,
+    )
+    return (k, *_shard_contents(spec, k, index, splits[index], batch, result))
+
+
+def _shard_contents(spec: NetworkSpec, k: int, index: Tensor, split: Tensor, batch: Batch, result: FitResult):
+    """The tensors and header metadata of shard ``k``'s file."""
     tensors = dict(result.ws.to_state_dict())
     tensors.update(index=index, split=split, label=batch.labels, mse=result.mse, steps=result.steps)
     meta = {"spec": spec.to_json(), "shard": str(k), "version": str(ZOO_VERSION)}
     if batch.meta is not None:
         meta["items"] = json.dumps(batch.meta)
-    return write_file(file, tensors, meta)
+    return tensors, meta
 
 
 def manifest_sha256(zoo: str | Path) -> str:
@@ -391,40 +429,3 @@ def _failure(path: str | Path, manifest: dict) -> str:
 
 def _zoo_bytes(path) -> int:
     return sum(p.stat().st_size for p in Path(path).iterdir() if p.is_file())
-
-
-class ZooDataset(torch.utils.data.Dataset):
-    """A zoo split as a PyTorch Dataset of ``(WeightSpace batch, labels)``: use with ``batch_size`` in a DataLoader
-    (``loader()``; batches are built whole by ``__getitems__``). The weights are as fitted: normalization belongs
-    to the model (its statistics are buffers, taken from ``zoo.stats``).
-
-    ``augment``: apply a fresh random permutation of the hidden neurons to every INR of a batch (the same
-    functions, other weights), drawn from a generator seeded with ``seed``.
-    """
-
-    def __init__(self, zoo: ZooSplit, augment: bool = False, *, seed: int = 0):
-        self.zoo, self.augment = zoo, augment
-        self.generator = torch.Generator().manual_seed(seed)
-
-    def __len__(self) -> int:
-        return len(self.zoo)
-
-    def __getitems__(self, indices: list[int]) -> tuple[WeightSpace, Tensor]:
-        idx = torch.as_tensor(indices)
-        ws = self.zoo.ws[idx]
-        if self.augment:
-            ws = ws.permute(ws.random_permutations(self.generator))
-        return ws, self.zoo.labels[idx]
-
-    def __getitem__(self, i: int) -> tuple[WeightSpace, Tensor]:
-        ws, labels = self.__getitems__([i])
-        return ws, labels[0]
-
-    def loader(self, batch_size: int, shuffle: bool = True, seed: int = 0) -> torch.utils.data.DataLoader:
-        """Batches of ``batch_size`` INRs, shuffled by a generator seeded with ``seed``."""
-        g = torch.Generator().manual_seed(seed)
-        return torch.utils.data.DataLoader(self, batch_size=batch_size, shuffle=shuffle, generator=g, collate_fn=_whole)
-
-
-def _whole(batch):
-    return batch

@@ -115,7 +115,7 @@ class Domain:
         n, m_near = ws.batch_size, int(round(m * near))
         uniform = torch.rand(n, m - m_near, 3, generator=generator) * 2 - 1
         candidates = torch.rand(n, 4 * m_near, 3, generator=generator) * 2 - 1
-        with torch.no_grad(), torch.autocast("cpu", enabled=False):
+        with torch.no_grad(), torch.autocast(ws.device.type, enabled=False):
             values = evaluate(ws.to(torch.float32), candidates)
         return torch.cat([uniform, self.closest_to_surface(candidates, values, m_near, generator)], dim=1)
 

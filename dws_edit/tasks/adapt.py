@@ -22,11 +22,12 @@ from torch import Tensor, nn
 from dws_edit.console import console
 from dws_edit.data import load_zoo
 from dws_edit.data.classifiers import accuracy_of, domain_images, fold_input_affine, input_moments
+from dws_edit.distributed import is_lead, unwrap
 from dws_edit.inr import evaluate
 from dws_edit.nn import DWSEditNet, FlatMLPEditNet, align_to_reference
 from dws_edit.nn.baselines import NeuronEditNet
 from dws_edit.stats import WeightStats
-from dws_edit.tasks.loop import save_state_dicts
+from dws_edit.tasks.loop import StepBatch, save_state_dicts
 from dws_edit.tasks.suite import (
     SuiteRuns,
     SuiteTraining,
@@ -103,7 +104,7 @@ class TrainAdapt(_AdaptCommand, SuiteTraining):
         settings = self.settings()
         data = AdaptData(self.zoo, settings)
         train_all(self, settings, data, lambda model, seed: AdaptTask(data, model, settings, seed))
-        return evaluate_adapt(self)
+        return evaluate_adapt(self) if is_lead() else {}  # rank 0 reports
 
 
 @dataclass
@@ -164,7 +165,7 @@ def adapt_with(kind: str, model: nn.Module, ws: WeightSpace) -> WeightSpace:
     """Run adapter ``model`` of kind ``kind`` on classifiers ``ws`` (``mlp-align``: aligned to its reference first;
     the same functions)."""
     if kind == "mlp-align":
-        ws = align_to_reference(ws, WeightSpace.from_flat(model.reference, ws.spec).to(ws.dtype))
+        ws = align_to_reference(ws, WeightSpace.from_flat(unwrap(model).reference, ws.spec).to(ws.dtype))
     return model(ws)
 
 
@@ -183,14 +184,16 @@ class AdaptTask:
     def optimizers(self) -> dict[str, list[dict]]:
         return {"adamw": [{"params": list(self.model.parameters())}]}
 
-    def train_loss(self, step: int, generator: torch.Generator) -> Tensor:
-        d = self.data
-        idx = torch.randint(0, d.train_ws.batch_size, (self.s.batch_size,), generator=generator)
-        ws = d.train_ws[idx.to(d.images.device)]
+    def train_size(self) -> int:
+        return self.data.train_ws.batch_size
+
+    def train_loss(self, batch: StepBatch) -> Tensor:
+        d, generator = self.data, batch.generator
+        ws = d.train_ws[batch.indices.to(d.images.device)]
         if self.kind == "mlp-aug":
             ws = ws.permute(ws.random_permutations(generator))
         pick = torch.randint(0, d.images.shape[0], (self.s.images,), generator=generator).to(d.images.device)
-        logits = evaluate(adapt_with(self.kind, self.model, ws), d.images[pick]).float()  # [B, N, classes]
+        logits = evaluate(adapt_with(self.kind, batch.nets["model"], ws), d.images[pick]).float()  # [B, N, classes]
         target = d.labels[pick].expand(ws.batch_size, -1)
         return nn.functional.cross_entropy(logits.flatten(0, 1), target.flatten())
 

@@ -18,8 +18,9 @@ from torch import Tensor
 from dws_edit.checkpoints import predict
 from dws_edit.console import console
 from dws_edit.data import load_zoo
+from dws_edit.distributed import is_lead
 from dws_edit.nn.encoders import DWSClassifier, build_encoder
-from dws_edit.tasks.loop import save_state_dicts
+from dws_edit.tasks.loop import StepBatch, save_state_dicts
 from dws_edit.tasks.suite import (
     EncoderRuns,
     EncoderSettings,
@@ -107,7 +108,7 @@ class TrainClassify(_ClassifyCommand, EncoderTraining):
         settings = self.settings()
         data = ClassifyData(self.zoo, settings.val_count, settings.device)
         train_all(self, settings, data, lambda model, seed: ClassifyTask(data, model, settings, seed))
-        return evaluate_classify(self, data)
+        return evaluate_classify(self, data) if is_lead() else {}  # rank 0 reports
 
 
 @dataclass
@@ -157,16 +158,20 @@ class ClassifyTask:
     def optimizers(self) -> dict[str, list[dict]]:
         return {"adamw": [{"params": list(self.model.parameters())}]}
 
-    def train_loss(self, step: int, generator: torch.Generator) -> Tensor:
-        d, n = self.data, self.s.batch_size
-        idx = torch.randint(0, d.train_ws.batch_size, (n,), generator=generator).to(d.train_labels.device)
+    def train_size(self) -> int:
+        return self.data.train_ws.batch_size
+
+    def train_loss(self, batch: StepBatch) -> Tensor:
+        d, generator = self.data, batch.generator
+        idx = batch.indices.to(d.train_labels.device)
+        n = len(idx)
         ws, target = d.train_ws[idx], torch.nn.functional.one_hot(d.train_labels[idx], d.num_classes).float()
         if self.s.sign_flips:
             flips = [torch.rand(n, h, generator=generator) < self.s.sign_flips for h in ws.spec.hidden_sizes]
             ws = ws.flip_signs([torch.where(f, -1.0, 1.0).to(ws.device) for f in flips])
         if self.s.mixup:
             ws, target = mix(ws, target, self.s.mixup, generator)
-        logits = self.model(ws).float()
+        logits = batch.nets["model"](ws).float()
         return -(target * torch.log_softmax(logits, -1)).sum(-1).mean()
 
     def validate(self) -> dict[str, float]:

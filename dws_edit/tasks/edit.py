@@ -29,7 +29,7 @@ from dws_edit.inr.domains import get_domain
 from dws_edit.io import sha256_hex
 from dws_edit.nn import DWSEditNet, EditNet, FlatMLPEditNet
 from dws_edit.runner import edit_targets, edited_values
-from dws_edit.tasks.loop import BEST, LoopConfig, train
+from dws_edit.tasks.loop import BEST, LoopConfig, StepBatch, train
 from dws_edit.tasks.pretrain import start_from_encoder
 from dws_edit.tasks.recipes import run_recipe_command
 from dws_edit.weights import WeightSpace
@@ -180,7 +180,8 @@ class TrainEdit:
             save_checkpoint(path, modules["model"], task.model_kwargs, card)
 
         results = train(task, self.loop, out, identity, save_model=save)
-        console.print(f"best model: {out / BEST} (validation MSE {results['best_val_score']:.4g})")
+        if results["best_val_score"] is not None:  # rank 0 validates
+            console.print(f"best model: {out / BEST} (validation MSE {results['best_val_score']:.4g})")
         return results
 
 
@@ -203,12 +204,9 @@ class EditTask:
                 raise ValueError(f"{flag} {value}: expected a fraction in [0, 1]")
         if cfg.mixup:  # interpolated INRs have no procedural shape
             self.edit.check_from_source(f"--mixup {cfg.mixup}")
-        train = load_zoo(cfg.zoo, "train")
-        val = load_zoo(cfg.zoo, "val")
-        self.zoo_sha256 = manifest_sha256(cfg.zoo)
-        self.spec = train.spec
-        self.dom = get_domain(self.spec)
-        self.domain = self.dom.name
+        train, val = load_zoo(cfg.zoo, "train"), load_zoo(cfg.zoo, "val")
+        self.spec, self.zoo_sha256 = train.spec, manifest_sha256(cfg.zoo)
+        self.dom, self.domain = get_domain(self.spec), get_domain(self.spec).name
         self.edit.check_domain(self.domain)
         bounded = self.dom.inside_above  # a density in [0, 1]: the band fits around its threshold
         if cfg.clamp < 0 or (cfg.clamp and not self.dom.has_surface) or (bounded and cfg.clamp > self.dom.threshold):
@@ -246,9 +244,9 @@ class EditTask:
         if train.stats is None:
             raise ValueError(f"{cfg.zoo} has no statistics (stats.safetensors); rerun its fit command")
         self.model.set_stats(train.stats)
-        start = (start_from_encoder(self.model, cfg.init_encoder, cfg.init) if cfg.init_encoder
-                 else start_from(self.model, cfg.init, self.model_kwargs) if cfg.init else None)  # fmt: skip
-        self.started_from = start
+        init, kwargs = cfg.init, self.model_kwargs
+        self.started_from = (start_from_encoder(self.model, cfg.init_encoder, init) if cfg.init_encoder
+                             else start_from(self.model, init, kwargs) if init else None)  # fmt: skip
         # the fixed validation set: INRs, parameters, points and exact targets
         g = torch.Generator().manual_seed(12345)
         self.val_ws, val_shapes = with_shapes(self.edit, val, cfg.val_count)
@@ -295,7 +293,7 @@ class EditTask:
         if not m_target:
             return points
         candidates = torch.rand(ws.batch_size, 4 * m_target, 3, generator=generator) * 2 - 1
-        with torch.no_grad(), torch.autocast("cpu", enabled=False):
+        with torch.no_grad(), torch.autocast(ws.device.type, enabled=False):
             values = self.edit.target(lambda c: evaluate(ws, c), candidates, params, self.domain, **(options or {}))
         return torch.cat([points, self.dom.closest_to_surface(candidates, values, m_target, generator)], dim=1)
 
@@ -309,9 +307,11 @@ class EditTask:
     def _cond(self, params: dict, n: int) -> Tensor | None:
         return self.edit.encode(params, self.domain, batch=n) if self.edit.cond_dim(self.domain) else None
 
-    def train_loss(self, step: int, generator: torch.Generator) -> Tensor:
-        n = self.cfg.loop.batch_size
-        idx = torch.randint(0, self.train_ws.batch_size, (n,), generator=generator)
+    def train_size(self) -> int:
+        return self.train_ws.batch_size
+
+    def train_loss(self, batch: StepBatch) -> Tensor:
+        idx, generator, n = batch.indices, batch.generator, len(batch.indices)
         ws = self.train_ws[idx]
         if self.cfg.mixup:
             ws = _mixup(ws, self.train_ws, self.cfg.mixup, generator)
@@ -328,9 +328,9 @@ class EditTask:
         if self.cfg.sign_flips:
             flips = [torch.rand(n, d, generator=generator) < self.cfg.sign_flips for d in ws.spec.hidden_sizes]
             ws = ws.flip_signs([torch.where(f, -1.0, 1.0) for f in flips])
-        with torch.no_grad(), torch.autocast("cpu", enabled=False):
+        with torch.no_grad(), torch.autocast(ws.device.type, enabled=False):
             target = self.edit.target(lambda c: evaluate(ws, c), coords, params, self.domain, **options)
-        pred = edited_values(self.model, ws, self._cond(params, n), coords, target)
+        pred = edited_values(batch.nets["model"], ws, self._cond(params, n), coords, target)
         return (self._loss_values(pred) - self._loss_values(target)).square().mean()
 
     def validate(self) -> dict[str, float]:

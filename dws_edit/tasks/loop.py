@@ -6,9 +6,11 @@ cosine schedule (times each group's ``lr_mult``), optional bf16 autocast on the 
 progress with an ETA, periodic validation with the best model kept, checkpoints and resume, and a results JSON
 that records the command, git revision, seed, data checksum and wall time.
 
-Several processes (``rank`` of ``world_size``) may train one run: each draws its own batches (the batch seed
-includes the rank), gradients are averaged over the processes when ``torch.distributed`` is initialised, and
-only rank 0 validates, prints, checkpoints and writes files. ``world_size`` 1 is the plain one-process run.
+Several processes (torchrun; :mod:`dws_edit.distributed`) may train one run: the modules are wrapped in
+DistributedDataParallel (gradients averaged over the processes), each process takes its part of every step's
+batch in torch's DistributedSampler order (so the global batch is ``batch_size`` x processes), every validation
+checks that the parameters are equal on all ranks, and only rank 0 reads and writes the run folder, validates and
+prints. One process is the plain run.
 
 Run folder (``out``)::
 
@@ -19,11 +21,12 @@ Run folder (``out``)::
 
 Killed (even with kill -9) and rerun with the same config, the loop continues from the last
 checkpoint; data order is a function of (seed, step, rank), so the resumed run sees the batches the
-uninterrupted run would have seen.
+uninterrupted run would have seen. A run resumes with the number of processes it started with.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import time
@@ -34,7 +37,9 @@ from typing import Any, Protocol
 
 import torch
 from torch import Tensor, nn
+from torch.utils.data import DistributedSampler
 
+from dws_edit import distributed as dist
 from dws_edit.console import console
 from dws_edit.io import write_file
 from dws_edit.progress import progress_bar
@@ -52,7 +57,7 @@ class LoopConfig:
     steps: int = 2000
     """Optimizer steps in all."""
     batch_size: int = 64
-    """INRs per step (per process)."""
+    """INRs per step and process (under torchrun the step's global batch is this times the processes)."""
     lr: float = 1e-3
     """Peak AdamW learning rate (after a linear warmup, then cosine decay to lr / 20)."""
     weight_decay: float = 1e-4
@@ -68,7 +73,7 @@ class LoopConfig:
     seed: int = 0
     """Seed of the model's initialisation and of the data order."""
     threads: int = 2
-    """torch CPU threads."""
+    """torch CPU threads of the node (under torchrun shared by its processes: LOCAL_WORLD_SIZE)."""
     device: str = "cpu"
     """Device the modules train on (a torch device string: cpu, cuda, cuda:1); the task keeps its data there."""
 
@@ -86,6 +91,21 @@ class LoopConfig:
             raise ValueError(f"device {self.device!r}: expected a torch device such as cpu or cuda") from None
 
 
+@dataclass
+class StepBatch:
+    """What the loop hands a task for one training step."""
+
+    step: int
+    indices: Tensor
+    """This process's training items of the step: ``batch_size`` indices into the task's ``train_size()`` items
+    (long, CPU), in torch's DistributedSampler order (:func:`batch_indices`)."""
+    generator: torch.Generator
+    """A CPU generator for the step's other random draws (augmentations, points), seeded by :func:`batch_seed`."""
+    nets: dict[str, nn.Module]
+    """The task's modules to run the training forward pass through: DistributedDataParallel wrappers under torchrun
+    (read attributes from the modules themselves), the modules themselves in one process."""
+
+
 class Task(Protocol):
     """What the loop needs from a task (edit, classify, ssl, adapt).
 
@@ -101,9 +121,12 @@ class Task(Protocol):
         A group is ``{"params": [...], "lr_mult": float (default 1), ...}``; any other key is an AdamW group
         option (e.g. ``weight_decay``). Every parameter must belong to one of the ``modules``."""
 
-    def train_loss(self, step: int, generator: torch.Generator) -> Tensor:
-        """The scalar loss of the training batch of ``step`` (drawn with ``generator``, a CPU generator seeded by
-        :func:`batch_seed`)."""
+    def train_size(self) -> int:
+        """The number of training items the batches' ``indices`` point into."""
+
+    def train_loss(self, batch: StepBatch) -> Tensor:
+        """The scalar loss (a mean over the items) of this process's part of a step's batch, its forward pass
+        through ``batch.nets``."""
 
     def validate(self) -> dict[str, float]:
         """Validation metrics (run under ``torch.no_grad`` with the modules in eval mode, on rank 0 only);
@@ -115,6 +138,29 @@ def batch_seed(cfg: LoopConfig, step: int, rank: int = 0, world_size: int = 1) -
     (seed, step, rank), distinct for every step and rank (steps < 1,000,003); for one process,
     ``seed * 1_000_003 + step``."""
     return (cfg.seed * 1_000_003 + step) * world_size + rank
+
+
+@functools.lru_cache(maxsize=4)
+def _epoch_order(size: int, world_size: int, rank: int, seed: int, epoch: int) -> Tensor:
+    sampler = DistributedSampler(range(size), num_replicas=world_size, rank=rank, shuffle=True, seed=seed)
+    sampler.set_epoch(epoch)
+    return torch.tensor(list(sampler), dtype=torch.long)
+
+
+def batch_indices(cfg: LoopConfig, step: int, size: int, rank: int = 0, world_size: int = 1) -> Tensor:
+    """The training items of ``step`` on process ``rank`` of ``world_size``: positions [step * B, (step + 1) * B)
+    (B = ``cfg.batch_size``) of the process's stream, the orders of torch's DistributedSampler (shuffled, seed
+    ``cfg.seed``) for epochs 0, 1, ... one after another. Across the ranks a step covers the items one process
+    would take at B x ranks (for a ``size`` divisible by the ranks). Raises ValueError for no items."""
+    if size < 1:
+        raise ValueError("the task has no training items")
+    per_rank = math.ceil(size / world_size)  # the sampler's num_samples (drop_last False: padded)
+    out, position, end = [], step * cfg.batch_size, (step + 1) * cfg.batch_size
+    while position < end:
+        epoch, offset = divmod(position, per_rank)
+        out.append(_epoch_order(size, world_size, rank, cfg.seed, epoch)[offset : offset + end - position])
+        position += len(out[-1])
+    return torch.cat(out)
 
 
 def _lr_at(step: int, cfg: LoopConfig) -> float:
@@ -152,22 +198,26 @@ def build_optimizers(task: Task, cfg: LoopConfig, params: list[nn.Parameter]) ->
     return opts
 
 
-def _average_gradients(params: list[nn.Parameter], world_size: int) -> None:
-    """Average the gradients over the processes (when torch.distributed is initialised and world_size > 1)."""
-    if world_size == 1 or not (torch.distributed.is_available() and torch.distributed.is_initialized()):
-        return
-    for p in params:
-        if p.grad is not None:
-            torch.distributed.all_reduce(p.grad)
-            p.grad /= world_size
-
-
 def save_state_dicts(path: Path, modules: dict[str, nn.Module]) -> None:
     """One module: its state dict; several: every module's, keys prefixed ``<name>.`` (dws_edit.io)."""
     if len(modules) == 1:
         write_file(path, next(iter(modules.values())).state_dict())
     else:
         write_file(path, {f"{n}.{k}": v for n, m in modules.items() for k, v in m.state_dict().items()})
+
+
+def _resume_state(out: Path, identity: dict, modules: dict, opts: dict) -> dict | None:
+    """Rank 0 reads ``out``'s state.pt (None when there is none) and every rank receives it; a state of another
+    run or layout stops every rank with the same one line (ValueError)."""
+    state, error = None, None
+    if dist.is_lead() and (out / STATE).exists():
+        state = torch.load(out / STATE, weights_only=True, map_location="cpu")
+        if state["identity"] != identity:
+            error = ValueError(f"{out} holds a run with another configuration; use another --out or delete it")
+        elif set(state.get("modules", ())) != set(modules) or set(state.get("optimizers", ())) != set(opts):
+            error = ValueError(f"{out} holds a state.pt of an older loop's layout; use another --out or delete it")
+    dist.raise_if_failed(error)
+    return dist.broadcast(state)
 
 
 def train(
@@ -177,26 +227,25 @@ def train(
     identity: dict[str, Any],
     save_model: Callable[[Path, dict[str, nn.Module]], None] | None = None,
     progress: bool = True,
-    rank: int = 0,
-    world_size: int = 1,
 ) -> dict:
     """Train ``task``'s modules for ``cfg.steps`` steps into the run folder ``out``; resume if it holds a run.
 
     ``identity``: what defines the run (task config, data checksum, ...), stored in the state with the loop's
-    config: a rerun with another identity raises ValueError (one line) instead of resuming someone else's run, and
-    so does a state.pt of another layout (an older loop's). ``save_model(path, modules)`` writes the best model
-    (default: the modules' state dicts through dws_edit.io). ``rank`` / ``world_size``: this process among the
-    processes training the run (rank 0 alone writes files and prints). Returns the results (the run record:
-    command, git revision, seed, wall time, identity, ``best_val_score`` and ``history``, one entry per
-    validation with ``step``, ``train_loss``, ``wall_s`` and the task's metrics; empty on other ranks).
-    Raises FloatingPointError when the training loss is not finite.
+    config (and the number of processes, when more than one): a rerun with another identity raises ValueError (one
+    line) instead of resuming someone else's run, and so does a state.pt of another layout (an older loop's).
+    ``save_model(path, modules)`` writes the best model (default: the modules' state dicts through dws_edit.io).
+    Under torchrun every rank calls it with the same arguments (:mod:`dws_edit.distributed`); rank 0 alone writes.
+    Returns the results (the run record: command, git revision, seed, wall time, identity, ``best_val_score`` and
+    ``history``, one entry per validation with ``step``, ``train_loss`` (the mean over the ranks), ``wall_s`` and the
+    task's metrics; under torchrun also ``distributed``: the world size and the steps at which the parameters were
+    checked equal on every rank; on ranks other than 0 ``best_val_score`` is None and ``history`` empty). Raises
+    FloatingPointError when the training loss is not finite, RuntimeError when the ranks' parameters differ.
     """
     cfg.check()
-    if not 0 <= rank < world_size:
-        raise ValueError(f"rank {rank} of world size {world_size}: expected 0 <= rank < world size")
     out = Path(out)
+    rank, world = dist.rank(), dist.world_size()
     lead = rank == 0
-    torch.set_num_threads(cfg.threads)
+    torch.set_num_threads(dist.local_threads(cfg.threads))
     device = torch.device(cfg.device)
     modules = task.modules()
     if device.type != "cpu":
@@ -205,14 +254,10 @@ def train(
     params = _unique(p for m in modules.values() for p in m.parameters())
     opts = build_optimizers(task, cfg, params)
     save_model = save_model or save_state_dicts
-    identity = {"loop": asdict(cfg), **identity}
-    step, best, history, elapsed = 0, math.inf, [], 0.0
-    if (out / STATE).exists():
-        state = torch.load(out / STATE, weights_only=True, map_location=device)
-        if state["identity"] != identity:
-            raise ValueError(f"{out} holds a run with another configuration; use another --out or delete it")
-        if set(state.get("modules", ())) != set(modules) or set(state.get("optimizers", ())) != set(opts):
-            raise ValueError(f"{out} holds a state.pt of an older loop's layout; use another --out or delete it")
+    identity = {"loop": asdict(cfg), **({"world_size": world} if world > 1 else {}), **identity}
+    step, best, history, elapsed, synced = 0, math.inf, [], 0.0, []
+    state = _resume_state(out, identity, modules, opts)
+    if state is not None:
         for name, module in modules.items():
             module.load_state_dict(state["modules"][name])
         for name, opt in opts.items():
@@ -222,6 +267,8 @@ def train(
             console.print(f"resuming {out} at step {step}/{cfg.steps}")
     if lead:
         out.mkdir(parents=True, exist_ok=True)
+    nets = {name: dist.wrap(module) for name, module in modules.items()}  # after loading: every rank starts equal
+    size = task.train_size()
     started = time.time() - elapsed
 
     def checkpoint() -> None:
@@ -246,35 +293,41 @@ def train(
             for opt in opts.values():
                 for group in opt.param_groups:
                     group["lr"] = _lr_at(step, cfg) * group["lr_mult"]
-            g = torch.Generator().manual_seed(batch_seed(cfg, step, rank, world_size))
+            g = torch.Generator().manual_seed(batch_seed(cfg, step, rank, world))
+            batch = StepBatch(step, batch_indices(cfg, step, size, rank, world), g, nets)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
-                loss = task.train_loss(step, g)
+                loss = task.train_loss(batch)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"training loss is {loss.item()} at step {step}; lower --lr")
             for p in params:  # every module's (as opt.zero_grad(set_to_none=True) for the optimized ones)
                 p.grad = None
-            loss.backward()
-            _average_gradients(params, world_size)
+            loss.backward()  # under torchrun DistributedDataParallel averages the gradients over the ranks
             if cfg.grad_clip:
                 nn.utils.clip_grad_norm_(params, cfg.grad_clip)
             for opt in opts.values():
                 opt.step()
             step += 1
             bar.advance(1)
-            if lead and (step % cfg.eval_every == 0 or step == cfg.steps):
-                for module in modules.values():
-                    module.eval()
-                with torch.no_grad():
-                    metrics = task.validate()
-                history.append({"step": step, "train_loss": loss.item(), "wall_s": time.time() - started, **metrics})
-                if metrics["score"] < best:
-                    best = metrics["score"]
-                    save_model(out / BEST, modules)
-                console.print(
-                    f"step {step}: train loss {loss.item():.3e}, "
-                    + ", ".join(f"val {k} {v:.4g}" for k, v in metrics.items())
-                )
-                checkpoint()
+            if step % cfg.eval_every == 0 or step == cfg.steps:
+                dist.check_in_sync(params, step)  # every rank, before rank 0 validates
+                synced.append(step)
+                train_loss = dist.mean(loss.item())
+                if lead:
+                    for module in modules.values():
+                        module.eval()
+                    with torch.no_grad():
+                        metrics = task.validate()
+                    history.append({"step": step, "train_loss": train_loss, "wall_s": time.time() - started,
+                                    **metrics})  # fmt: skip
+                    if metrics["score"] < best:
+                        best = metrics["score"]
+                        save_model(out / BEST, modules)
+                    console.print(
+                        f"step {step}: train loss {train_loss:.3e}, "
+                        + ", ".join(f"val {k} {v:.4g}" for k, v in metrics.items())
+                    )
+                    checkpoint()
+    extra = {"distributed": {"world_size": world, "params_equal_at_steps": synced}} if world > 1 else {}
     results = run_record(
         identity.get("program", "dws-edit"),
         cfg.seed,
@@ -282,7 +335,9 @@ def train(
         identity=identity,
         best_val_score=best if lead else None,
         history=history if lead else [],
+        **extra,
     )
     if lead:
         atomic_write_json(out / RESULTS, results)
+    dist.barrier()  # every rank leaves with the run's files on disk (a next stage may read them)
     return results

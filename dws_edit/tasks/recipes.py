@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from dws_edit.console import console
+from dws_edit.distributed import broadcast, is_lead
 from dws_edit.tasks.loop import BEST, RESULTS, LoopConfig
 
 LOOP_FIELDS = frozenset(f.name for f in dataclasses.fields(LoopConfig))
@@ -304,9 +305,9 @@ def run_recipe(
         task, loop = stage_flags(stage, runs, zoo, steps, overrides)
         out = Path(runs) / stage.name
         cfg = config_class(**task, loop=LoopConfig(**loop), out=out)
-        if _finished(cfg, out):
+        if broadcast(_finished(cfg, out) if is_lead() else None):  # rank 0 reads the run folders
             console.print(f"recipe {name}, stage {i}/{len(stages)} {stage.name}: finished ({out / RESULTS}), skipped")
-            results[stage.name] = json.loads((out / RESULTS).read_text())
+            results[stage.name] = json.loads((out / RESULTS).read_text()) if is_lead() else {}
             continue
         line = f"recipe {name}, stage {i}/{len(stages)} {stage.name}: {stage_command(stage, runs)}"
         console.print(line, highlight=False, soft_wrap=True)

@@ -22,9 +22,10 @@ from torch import Tensor, nn
 
 from dws_edit.console import console
 from dws_edit.data import load_zoo
+from dws_edit.distributed import is_lead
 from dws_edit.nn.encoders import DWSEncoder, build_encoder
 from dws_edit.nn.models import _mlp
-from dws_edit.tasks.loop import save_state_dicts
+from dws_edit.tasks.loop import StepBatch, save_state_dicts
 from dws_edit.tasks.suite import (
     EncoderRuns,
     EncoderSettings,
@@ -109,7 +110,7 @@ class TrainSSL(_SSLCommand, EncoderTraining):
         settings = self.settings()
         data = SSLData(self.zoo, settings.val_count, settings.device)
         train_all(self, settings, data, lambda model, seed: SSLTask(data, model, settings, seed))
-        return evaluate_ssl(self)
+        return evaluate_ssl(self) if is_lead() else {}  # rank 0 reports
 
 
 @dataclass
@@ -172,11 +173,13 @@ class SSLTask:
             ws = ws.flip_signs([torch.where(f, -1.0, 1.0).to(ws.device) for f in flips])
         return ws.permute(ws.random_permutations(generator))
 
-    def train_loss(self, step: int, generator: torch.Generator) -> Tensor:
-        d = self.data
-        idx = torch.randint(0, d.train_ws.batch_size, (self.s.batch_size,), generator=generator)
-        ws = d.train_ws[idx.to(d.train_ab.device)]
-        z = self.projector(self.model(WeightSpace.cat([self.view(ws, generator), self.view(ws, generator)])))
+    def train_size(self) -> int:
+        return self.data.train_ws.batch_size
+
+    def train_loss(self, batch: StepBatch) -> Tensor:
+        d, generator, nets = self.data, batch.generator, batch.nets
+        ws = d.train_ws[batch.indices.to(d.train_ab.device)]
+        z = nets["projector"](nets["model"](WeightSpace.cat([self.view(ws, generator), self.view(ws, generator)])))
         return info_nce(z.float(), self.s.temperature)
 
     def validate(self) -> dict[str, float]:

@@ -128,7 +128,7 @@ class SuiteTraining:
     steps: int | None = None
     """Optimizer steps (default: the preset's)."""
     batch_size: int | None = None
-    """INRs per step (default: the preset's)."""
+    """INRs per step and process (default: the preset's; under torchrun the global batch is this x processes)."""
     lr: float | None = None
     """Peak AdamW learning rate (default: the preset's)."""
     hidden: int | None = None
@@ -137,10 +137,12 @@ class SuiteTraining:
     """Train under bf16 autocast (default: the preset's)."""
     device: str | None = None
     """Torch device (default: the preset's: cpu for --preset cpu, cuda for --preset paper)."""
+    eval_every: int | None = None
+    """Steps between validations (default: the preset's)."""
     threads: int = 2
-    """torch CPU threads."""
+    """torch CPU threads (under torchrun: of the node, shared by its processes)."""
 
-    OVERRIDES: ClassVar[tuple[str, ...]] = ("steps", "batch_size", "lr", "hidden", "bf16", "device")
+    OVERRIDES: ClassVar[tuple[str, ...]] = ("steps", "batch_size", "lr", "hidden", "bf16", "device", "eval_every")
 
 
 @dataclass

@@ -1,23 +1,25 @@
-"""The loop's Task protocol: several modules and optimizers, resume of all of them, ranks and their seeds."""
+"""The loop's Task protocol: several modules and optimizers, resume of all of them, the batches' order (torch's
+DistributedSampler) and seeds, two processes under DistributedDataParallel."""
 
 import pytest
 import torch
 from torch import nn
 
-from dws_edit.tasks.loop import BEST, RESULTS, STATE, LoopConfig, batch_seed, train
+from dws_edit.tasks.loop import BEST, RESULTS, STATE, LoopConfig, batch_indices, batch_seed, train
 
 
 class TwoModules:
-    """A toy task: y = b(a(x)) fitted to a fixed linear map; module a and module b each with its own optimizer
-    (b's learning rate halved). Records the seed of every step's batch generator; ``fail_at`` raises at that step
-    (a killed run)."""
+    """A toy task: y = b(a(x)) fitted to a fixed linear map on 40 training points; module a and module b each with
+    its own optimizer (b's learning rate halved). Records every step's items and the seed of its generator;
+    ``fail_at`` raises at that step (a killed run)."""
 
     def __init__(self, fail_at: int | None = None):
         torch.manual_seed(0)
         self.a, self.b = nn.Linear(3, 4), nn.Linear(4, 1)
         self.truth = torch.tensor([[1.0, -2.0, 0.5]])
-        self.seeds, self.fail_at = [], fail_at
+        self.seeds, self.items, self.fail_at = [], [], fail_at
         self.x_val = torch.randn(32, 3, generator=torch.Generator().manual_seed(1))
+        self.x_train = torch.randn(40, 3, generator=torch.Generator().manual_seed(2))
 
     def modules(self):
         return {"a": self.a, "b": self.b}
@@ -28,14 +30,18 @@ class TwoModules:
             "b": [{"params": list(self.b.parameters()), "lr_mult": 0.5}],
         }
 
-    def _loss(self, x):
-        return (self.b(self.a(x)) - x @ self.truth.T).square().mean()
+    def _loss(self, x, net=None):
+        return ((net or (lambda v: self.b(self.a(v))))(x) - x @ self.truth.T).square().mean()
 
-    def train_loss(self, step, generator):
-        if step == self.fail_at:
+    def train_size(self):
+        return len(self.x_train)
+
+    def train_loss(self, batch):
+        if batch.step == self.fail_at:
             raise KeyboardInterrupt("killed")
-        self.seeds.append(generator.initial_seed())
-        return self._loss(torch.randn(16, 3, generator=generator))
+        self.seeds.append(batch.generator.initial_seed())
+        self.items.append(batch.indices.tolist())
+        return self._loss(self.x_train[batch.indices], lambda v: batch.nets["b"](batch.nets["a"](v)))
 
     def validate(self):
         loss = self._loss(self.x_val).item()
@@ -76,18 +82,17 @@ def test_two_modules_with_two_optimizers_train_checkpoint_and_resume_exactly(tmp
         train(TwoModules(), _cfg(lr=2e-2), tmp_path / "whole", {"task": "toy"}, progress=False)
 
 
-def test_ranks_draw_different_batches_and_only_rank_0_writes(tmp_path):
-    cfg = _cfg(steps=6, seed=3)
-    seeds = {}
-    for rank, world in ((0, 1), (0, 2), (1, 2)):
-        task = TwoModules()
-        results = train(task, cfg, tmp_path / f"r{rank}-of-{world}", {"task": "toy"}, progress=False, rank=rank,
-                        world_size=world)  # fmt: skip
-        seeds[rank, world] = task.seeds
-        assert (tmp_path / f"r{rank}-of-{world}").exists() == (rank == 0)  # rank 1 writes nothing
-        assert bool(results["history"]) == (rank == 0)
-    assert seeds[0, 1] == [3 * 1_000_003 + s for s in range(6)]  # one process: as before ranks existed
-    assert len(set(seeds[0, 2]) | set(seeds[1, 2])) == 12  # every (step, rank) its own batch
+def test_batches_follow_the_distributed_sampler_and_ranks_split_the_global_batch():
+    cfg = _cfg(batch_size=8, seed=3)
+    one = [batch_indices(cfg, s, 40) for s in range(10)]  # 2 epochs of 40 items
+    assert sorted(torch.cat(one[:5]).tolist()) == list(range(40)) == sorted(torch.cat(one[5:]).tolist())
+    assert torch.cat(one[:5]).tolist() != torch.cat(one[5:]).tolist()  # each epoch its own order
+    half = _cfg(batch_size=4, seed=3)
+    for step in range(10):  # two ranks at half the batch take the items one process takes at the whole
+        both = torch.cat([batch_indices(half, step, 40, rank, 2) for rank in (0, 1)])
+        assert sorted(both.tolist()) == sorted(one[step].tolist())
+    assert len(batch_indices(_cfg(batch_size=8), 0, 3)) == 8  # fewer items than a batch: the epochs follow
+    assert batch_seed(cfg, 5) == 3 * 1_000_003 + 5 and len({batch_seed(cfg, 5, r, 2) for r in (0, 1)}) == 2
 
 
 @pytest.mark.parametrize("bad", ["foreign", "empty", "none"])
@@ -101,40 +106,68 @@ def test_optimizers_of_parameters_outside_the_modules_are_refused(tmp_path, bad)
     assert not (tmp_path / "run").exists()
 
 
-@pytest.mark.parametrize("rank, world", [(2, 2), (-1, 1)])
-def test_a_rank_outside_the_world_is_refused(tmp_path, rank, world):
-    with pytest.raises(ValueError, match="expected 0 <= rank < world size"):
-        train(TwoModules(), _cfg(), tmp_path / "run", {}, progress=False, rank=rank, world_size=world)
+class Drifting(TwoModules):
+    """On rank 1, a parameter is changed outside the optimizer at step 2 (a rank that trains on something else)."""
+
+    def train_loss(self, batch):
+        if batch.step == 2 and torch.distributed.get_rank() == 1:
+            with torch.no_grad():
+                self.a.bias.add_(1e-3)
+        return super().train_loss(batch)
 
 
-def _distributed_worker(rank: int, world: int, init: str, out: str, queue) -> None:
+def _distributed_worker(rank: int, world: int, init: str, out: str, queue, task_class=TwoModules) -> None:
     torch.distributed.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
     try:
-        task = TwoModules()
-        train(task, _cfg(steps=6), out, {"task": "toy"}, progress=False, rank=rank, world_size=world)
-        queue.put((rank, [p.tolist() for m in task.modules().values() for p in m.parameters()]))  # no shared memory
+        task = task_class()
+        results = train(task, _cfg(steps=6, batch_size=8), out, {"task": "toy"}, progress=False)
+        params = [p.tolist() for m in task.modules().values() for p in m.parameters()]
+        queue.put((rank, (params, task.items, results)))  # plain lists: no shared memory
+    except RuntimeError as err:
+        queue.put((rank, str(err)))
     finally:
         torch.distributed.destroy_process_group()
 
 
-@pytest.mark.slow
-def test_two_processes_average_their_gradients_and_stay_in_step(tmp_path):
-    """Under torch.distributed (gloo, two CPU processes) the ranks draw different batches, average the gradients
-    and so end with the same modules; rank 0 alone writes the run."""
+def _two_processes(tmp_path, task_class=TwoModules) -> dict:
     import torch.multiprocessing as mp
 
     ctx = mp.get_context("spawn")
     queue = ctx.SimpleQueue()
     init = f"file://{tmp_path / 'rendezvous'}"
-    procs = [ctx.Process(target=_distributed_worker, args=(r, 2, init, str(tmp_path / "run"), queue)) for r in (0, 1)]
+    procs = [ctx.Process(target=_distributed_worker, args=(r, 2, init, str(tmp_path / "run"), queue, task_class))
+             for r in (0, 1)]  # fmt: skip
     for p in procs:
         p.start()
-    params = dict(queue.get() for _ in procs)
+    got = dict(queue.get() for _ in procs)
     for p in procs:
         p.join(120)
         assert p.exitcode == 0
-    assert params[0] == params[1]
+    return got
+
+
+@pytest.mark.slow
+def test_two_processes_train_as_one_process_at_the_global_batch(tmp_path):
+    """Under torch.distributed (gloo, two CPU processes) with DistributedDataParallel each rank takes its half of
+    every step's batch, the gradients are averaged, the modules stay equal on both ranks and equal (to float
+    rounding) those of one process at the whole batch; rank 0 alone writes the run."""
+    got = _two_processes(tmp_path)
+    assert got[0][0] == got[1][0]  # the parameters, exactly equal on both ranks
     alone = TwoModules()
-    train(alone, _cfg(steps=6), tmp_path / "alone", {"task": "toy"}, progress=False)
-    assert alone.a.weight.tolist() != params[0][0]  # two processes' batches, not one's
+    record = train(alone, _cfg(steps=6, batch_size=16), tmp_path / "alone", {"task": "toy"}, progress=False)
+    for step, items in enumerate(alone.items):  # the same items in each step, split between the ranks
+        assert sorted(got[0][1][step] + got[1][1][step]) == sorted(items)
+    for mine, theirs in zip([p for m in alone.modules().values() for p in m.parameters()], got[0][0]):
+        torch.testing.assert_close(mine, torch.tensor(theirs), rtol=1e-5, atol=1e-6)
+    results = got[0][2]
+    assert results["distributed"] == {"world_size": 2, "params_equal_at_steps": [4, 6]}
+    assert results["identity"]["world_size"] == 2 and got[1][2]["history"] == []
+    losses = [h["train_loss"] for h in results["history"]]  # the mean over the ranks: the global batch's loss
+    assert losses == pytest.approx([h["train_loss"] for h in record["history"]], rel=1e-5)
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [BEST, RESULTS, STATE]
+
+
+@pytest.mark.slow
+def test_ranks_whose_parameters_drift_apart_stop_at_the_next_validation(tmp_path):
+    got = _two_processes(tmp_path, Drifting)
+    assert got[0] == got[1] == "step 4: the parameters of rank(s) [1] differ from rank 0's"

@@ -1,0 +1,165 @@
+"""Several processes on one job, through torch's own engine: ``torchrun`` starts them, ``torch.distributed`` joins
+them (gloo for CPU tensors, NCCL for CUDA ones), ``DistributedDataParallel`` averages the gradients.
+
+``torchrun --nproc-per-node N -m dws_edit.cli fit ...|train ...`` sets ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK`` and
+``LOCAL_WORLD_SIZE`` (PyTorch, "torchrun (Elastic Launch)"); :func:`session` reads them, joins the process group and
+leaves it. Without torchrun nothing changes: one process, rank 0 of 1. Rank 0 alone reads and writes the run's and
+the zoo's files and prints; the other ranks receive what they need from it (:func:`broadcast`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
+
+import torch
+from torch import nn
+
+TIMEOUT = timedelta(minutes=30)
+"""How long a collective waits for a process that does not answer (a rank validating, a rank that hangs)."""
+
+
+def launched() -> bool:
+    """Whether this process was started by torchrun (or another launcher) as one of several (``WORLD_SIZE`` > 1)."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def launched_rank() -> int:
+    """This process's rank as the launcher set it (``RANK``; 0 without torchrun), before or after :func:`session`."""
+    return int(os.environ.get("RANK", "0")) if launched() else 0
+
+
+def _joined() -> bool:
+    return torch.distributed.is_available() and torch.distributed.is_initialized()
+
+
+def active() -> bool:
+    """Whether a process group of more than one process is joined."""
+    return _joined() and world_size() > 1
+
+
+def rank() -> int:
+    """This process's rank (0 without a process group)."""
+    return torch.distributed.get_rank() if _joined() else 0
+
+
+def world_size() -> int:
+    """The number of processes of the job (1 without a process group)."""
+    return torch.distributed.get_world_size() if _joined() else 1
+
+
+def is_lead() -> bool:
+    """Whether this process writes files and prints: rank 0, or the only process."""
+    return rank() == 0
+
+
+def local_threads(threads: int) -> int:
+    """Torch CPU threads for this process when the node's ``threads`` are shared by its processes
+    (``LOCAL_WORLD_SIZE``, set by torchrun): at least 1."""
+    return max(1, threads // int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+
+
+@contextmanager
+def session() -> Iterator[None]:
+    """Join the job's process group when torchrun started this process as one of several, and leave it at the end.
+
+    The backend is ``cpu:gloo,cuda:nccl`` where CUDA and NCCL are available (each rank on GPU ``LOCAL_RANK``),
+    else ``gloo``. Without torchrun (``WORLD_SIZE`` unset or 1) it does nothing."""
+    if not launched() or _joined():
+        yield
+        return
+    backend = "gloo"
+    if torch.cuda.is_available() and torch.distributed.is_nccl_available():
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        backend = "cpu:gloo,cuda:nccl"
+    torch.distributed.init_process_group(backend, timeout=TIMEOUT)
+    try:
+        yield
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+def broadcast(value: Any) -> Any:
+    """Rank 0's ``value`` on every rank (pickled between the job's own processes by
+    ``torch.distributed.broadcast_object_list``); ``value`` itself with one process."""
+    if not active():
+        return value
+    box = [value if is_lead() else None]
+    torch.distributed.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def gather(value: Any) -> list[Any]:
+    """Every rank's ``value``, in rank order, on every rank (``all_gather_object``); ``[value]`` with one process."""
+    if not active():
+        return [value]
+    out: list[Any] = [None] * world_size()
+    torch.distributed.all_gather_object(out, value)
+    return out
+
+
+def collect(value: Any) -> list[Any] | None:
+    """Every rank's ``value``, in rank order, on rank 0 (``gather_object``) and None on the others; ``[value]``
+    with one process."""
+    if not active():
+        return [value]
+    out: list[Any] | None = [None] * world_size() if is_lead() else None
+    torch.distributed.gather_object(value, out, dst=0)
+    return out
+
+
+def mean(value: float) -> float:
+    """The mean of every rank's ``value`` (``value`` itself with one process)."""
+    values = gather(value)
+    return sum(values) / len(values)
+
+
+def barrier() -> None:
+    """Wait until every rank gets here (nothing with one process)."""
+    if active():
+        torch.distributed.barrier()
+
+
+def raise_if_failed(error: Exception | None) -> None:
+    """Raise rank 0's error (or None) on every rank: a check made by rank 0 alone (a file it read) stops all ranks
+    with the same one line."""
+    error = broadcast(error)
+    if error is not None:
+        raise error
+
+
+def wrap(module: nn.Module) -> nn.Module:
+    """``module`` wrapped in DistributedDataParallel when a process group is joined (on GPU ``LOCAL_RANK`` for a
+    CUDA module), else ``module`` itself. Read attributes through :func:`unwrap`: the wrapper hides them."""
+    if not active() or not any(p.requires_grad for p in module.parameters()):
+        return module
+    on_gpu = next(module.parameters()).device.type == "cuda"
+    return nn.parallel.DistributedDataParallel(module, device_ids=[torch.cuda.current_device()] if on_gpu else None)
+
+
+def unwrap(module: nn.Module) -> nn.Module:
+    """The module inside a DistributedDataParallel wrapper (or ``module`` itself)."""
+    return module.module if isinstance(module, nn.parallel.DistributedDataParallel) else module
+
+
+def fingerprint(params: list[torch.Tensor]) -> str:
+    """SHA-256 of the parameters' bytes (the same on every rank exactly when the parameters are)."""
+    h = hashlib.sha256()
+    for p in params:
+        h.update(p.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def check_in_sync(params: list[torch.Tensor], step: int) -> None:
+    """Raises RuntimeError (one line) when the parameters differ between ranks (DistributedDataParallel keeps them
+    equal; a difference means a rank trained on something else). Nothing with one process."""
+    if not active():
+        return
+    prints = gather(fingerprint(params))
+    if len(set(prints)) > 1:
+        differ = [r for r, p in enumerate(prints) if p != prints[0]]
+        raise RuntimeError(f"step {step}: the parameters of rank(s) {differ} differ from rank 0's")

@@ -17,7 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 TIMEOUT = timedelta(minutes=30)
 """How long a collective waits for a process that does not answer (a rank validating, a rank that hangs)."""
@@ -67,13 +67,13 @@ def local_threads(threads: int) -> int:
 def session() -> Iterator[None]:
     """Join the job's process group when torchrun started this process as one of several, and leave it at the end.
 
-    The backend is ``cpu:gloo,cuda:nccl`` where CUDA and NCCL are available (each rank on GPU ``LOCAL_RANK``),
-    else ``gloo``. Without torchrun (``WORLD_SIZE`` unset or 1) it does nothing."""
+    The backend is ``cpu:gloo,cuda:nccl`` where NCCL is available and the node has a GPU for each of its processes
+    (each rank on GPU ``LOCAL_RANK``), else ``gloo``. Without torchrun (``WORLD_SIZE`` unset or 1) it does nothing."""
     if not launched() or _joined():
         yield
         return
     backend = "gloo"
-    if torch.cuda.is_available() and torch.distributed.is_nccl_available():
+    if _gpu_per_process():
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
         backend = "cpu:gloo,cuda:nccl"
     torch.distributed.init_process_group(backend, timeout=TIMEOUT)
@@ -81,6 +81,24 @@ def session() -> Iterator[None]:
         yield
     finally:
         torch.distributed.destroy_process_group()
+
+
+def _gpu_per_process() -> bool:
+    local = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    return torch.cuda.is_available() and torch.distributed.is_nccl_available() and torch.cuda.device_count() >= local
+
+
+def check_device(device: str) -> None:
+    """Under torchrun, raises ValueError (one line) for a device the processes cannot share: a numbered GPU (each
+    process takes GPU ``LOCAL_RANK``: give ``cuda``), or ``cuda`` on a node with fewer GPUs than processes."""
+    if not launched() or not device.startswith("cuda"):
+        return
+    if device != "cuda":
+        raise ValueError(f"--device {device}: under torchrun each process takes GPU LOCAL_RANK; give --device cuda")
+    if not _gpu_per_process():
+        gpus, processes = torch.cuda.device_count(), os.environ.get("LOCAL_WORLD_SIZE", "1")
+        raise ValueError(f"--device cuda: {processes} processes on this node and {gpus} GPUs with NCCL; accepted: "
+                         "one GPU per process, or --device cpu")  # fmt: skip
 
 
 def broadcast(value: Any) -> Any:
@@ -112,6 +130,18 @@ def collect(value: Any) -> list[Any] | None:
     return out
 
 
+def gather_batch(x: Tensor) -> Tensor:
+    """Every rank's ``x`` stacked, ``[world size, *x.shape]`` in rank order, with gradients flowing back to each
+    rank's own part (``torch.distributed.nn.functional.all_gather``: its backward sums what every rank's loss sends
+    back, so a loss computed alike on every rank, then DDP's average, gives the gradient of that one loss);
+    ``x[None]`` with one process. For losses over the whole global batch (InfoNCE's negatives)."""
+    if not active():
+        return x[None]
+    from torch.distributed.nn.functional import all_gather
+
+    return torch.stack(all_gather(x))
+
+
 def mean(value: float) -> float:
     """The mean of every rank's ``value`` (``value`` itself with one process)."""
     values = gather(value)
@@ -126,15 +156,27 @@ def barrier() -> None:
 
 def raise_if_failed(error: Exception | None) -> None:
     """Raise rank 0's error (or None) on every rank: a check made by rank 0 alone (a file it read) stops all ranks
-    with the same one line."""
+    with the same one line (marked ``every_rank`` on the others: rank 0 says it)."""
     error = broadcast(error)
     if error is not None:
+        if not is_lead():
+            error.every_rank = True
         raise error
+
+
+def is_lost_peer(err: BaseException) -> bool:
+    """Whether ``err`` is a collective that failed because another process of the job is gone (torch's DistError,
+    or gloo's and NCCL's connection errors, raised as RuntimeError)."""
+    text = str(err)
+    return isinstance(err, torch.distributed.DistError) or any(
+        s in text for s in ("Connection closed by peer", "Connection reset by peer", "Broken pipe", "NCCL")
+    )
 
 
 def wrap(module: nn.Module) -> nn.Module:
     """``module`` wrapped in DistributedDataParallel when a process group is joined (on GPU ``LOCAL_RANK`` for a
-    CUDA module), else ``module`` itself. Read attributes through :func:`unwrap`: the wrapper hides them."""
+    CUDA module), else ``module`` itself. Read attributes through :func:`unwrap`: the wrapper hides them. Every
+    trainable parameter must take part in the loss (DDP waits for each one's gradient): freeze those that do not."""
     if not active() or not any(p.requires_grad for p in module.parameters()):
         return module
     on_gpu = next(module.parameters()).device.type == "cuda"

@@ -96,11 +96,21 @@ def git_revision() -> str:
         return "unknown"
 
 
+def command_line(program: str = "dws-edit") -> str:
+    """The command that is running: ``program`` and the process's arguments; under torchrun (``WORLD_SIZE`` > 1) the
+    torchrun line that reruns it, ``torchrun --nnodes N --nproc-per-node P -m dws_edit.cli ...`` (the processes
+    change the global batch: a run resumes only with the same)."""
+    world, local = int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    if world > 1 and program == "dws-edit":
+        program = f"torchrun --nnodes {world // max(local, 1)} --nproc-per-node {local} -m dws_edit.cli"
+    return " ".join([program, *sys.argv[1:]])
+
+
 def run_record(program: str, seed: int | None = None, started: float | None = None, **extra) -> dict:
     """What a result file records about the run that produced it: the command line (``program``, e.g.
-    "dws-edit", "ns-edit" or "app.py", then the process's arguments), the git revision, the seed, the
-    wall time since ``started`` (a ``time.time()``) and any ``extra`` fields."""
-    record = {"command": " ".join([program, *sys.argv[1:]]), "git_revision": git_revision(), "seed": seed}
+    "dws-edit", "ns-edit" or "app.py", then the process's arguments: :func:`command_line`), the git revision, the
+    seed, the wall time since ``started`` (a ``time.time()``) and any ``extra`` fields."""
+    record = {"command": command_line(program), "git_revision": git_revision(), "seed": seed}
     if started is not None:
         record["wall_time_s"] = round(time.time() - started, 3)
     record.update(extra)

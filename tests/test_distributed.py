@@ -16,7 +16,9 @@ import torch
 from helpers.cli import run
 
 from dws_edit.data import FitOptions, SineSource, fit_zoo
+from dws_edit.distributed import check_device
 from dws_edit.io import dump_bytes, load_bytes
+from dws_edit.records import command_line
 from dws_edit.tasks.classify import TrainClassify
 
 SINES = {"total": 192, "val_count": 16, "test_count": 16}
@@ -84,6 +86,26 @@ def test_torchrun_fits_one_process_s_zoo_and_a_killed_rank_fails_clearly_then_th
 
 
 @pytest.mark.slow
+def test_two_nodes_meet_at_a_rendezvous_on_127_0_0_1_and_fit_the_same_zoo(tmp_path):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    node = [sys.executable, "-m", "torch.distributed.run", "--nnodes=2", "--nproc-per-node=1", "--rdzv-backend=c10d",
+            f"--rdzv-endpoint=127.0.0.1:{port}", "--rdzv-id=two-nodes", "-m", "dws_edit.cli", *FIT[:-1],
+            "--max-steps=40", "--min-reached=0"]  # fmt: skip
+    jobs = [subprocess.Popen([*node, "--out", str(tmp_path / f"zoo{k}")], stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True, env=_env()) for k in (0, 1)]  # fmt: skip
+    outputs = [job.communicate(timeout=300)[0] for job in jobs]
+    assert [job.returncode for job in jobs] == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
+    written = [k for k in (0, 1) if (tmp_path / f"zoo{k}" / "manifest.json").exists()]
+    assert len(written) == 1  # the --out of rank 0's node; the other node's rank writes nothing
+    manifest = json.loads((tmp_path / f"zoo{written[0]}" / "manifest.json").read_text())
+    assert manifest["complete"] and manifest["record"]["command"].startswith("torchrun --nnodes 2 --nproc-per-node 1")
+
+
+@pytest.mark.slow
 def test_torchrun_trains_with_equal_ranks_as_one_process_at_the_global_batch(tiny_digit_zoo, tmp_path):
     flags = dict(models="dws", seeds=0, steps=4, eval_every=1, hidden=8, lr=3e-3, threads=2)
     args = [f"--{k.replace('_', '-')}={v}" for k, v in flags.items()]
@@ -106,6 +128,27 @@ def test_torchrun_trains_with_equal_ranks_as_one_process_at_the_global_batch(tin
     for a, b in zip(one["history"], two["history"]):  # the same items per step; float sums in another order
         assert b["train_loss"] == pytest.approx(a["train_loss"], rel=1e-4)
         assert b["accuracy"] == pytest.approx(a["accuracy"], abs=0.05)
+
+
+def test_under_torchrun_rank_0_speaks_and_a_rank_s_own_mistake_names_it(monkeypatch, capsys, tmp_path):
+    import contextlib
+
+    import dws_edit.cli as cli
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    assert run("train", "classify", "--steps", "abc") == 2 and capsys.readouterr().err == ""  # rank 0 says it
+    assert run("fit", "sines", "--help") == 0 and capsys.readouterr().out == ""
+    monkeypatch.setattr(cli.dist, "session", contextlib.nullcontext)  # no process group: the rank's run alone
+    assert run("train", "classify", "--zoo", tmp_path / "missing", "--models", "dws") == 2
+    assert capsys.readouterr().err.startswith(f"dws-edit: error: rank 1: {tmp_path / 'missing'}")
+    monkeypatch.setenv("RANK", "0")
+    assert run("train", "classify", "--steps", "abc") == 2 and "--steps" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="each process takes GPU LOCAL_RANK; give --device cuda"):
+        check_device("cuda:1")
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    assert command_line().startswith("torchrun --nnodes 2 --nproc-per-node 2 -m dws_edit.cli")
 
 
 def test_commands_that_do_not_split_their_work_are_refused_under_torchrun(monkeypatch, capsys, tmp_path):

@@ -24,13 +24,14 @@ from pathlib import Path
 from rich.table import Table
 
 from dws_edit.console import console
+from dws_edit.data.zoo import read_manifest
 from dws_edit.records import atomic_write_json, run_record
 
 
 def _launch(args: list[str], processes: int, threads: int | None) -> float:
     """Run ``dws-edit ARGS`` in one plain process (``processes`` 0) or under torchrun with ``processes`` processes;
     ``threads`` sets OMP_NUM_THREADS (None: the machine's default; torchrun sets 1). Returns the command's wall
-    time (s), launch included. Raises RuntimeError with the command's last output line when it fails."""
+    time (s), launch included. Raises ValueError (one line) with the command's error line when it fails."""
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "WORLD_SIZE", "RANK")}
     if threads is not None:
         env["OMP_NUM_THREADS"] = str(threads)
@@ -38,9 +39,10 @@ def _launch(args: list[str], processes: int, threads: int | None) -> float:
     cmd = [*(launcher if processes else [sys.executable]), "-m", "dws_edit.cli", *args]
     started = time.time()
     done = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        last = (done.stderr.strip() or done.stdout.strip() or "no output").splitlines()[-1]
-        raise RuntimeError(f"{' '.join(cmd[-len(args) - 2 :])} failed (exit {done.returncode}): {last}")
+    if done.returncode != 0:  # the command's own error line (torchrun's summary follows it), else the last line
+        lines = (done.stderr + done.stdout).strip().splitlines() or ["no output"]
+        said = [line for line in lines if "dws-edit: error:" in line] or lines[-1:]
+        raise ValueError(f"the arm dws-edit {' '.join(args)} failed (exit {done.returncode}): {said[0].strip()}")
     return time.time() - started
 
 
@@ -77,8 +79,10 @@ class BenchScaling:
         if self.batch_size % self.processes or min(self.fit_count - 20, self.steps, self.eval_every) < 1:
             raise ValueError(f"--batch-size {self.batch_size}: expected a multiple of --processes {self.processes}; "
                              "--fit-count above 20, --steps and --eval-every positive")  # fmt: skip
-        if not (self.zoo / "manifest.json").is_file():
-            raise ValueError(f"--zoo {self.zoo}: no zoo there; accepted: a labelled image zoo (dws-edit fit images)")
+        manifest = read_manifest(self.zoo) if (self.zoo / "manifest.json").is_file() else {}
+        if manifest.get("source", {}).get("type") != "ImageSource":
+            raise ValueError(f"--zoo {self.zoo}: not a zoo of images; accepted: a labelled image zoo (dws-edit fit "
+                             "images)")  # fmt: skip
         self.out.mkdir(parents=True, exist_ok=True)
         fit = self._fit_arms()
         train = self._train_arms()

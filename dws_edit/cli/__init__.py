@@ -14,6 +14,7 @@ output where the user does not look. Output folders (the zoo of ``fit``, the run
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import inspect
 import os
@@ -22,7 +23,6 @@ import warnings
 from pathlib import Path
 from typing import Annotated, Union
 
-import torch
 import tyro
 
 from dws_edit import distributed as dist
@@ -136,15 +136,23 @@ def main(argv: list[str] | None = None) -> None:
         return tyro.cli(subcommands(COMMANDS), args=argv, prog=PROG, description=DESCRIPTION,
                         config=(tyro.conf.OmitSubcommandPrefixes,))  # fmt: skip
 
+    lead = dist.launched_rank() == 0  # under torchrun every rank parses the same line: rank 0 alone speaks
     try:
         try:
-            config = parse(cli, args, COMMANDS, PROG)
+            with contextlib.ExitStack() as quiet:
+                if not lead:  # --help, a usage error: the same on every rank
+                    devnull = quiet.enter_context(open(os.devnull, "w"))  # noqa: SIM115
+                    quiet.enter_context(contextlib.redirect_stdout(devnull))
+                    quiet.enter_context(contextlib.redirect_stderr(devnull))
+                config = parse(cli, args, COMMANDS, PROG)
         except UsageError as err:  # the command line itself: one line, what is accepted, the --help to read
-            print(f"{PROG}: error: {err}", file=sys.stderr)
+            if lead:
+                print(f"{PROG}: error: {err}", file=sys.stderr)
             raise SystemExit(2) from None
         _run(config)
     except KeyboardInterrupt:  # Ctrl-C: one line and the shell's code; every write is atomic, nothing is half-written
-        print(f"{PROG}: interrupted", file=sys.stderr)
+        if lead:
+            print(f"{PROG}: interrupted", file=sys.stderr)
         raise SystemExit(130) from None
 
 
@@ -186,21 +194,32 @@ def check_distributed(config) -> None:
 
 
 def _run(config) -> None:
-    lead = dist.launched_rank() == 0  # under torchrun rank 0 alone prints what every rank would
+    rank = dist.launched_rank()
     try:
-        check_out_folders(config)
-        check_distributed(config)
+        try:
+            check_out_folders(config)
+            check_distributed(config)
+        except ValueError as err:
+            err.every_rank = True  # the same command line on every rank: rank 0 says it
+            raise
         with dist.session():
-            console.quiet = not lead
-            config.run()
+            console.quiet = rank != 0  # under torchrun rank 0 alone prints what every rank would
+            try:
+                config.run()
+            finally:
+                console.quiet = False
     except (ValueError, FileNotFoundError) as err:  # a user mistake: one clear line, no stack trace
-        if lead:
-            print(f"{PROG}: error: {str(err).strip().splitlines()[0] if str(err) else type(err).__name__}",
-                  file=sys.stderr)  # fmt: skip
+        text = str(err).strip().splitlines()[0] if str(err) else type(err).__name__
+        if rank == 0:
+            print(f"{PROG}: error: {text}", file=sys.stderr)
+        elif not getattr(err, "every_rank", False):  # this rank's own (a file its node lacks): said with its rank
+            print(f"{PROG}: error: rank {rank}: {text}", file=sys.stderr)
         raise SystemExit(2) from None
-    except torch.distributed.DistError as err:  # a collective failed: another rank of the job stopped
-        print(f"{PROG}: error: rank {dist.launched_rank()}: another process of this torchrun job stopped "
-              f"({type(err).__name__}); rerun the same command to resume", file=sys.stderr)  # fmt: skip
+    except RuntimeError as err:
+        if not (dist.launched() and dist.is_lost_peer(err)):
+            raise
+        print(f"{PROG}: error: rank {rank}: another process of this torchrun job stopped (torchrun's summary names "
+              "it); rerun the same command to resume", file=sys.stderr)  # fmt: skip
         raise SystemExit(1) from None
 
 

@@ -169,6 +169,7 @@ class NeuronEditNet(EditNet):
         if kind not in bodies:
             raise ValueError(f"NeuronEditNet kind {kind!r}: accepted transformer, inr2vec")
         self.body = bodies[kind](spec, **kwargs)
+        self.body.head.requires_grad_(False)  # the encoder's pooled head: not part of the edit (kept: state dicts)
         width = self.body.token_features_dim * (2 if kind == "inr2vec" else 1)  # inr2vec: the token and the max-pool
         self.out = _mlp((width, width, self.body.token_width))
 

@@ -9,7 +9,6 @@ only for reported numbers (``dws_edit.tasks.evaluate``). The same config trains 
 
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ from dws_edit.inr import evaluate
 from dws_edit.inr.domains import get_domain
 from dws_edit.io import sha256_hex
 from dws_edit.nn import DWSEditNet, EditNet, FlatMLPEditNet
+from dws_edit.records import command_line
 from dws_edit.runner import edit_targets, edited_values
 from dws_edit.tasks.loop import BEST, LoopConfig, StepBatch, train
 from dws_edit.tasks.pretrain import start_from_encoder
@@ -362,7 +362,7 @@ class EditTask:
             "model_kwargs": self.model_kwargs,
             "accepts": accepts_of(s),
             **self._trained_on(),
-            "command": " ".join(["dws-edit", *sys.argv[1:]]),
+            "command": command_line(),
             "data": {
                 "zoo": str(self.cfg.zoo),
                 "zoo_sha256": self.zoo_sha256,

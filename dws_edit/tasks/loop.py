@@ -89,6 +89,7 @@ class LoopConfig:
             torch.device(self.device)
         except RuntimeError:
             raise ValueError(f"device {self.device!r}: expected a torch device such as cpu or cuda") from None
+        dist.check_device(self.device)
 
 
 @dataclass
@@ -206,6 +207,18 @@ def save_state_dicts(path: Path, modules: dict[str, nn.Module]) -> None:
         write_file(path, {f"{n}.{k}": v for n, m in modules.items() for k, v in m.state_dict().items()})
 
 
+def _another_run(out: Path, theirs: dict, ours: dict) -> str:
+    """Why the run in ``out`` (identity ``theirs``) is not this command's (``ours``), in one line."""
+    was, now = theirs.get("world_size", 1), ours.get("world_size", 1)
+    if was != now and {**theirs, "world_size": 0} == {**ours, "world_size": 0}:
+        how = "without torchrun" if was == 1 else f"under torchrun with {was} processes in all"
+        return (
+            f"{out} holds a run started with {was} process(es), this command has {now}: rerun it {how} to "
+            "resume it (its global batch and data order depend on the processes), or use another --out"
+        )
+    return f"{out} holds a run with another configuration; use another --out or delete it"
+
+
 def _resume_state(out: Path, identity: dict, modules: dict, opts: dict) -> dict | None:
     """Rank 0 reads ``out``'s state.pt (None when there is none) and every rank receives it; a state of another
     run or layout stops every rank with the same one line (ValueError)."""
@@ -213,7 +226,7 @@ def _resume_state(out: Path, identity: dict, modules: dict, opts: dict) -> dict 
     if dist.is_lead() and (out / STATE).exists():
         state = torch.load(out / STATE, weights_only=True, map_location="cpu")
         if state["identity"] != identity:
-            error = ValueError(f"{out} holds a run with another configuration; use another --out or delete it")
+            error = ValueError(_another_run(out, state["identity"], identity))
         elif set(state.get("modules", ())) != set(modules) or set(state.get("optimizers", ())) != set(opts):
             error = ValueError(f"{out} holds a state.pt of an older loop's layout; use another --out or delete it")
     dist.raise_if_failed(error)
@@ -263,6 +276,7 @@ def train(
         for name, opt in opts.items():
             opt.load_state_dict(state["optimizers"][name])
         step, best, history, elapsed = state["step"], state["best"], state["history"], state["elapsed"]
+        synced = state.get("synced", [])
         if lead:
             console.print(f"resuming {out} at step {step}/{cfg.steps}")
     if lead:
@@ -281,6 +295,7 @@ def train(
             "best": best,
             "history": history,
             "elapsed": time.time() - started,
+            "synced": synced,
         }
         torch.save(state, buf)
         atomic_write_bytes(out / STATE, buf.getvalue())
@@ -309,8 +324,9 @@ def train(
             step += 1
             bar.advance(1)
             if step % cfg.eval_every == 0 or step == cfg.steps:
-                dist.check_in_sync(params, step)  # every rank, before rank 0 validates
-                synced.append(step)
+                if world > 1:  # every rank, before rank 0 validates
+                    dist.check_in_sync(params, step)
+                    synced.append(step)
                 train_loss = dist.mean(loss.item())
                 if lead:
                     for module in modules.values():

@@ -23,7 +23,7 @@ from dws_edit.ood import (
     fingerprint,
     invariant_features,  # fmt: skip
 )
-from dws_edit.records import atomic_write_json
+from dws_edit.records import atomic_write_json, command_line
 from dws_edit.weights import WeightSpace
 
 
@@ -142,7 +142,6 @@ class TrainOOD:
     """torch CPU threads."""
 
     def run(self) -> dict:
-        import sys
 
         from dws_edit.checkpoints import checkpoint_dir, load_checkpoint, save_checkpoint
 
@@ -156,7 +155,7 @@ class TrainOOD:
         zoo = self.zoo or Path(net.card["data"]["zoo"])
         started = time.perf_counter()
         detector, rates = fit_detector(net, zoo, self.layers, self.quantile, self.shrink)
-        command = " ".join(["dws-edit", *sys.argv[1:]])
+        command = command_line()
         detector.info = {
             "detector": (f"Mahalanobis distance (Lee et al. 2018), tied covariance shrunk {self.shrink:g}, to the "
                          f"nearest of the families {', '.join(detector.classes)} trained with the asked parameters, "

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from dws_edit.console import console
-from dws_edit.distributed import broadcast, is_lead
+from dws_edit.distributed import broadcast, is_lead, world_size
 from dws_edit.tasks.loop import BEST, RESULTS, LoopConfig
 
 LOOP_FIELDS = frozenset(f.name for f in dataclasses.fields(LoopConfig))
@@ -291,7 +291,8 @@ def run_recipe(
     steps: int | None = None,
     overrides: dict[str, Any] | None = None,
 ) -> dict[str, dict]:
-    """Train recipe ``name``'s stages one after another into ``runs/<stage>``; a stage already finished with the same
+    """Train recipe ``name``'s stages one after another into ``runs/<stage>`` (under torchrun each stage's batch, the
+    global one, is split over the processes); a stage already finished with the same
     config is skipped (its results read back), a killed one resumes.
 
     ``config_class``: the task's config (``TrainEdit``): built as ``config_class(**task fields,
@@ -303,6 +304,7 @@ def run_recipe(
     results = {}
     for i, stage in enumerate(stages, 1):
         task, loop = stage_flags(stage, runs, zoo, steps, overrides)
+        loop["batch_size"] = _per_process(loop.get("batch_size", LoopConfig.batch_size), stage.name)
         out = Path(runs) / stage.name
         cfg = config_class(**task, loop=LoopConfig(**loop), out=out)
         if broadcast(_finished(cfg, out) if is_lead() else None):  # rank 0 reads the run folders
@@ -313,6 +315,15 @@ def run_recipe(
         console.print(line, highlight=False, soft_wrap=True)
         results[stage.name] = cfg.train(recipe={"name": name, "stage": stage.name})
     return results
+
+
+def _per_process(batch: int, stage: str) -> int:
+    """A stage's batch per process: under torchrun the recipe's batch is the global one, split over the processes
+    (ValueError, one line, when it does not split evenly)."""
+    if batch % world_size():
+        raise ValueError(f"stage {stage}: its batch of {batch} INRs does not split over {world_size()} processes; "
+                         "accepted: a number of processes that divides it")  # fmt: skip
+    return batch // world_size()
 
 
 RECIPE_OPTIONS = ("recipe", "recipe_steps", "zoo", "out", "threads")

@@ -22,7 +22,7 @@ from torch import Tensor, nn
 
 from dws_edit.console import console
 from dws_edit.data import load_zoo
-from dws_edit.distributed import is_lead
+from dws_edit.distributed import gather_batch, is_lead
 from dws_edit.nn.encoders import DWSEncoder, build_encoder
 from dws_edit.nn.models import _mlp
 from dws_edit.tasks.loop import StepBatch, save_state_dicts
@@ -180,7 +180,7 @@ class SSLTask:
         d, generator, nets = self.data, batch.generator, batch.nets
         ws = d.train_ws[batch.indices.to(d.train_ab.device)]
         z = nets["projector"](nets["model"](WeightSpace.cat([self.view(ws, generator), self.view(ws, generator)])))
-        return info_nce(z.float(), self.s.temperature)
+        return global_info_nce(z.float(), self.s.temperature)
 
     def validate(self) -> dict[str, float]:
         d, fit = self.data, min(2000, self.data.train_ws.batch_size)
@@ -209,6 +209,14 @@ def info_nce(z: Tensor, temperature: float) -> Tensor:
     sim = sim.masked_fill(torch.eye(2 * n, dtype=torch.bool, device=z.device), float("-inf"))
     positive = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(z.device)
     return nn.functional.cross_entropy(sim, positive)
+
+
+def global_info_nce(z: Tensor, temperature: float) -> Tensor:
+    """:func:`info_nce` over the global batch: ``z`` [2B, D] holds this process's two views of its B items (rows i
+    and B + i); under torchrun every rank's are gathered (``dws_edit.distributed.gather_batch``: gradients flow back
+    to each rank's own), so each view's negatives are those of the whole global batch, as in one process."""
+    z = gather_batch(z.unflatten(0, (2, -1)))  # [ranks, 2 views, B, D]
+    return info_nce(z.transpose(0, 1).flatten(0, 2), temperature)
 
 
 @torch.no_grad()

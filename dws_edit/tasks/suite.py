@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -26,9 +25,10 @@ from torch import nn
 
 from dws_edit.checkpoints import accepts_of, load_checkpoint, save_checkpoint
 from dws_edit.data.zoo import load_zoo, manifest_sha256
+from dws_edit.distributed import check_device
 from dws_edit.io import read_file
 from dws_edit.nn.encoders import ENCODERS, FUNCTION_BASELINES, build_encoder
-from dws_edit.records import atomic_write_bytes, atomic_write_json, run_record
+from dws_edit.records import atomic_write_bytes, atomic_write_json, command_line, run_record
 from dws_edit.tasks.loop import BEST, LoopConfig, train
 from dws_edit.weights import NetworkSpec
 
@@ -61,6 +61,7 @@ class TaskSettings:
             raise ValueError("--hidden, --depth and --val-count must be positive")
         if self.device.startswith("cuda") and not torch.cuda.is_available():
             raise ValueError(f"--device {self.device}: no CUDA device here; accepted: cpu (--preset cpu)")
+        check_device(self.device)
 
 
 @dataclass(frozen=True)
@@ -294,13 +295,16 @@ def write_report(
     validation history to plot."""
     summary = summarize(rows, [c[0] for c in columns])
     table = markdown_table(summary, columns)
+    processes = max(r["identity"].get("world_size", 1) for *_, r in runs)  # torchrun: settings.batch_size each
     results = run_record(
-        "dws-edit", None, None, task=task, preset=preset, settings=settings, runs=rows, summary=summary,
-        **(extra or {}),
+        "dws-edit", None, None, task=task, preset=preset, settings=settings, processes=processes, runs=rows,
+        summary=summary, **(extra or {}),
     )  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / "results.json", results)
-    header = f"{task}, preset {preset}: mean ± std over seeds (number of seeds); command: {results['command']}\n\n"
+    ranks = f", {processes} processes at batch {settings.get('batch_size')} each" if processes > 1 else ""
+    header = f"{task}, preset {preset}{ranks}: mean ± std over seeds (number of seeds); command: {results['command']}"
+    header += "\n\n"
     atomic_write_bytes(out / "results.md", (header + table).encode())
     plot_curves(runs, curves[0], curves[1], out / "curves.png")
     return results
@@ -376,7 +380,7 @@ def save_encoder(path: Path, model: nn.Module, kwargs: dict, task: str, does: st
         "model": type(model).__name__,
         "model_kwargs": kwargs,
         "accepts": accepts_of(data.spec),
-        "command": " ".join(["dws-edit", *sys.argv[1:]]),
+        "command": command_line(),
         "data": {
             "zoo": str(data.zoo),
             "zoo_sha256": data.sha256,

@@ -165,9 +165,54 @@ def test_two_processes_train_as_one_process_at_the_global_batch(tmp_path):
     losses = [h["train_loss"] for h in results["history"]]  # the mean over the ranks: the global batch's loss
     assert losses == pytest.approx([h["train_loss"] for h in record["history"]], rel=1e-5)
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [BEST, RESULTS, STATE]
+    with pytest.raises(ValueError, match="started with 2 process.es., this command has 1: rerun it under torchrun"):
+        train(TwoModules(), _cfg(steps=6, batch_size=8), tmp_path / "run", {"task": "toy"}, progress=False)
 
 
 @pytest.mark.slow
 def test_ranks_whose_parameters_drift_apart_stop_at_the_next_validation(tmp_path):
     got = _two_processes(tmp_path, Drifting)
     assert got[0] == got[1] == "step 4: the parameters of rank(s) [1] differ from rank 0's"
+
+
+def _info_nce_worker(rank: int, init: str, z: torch.Tensor, queue) -> None:
+    from dws_edit.tasks.ssl import global_info_nce
+
+    torch.distributed.init_process_group("gloo", init_method=init, rank=rank, world_size=2)
+    try:
+        n = z.shape[0] // 2  # two views of n items: this rank takes items [rank * n / 2, (rank + 1) * n / 2)
+        mine = torch.cat([z[rank * n // 2 : (rank + 1) * n // 2], z[n + rank * n // 2 : n + (rank + 1) * n // 2]])
+        mine.requires_grad_(True)
+        loss = global_info_nce(mine, 0.5)
+        loss.backward()
+        queue.put((rank, (loss.item(), (mine.grad / 2).tolist())))  # / 2: DDP's average over the ranks
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+@pytest.mark.slow
+def test_two_ranks_info_nce_is_one_process_s_with_its_gradient(tmp_path):
+    """SSL's loss under torchrun: each rank's views gathered, the negatives of the global batch; the loss and (after
+    DDP's average) each rank's gradient are those of one process holding the whole batch."""
+    import torch.multiprocessing as mp
+
+    from dws_edit.tasks.ssl import info_nce
+
+    z = torch.randn(8, 5, generator=torch.Generator().manual_seed(0))  # 4 items, 2 views
+    ctx = mp.get_context("spawn")
+    queue = ctx.SimpleQueue()
+    init = f"file://{tmp_path / 'rendezvous'}"
+    procs = [ctx.Process(target=_info_nce_worker, args=(r, init, z, queue)) for r in (0, 1)]
+    for p in procs:
+        p.start()
+    got = dict(queue.get() for _ in procs)
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
+    whole = z.clone().requires_grad_(True)
+    loss = info_nce(whole, 0.5)
+    loss.backward()
+    assert got[0][0] == pytest.approx(loss.item(), rel=1e-6) and got[1][0] == pytest.approx(loss.item(), rel=1e-6)
+    for rank in (0, 1):
+        rows = [2 * rank, 2 * rank + 1, 4 + 2 * rank, 5 + 2 * rank]
+        torch.testing.assert_close(torch.tensor(got[rank][1]), whole.grad[rows], rtol=1e-5, atol=1e-6)

@@ -116,8 +116,8 @@ class Drifting(TwoModules):
         return super().train_loss(batch)
 
 
-def _distributed_worker(rank: int, world: int, init: str, out: str, queue, task_class=TwoModules) -> None:
-    torch.distributed.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
+def _distributed_worker(rank: int, init: str, out: str, task_class, queue) -> None:
+    torch.distributed.init_process_group("gloo", init_method=init, rank=rank, world_size=2)
     try:
         task = task_class()
         results = train(task, _cfg(steps=6, batch_size=8), out, {"task": "toy"}, progress=False)
@@ -129,14 +129,15 @@ def _distributed_worker(rank: int, world: int, init: str, out: str, queue, task_
         torch.distributed.destroy_process_group()
 
 
-def _two_processes(tmp_path, task_class=TwoModules) -> dict:
+def _spawn_two(tmp_path, target, *args) -> dict:
+    """Run ``target(rank, init, *args, queue)`` in two spawned processes that meet at a file rendezvous; returns
+    rank -> what each put on the queue."""
     import torch.multiprocessing as mp
 
     ctx = mp.get_context("spawn")
     queue = ctx.SimpleQueue()
     init = f"file://{tmp_path / 'rendezvous'}"
-    procs = [ctx.Process(target=_distributed_worker, args=(r, 2, init, str(tmp_path / "run"), queue, task_class))
-             for r in (0, 1)]  # fmt: skip
+    procs = [ctx.Process(target=target, args=(r, init, *args, queue)) for r in (0, 1)]
     for p in procs:
         p.start()
     got = dict(queue.get() for _ in procs)
@@ -144,6 +145,10 @@ def _two_processes(tmp_path, task_class=TwoModules) -> dict:
         p.join(120)
         assert p.exitcode == 0
     return got
+
+
+def _two_processes(tmp_path, task_class=TwoModules) -> dict:
+    return _spawn_two(tmp_path, _distributed_worker, str(tmp_path / "run"), task_class)
 
 
 @pytest.mark.slow
@@ -194,21 +199,10 @@ def _info_nce_worker(rank: int, init: str, z: torch.Tensor, queue) -> None:
 def test_two_ranks_info_nce_is_one_process_s_with_its_gradient(tmp_path):
     """SSL's loss under torchrun: each rank's views gathered, the negatives of the global batch; the loss and (after
     DDP's average) each rank's gradient are those of one process holding the whole batch."""
-    import torch.multiprocessing as mp
-
     from dws_edit.tasks.ssl import info_nce
 
     z = torch.randn(8, 5, generator=torch.Generator().manual_seed(0))  # 4 items, 2 views
-    ctx = mp.get_context("spawn")
-    queue = ctx.SimpleQueue()
-    init = f"file://{tmp_path / 'rendezvous'}"
-    procs = [ctx.Process(target=_info_nce_worker, args=(r, init, z, queue)) for r in (0, 1)]
-    for p in procs:
-        p.start()
-    got = dict(queue.get() for _ in procs)
-    for p in procs:
-        p.join(120)
-        assert p.exitcode == 0
+    got = _spawn_two(tmp_path, _info_nce_worker, z)
     whole = z.clone().requires_grad_(True)
     loss = info_nce(whole, 0.5)
     loss.backward()

@@ -331,8 +331,10 @@ def train(
                 if lead:
                     for module in modules.values():
                         module.eval()
+                    torch.set_num_threads(cfg.threads)  # the other ranks wait (blocked, not spinning): all the node's
                     with torch.no_grad():
                         metrics = task.validate()
+                    torch.set_num_threads(dist.local_threads(cfg.threads))
                     history.append({"step": step, "train_loss": train_loss, "wall_s": time.time() - started,
                                     **metrics})  # fmt: skip
                     if metrics["score"] < best:

@@ -202,8 +202,10 @@ def _run(config) -> None:
         except ValueError as err:
             err.every_rank = True  # the same command line on every rank: rank 0 says it
             raise
-        with dist.session():
-            console.quiet = rank != 0  # under torchrun rank 0 alone prints what every rank would
+        with dist.session(), warnings.catch_warnings():
+            console.quiet = rank != 0  # under torchrun rank 0 alone prints (and warns) what every rank would
+            if rank != 0:
+                warnings.simplefilter("ignore")
             try:
                 config.run()
             finally:

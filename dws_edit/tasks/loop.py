@@ -300,51 +300,54 @@ def train(
         torch.save(state, buf)
         atomic_write_bytes(out / STATE, buf.getvalue())
 
-    with progress_bar(f"training {out.name}", cfg.steps, progress and lead) as bar:
-        bar.advance(step)
-        while step < cfg.steps:
-            for module in modules.values():
-                module.train()
-            for opt in opts.values():
-                for group in opt.param_groups:
-                    group["lr"] = _lr_at(step, cfg) * group["lr_mult"]
-            g = torch.Generator().manual_seed(batch_seed(cfg, step, rank, world))
-            batch = StepBatch(step, batch_indices(cfg, step, size, rank, world), g, nets)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
-                loss = task.train_loss(batch)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"training loss is {loss.item()} at step {step}; lower --lr")
-            for p in params:  # every module's (as opt.zero_grad(set_to_none=True) for the optimized ones)
-                p.grad = None
-            loss.backward()  # under torchrun DistributedDataParallel averages the gradients over the ranks
-            if cfg.grad_clip:
-                nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-            for opt in opts.values():
-                opt.step()
-            step += 1
-            bar.advance(1)
-            if step % cfg.eval_every == 0 or step == cfg.steps:
-                if world > 1:  # every rank, before rank 0 validates
-                    dist.check_in_sync(params, step)
-                    synced.append(step)
-                train_loss = dist.mean(loss.item())
-                if lead:
-                    for module in modules.values():
-                        module.eval()
-                    torch.set_num_threads(cfg.threads)  # the other ranks wait (blocked, not spinning): all the node's
-                    with torch.no_grad():
-                        metrics = task.validate()
-                    torch.set_num_threads(dist.local_threads(cfg.threads))
-                    history.append({"step": step, "train_loss": train_loss, "wall_s": time.time() - started,
-                                    **metrics})  # fmt: skip
-                    if metrics["score"] < best:
-                        best = metrics["score"]
-                        save_model(out / BEST, modules)
-                    console.print(
-                        f"step {step}: train loss {train_loss:.3e}, "
-                        + ", ".join(f"val {k} {v:.4g}" for k, v in metrics.items())
-                    )
-                    checkpoint()
+    try:
+        with progress_bar(f"training {out.name}", cfg.steps, progress and lead) as bar:
+            bar.advance(step)
+            while step < cfg.steps:
+                for module in modules.values():
+                    module.train()
+                for opt in opts.values():
+                    for group in opt.param_groups:
+                        group["lr"] = _lr_at(step, cfg) * group["lr_mult"]
+                g = torch.Generator().manual_seed(batch_seed(cfg, step, rank, world))
+                batch = StepBatch(step, batch_indices(cfg, step, size, rank, world), g, nets)
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+                    loss = task.train_loss(batch)
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(f"training loss is {loss.item()} at step {step}; lower --lr")
+                for p in params:  # every module's (as opt.zero_grad(set_to_none=True) for the optimized ones)
+                    p.grad = None
+                loss.backward()  # under torchrun DistributedDataParallel averages the gradients over the ranks
+                if cfg.grad_clip:
+                    nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+                for opt in opts.values():
+                    opt.step()
+                step += 1
+                bar.advance(1)
+                if step % cfg.eval_every == 0 or step == cfg.steps:
+                    if world > 1:  # every rank, before rank 0 validates
+                        dist.check_in_sync(params, step)
+                        synced.append(step)
+                    train_loss = dist.mean(loss.item())
+                    if lead:
+                        for module in modules.values():
+                            module.eval()
+                        torch.set_num_threads(cfg.threads)  # the other ranks wait, blocked: all the node's threads
+                        with torch.no_grad():
+                            metrics = task.validate()
+                        torch.set_num_threads(dist.local_threads(cfg.threads))
+                        history.append({"step": step, "train_loss": train_loss, "wall_s": time.time() - started,
+                                        **metrics})  # fmt: skip
+                        if metrics["score"] < best:
+                            best = metrics["score"]
+                            save_model(out / BEST, modules)
+                        console.print(
+                            f"step {step}: train loss {train_loss:.3e}, "
+                            + ", ".join(f"val {k} {v:.4g}" for k, v in metrics.items())
+                        )
+                        checkpoint()
+    finally:  # the DDP wrappers go before the process group: one that outlives it aborts the process at exit
+        nets.clear()
     extra = {"distributed": {"world_size": world, "params_equal_at_steps": synced}} if world > 1 else {}
     results = run_record(
         identity.get("program", "dws-edit"),

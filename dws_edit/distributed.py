@@ -57,10 +57,14 @@ def is_lead() -> bool:
     return rank() == 0
 
 
+def local_processes() -> int:
+    """The processes of the job on this node (``LOCAL_WORLD_SIZE``, set by torchrun; 1 without it)."""
+    return int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+
+
 def local_threads(threads: int) -> int:
-    """Torch CPU threads for this process when the node's ``threads`` are shared by its processes
-    (``LOCAL_WORLD_SIZE``, set by torchrun): at least 1."""
-    return max(1, threads // int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+    """Torch CPU threads for this process when the node's ``threads`` are shared by its processes: at least 1."""
+    return max(1, threads // local_processes())
 
 
 @contextmanager
@@ -84,8 +88,8 @@ def session() -> Iterator[None]:
 
 
 def _gpu_per_process() -> bool:
-    local = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
-    return torch.cuda.is_available() and torch.distributed.is_nccl_available() and torch.cuda.device_count() >= local
+    available = torch.cuda.is_available() and torch.distributed.is_nccl_available()
+    return available and torch.cuda.device_count() >= local_processes()
 
 
 def check_device(device: str) -> None:
@@ -96,7 +100,7 @@ def check_device(device: str) -> None:
     if device != "cuda":
         raise ValueError(f"--device {device}: under torchrun each process takes GPU LOCAL_RANK; give --device cuda")
     if not _gpu_per_process():
-        gpus, processes = torch.cuda.device_count(), os.environ.get("LOCAL_WORLD_SIZE", "1")
+        gpus, processes = torch.cuda.device_count(), local_processes()
         raise ValueError(f"--device cuda: {processes} processes on this node and {gpus} GPUs with NCCL; accepted: "
                          "one GPU per process, or --device cpu")  # fmt: skip
 

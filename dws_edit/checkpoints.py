@@ -85,6 +85,19 @@ def load_checkpoint(path: str | Path) -> nn.Module:
     return model.eval()
 
 
+def card_lineage(path: Path, card: dict) -> dict | None:
+    """The ``started_from`` (the chain of ``--init`` models) of the checkpoint at ``path`` whose embedded card is
+    ``card``: its card file's (``.json`` beside it, of the same command) where there is one, which keeps the whole
+    chain (files published by older code embed a shorter one), else the embedded card's; None without one."""
+    try:
+        published = json.loads(path.with_suffix(".json").read_text())
+    except (OSError, ValueError):
+        published = {}
+    if isinstance(published, dict) and published.get("command") == card.get("command"):
+        return published.get("started_from") or card.get("started_from")
+    return card.get("started_from")
+
+
 _cards: dict[Path, tuple[int, dict]] = {}  # card file -> (mtime_ns, card): read again only when it changes
 
 

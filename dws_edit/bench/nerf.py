@@ -158,8 +158,10 @@ class BenchNerf:
                 row["exact_psnr"] = self._render_psnr(exact, truth, f"{scene}-exact-{name}")
             dws_ours = _field_psnr(load_nerf(edited), test_c2w, test_images, self.size)
             row["dws_psnr_scene_renderer"] = dws_ours
-            row["unedited_psnr_scene_renderer"] = _field_psnr(source, test_c2w, test_images, self.size)
-            row |= self._baselines(source, name, params, truth, test_c2w, test_images, dws_ours, record["seconds"])
+            unedited_ours = _field_psnr(source, test_c2w, test_images, self.size)
+            row["unedited_psnr_scene_renderer"] = unedited_ours
+            row |= self._baselines(source, name, params, truth, (test_c2w, test_images), unedited_ours, dws_ours,
+                                   record["seconds"])  # fmt: skip
             rows.append(row)
             console.print(json.dumps(row, default=str))
         return rows
@@ -170,11 +172,14 @@ class BenchNerf:
         return self.work / "outputs" / scene / "dws-nerf" / method / "config.yml"
 
     # ------------------------------------------------------------------ the fine-tuning baselines
-    def _baselines(self, source, name, params, truth, test_c2w, test_images, dws_psnr, dws_seconds) -> dict:
+    def _baselines(self, source, name, params, truth, test, unedited, dws_psnr, dws_seconds) -> dict:
+        """Distillation and render-and-fine-tune from ``source``: PSNR curves on ``test`` (poses, images) and the
+        time each needs to reach ``dws_psnr`` (0 when the unedited field's ``unedited`` PSNR already does)."""
         from dws_edit.bench.common import time_to_reach
         from dws_edit.data.scenes import read_scene_split
         from dws_edit.runner import refine
 
+        test_c2w, test_images = test
         out = {}
         curve, spent, ws = [], 0.0, source
         for steps, previous in zip(self.finetune_steps, (0, *self.finetune_steps)):
@@ -204,7 +209,6 @@ class BenchNerf:
             done = steps
             curve.append((spent, -_field_psnr(_weight_space(ws, params_t).detach(), test_c2w, test_images, self.size)))
         out["render_finetune_curve"] = [(s, -p) for s, p in curve]
-        unedited = _field_psnr(source, test_c2w, test_images, self.size)
         for key in ("distill", "render_finetune"):  # the unedited run already as close: no time needed (ratio 0)
             reach = 0.0 if unedited >= dws_psnr else time_to_reach([(s, -p) for s, p in out[f"{key}_curve"]], -dws_psnr)
             out[f"{key}_seconds_to_dws_psnr"] = reach

@@ -132,7 +132,7 @@ class TrainEdit:
     recipe: str | None = None
     """Train a shipped model's named recipe (dws_edit.tasks.recipes): its stages one after another into
     runs/<stage>, each as its flags there say (rerun to continue; finished stages are skipped); 'list' prints them.
-    Only --zoo (in place of every stage's zoo), --out, --threads and --recipe-steps go with it."""
+    Only --zoo (in place of every stage's zoo and extra zoos), --out, --threads and --recipe-steps go with it."""
     recipe_steps: int | None = None
     """With --recipe: at most this many steps a stage (a quick trial of the whole chain)."""
 
@@ -391,7 +391,7 @@ def start_from(model: EditNet, path: Path, kwargs: dict) -> dict:
     record the new model's card keeps (the file, its SHA-256, the command that trained it, and that model's own
     ``started_from`` if it had one). Raises ValueError
     naming the file for any other mismatch."""
-    from dws_edit.checkpoints import load_checkpoint
+    from dws_edit.checkpoints import card_lineage, load_checkpoint
     from dws_edit.records import git_revision  # the file may be overwritten later (a shipped one, by publishing)
 
     source = load_checkpoint(path)
@@ -409,8 +409,8 @@ def start_from(model: EditNet, path: Path, kwargs: dict) -> dict:
     model.set_stats(model.normalizer.stats)
     sha256 = sha256_hex(Path(path).read_bytes())
     record = {"checkpoint": str(path), "sha256": sha256, "command": source.card.get("command"), "git": git_revision()}
-    if source.card.get("started_from"):  # the whole lineage: that model's own --init, and so on
-        record["started_from"] = source.card["started_from"]
+    if lineage := card_lineage(Path(path), source.card):  # the whole lineage: that model's own --init, and so on
+        record["started_from"] = lineage
     return record
 
 

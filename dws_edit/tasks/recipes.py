@@ -10,7 +10,8 @@ as the command lines of its stages.
 Provenance notes (the cards' ``started_from`` record the exact files): several shipped models were started from
 the *published* copy of their previous stage (the same weights, or the float16 copy) rather than from the run
 folder; image-remove, image-symmetrize and image-smooth train on zoos/fmnist12k (the machine that retrained them had
-no time for the full zoo) while their MLP baselines had the full zoos/fmnist and 5,000 to 7,000 steps; the 3-D
+no time for the full zoo; image-smooth's last stage also on zoos/fmnist5k-loop)
+while their MLP baselines had the full zoos/fmnist and 5,000 to 7,000 steps; the 3-D
 baselines (not shipped: the bench finds them in runs/) take the weights only, with the data, loss, output form,
 batch, learning rate and steps of their DWS model's first stage (docs/models.md, "3-D edit models").
 """
@@ -94,25 +95,21 @@ def _union(domain: str, zoo: Path, **loss: Any) -> tuple[Stage, ...]:
     )
 
 
-def _wide(name: str, zoo: Path, keep: bool, **loss: Any) -> tuple[Stage, ...]:
+def _wide(name: str, zoo: Path, keep: bool, extra: tuple[Path, ...] = (), **loss: Any) -> tuple[Stage, ...]:
     """``--wide-params`` (issue 32): the edit's parameters sampled from the wide ranges (boxes up to the whole cube,
-    balls up to radius 1.2 centered anywhere in it), with the first stages of the shipped model's recipe; untrained."""
+    balls up to radius 1.2 centered anywhere in it), with the first stages of the shipped model's recipe and, given
+    ``extra`` zoos, its mixed stage (1,000 steps on the zoo and INRs fitted as other code fits them)."""
     edit, first = name.split("-", 1)[1], f"{name}-wide"
     form = dict(_KEEP, lr=1e-3) if keep else _TWO
-    return (
+    later = dict(edit=edit, zoo=zoo, **{**form, "lr": 5e-4}, gradient=True, wide_params=True, **loss)
+    stages = (
         _stage(first, edit=edit, zoo=zoo, steps=3000, **form, gradient=True, wide_params=True),
-        _stage(
-            f"{first}-band",
-            first,
-            edit=edit,
-            zoo=zoo,
-            steps=2000,
-            **{**form, "lr": 5e-4},
-            gradient=True,
-            wide_params=True,
-            **loss,
-        ),
+        _stage(f"{first}-band", first, steps=2000, **later),
     )
+    if extra:
+        stages += (_stage(f"{first}-mixed", f"{first}-band", steps=1000, **{**later, "eval_every": 250},
+                          extra_zoo=extra),)  # fmt: skip
+    return stages
 
 
 # fmt: off
@@ -123,6 +120,8 @@ RECIPES: dict[str, tuple[Stage, ...]] = {
         *_image("smooth", _FMNIST12K, 1500, 800),
         _stage("image-smooth-p2b", "image-smooth-p2", edit="smooth", zoo=_FMNIST12K, steps=800,
                **{**_IMAGE_P2, "lr": 3e-4}),
+        _stage("image-smooth-mixed", "image-smooth-p2b", edit="smooth", zoo=_FMNIST12K, steps=1500,
+               **{**_IMAGE_P2, "lr": 3e-4, "eval_every": 250}, extra_zoo=(Path("zoos/fmnist5k-loop"),)),
     ),
     "image-dilate": (
         *_image("dilate", _MNIST5K, 4000, 800),
@@ -209,7 +208,7 @@ RECIPES: dict[str, tuple[Stage, ...]] = {
         _stage("image-remove-wide-p2", "image-remove-wide", edit="remove", zoo=_FMNIST12K, steps=1200, **_IMAGE_P2,
                wide_params=True),
     ),
-    "sdf-remove-wide": _wide("sdf-remove", _SDF, keep=True, **_BAND),
+    "sdf-remove-wide": _wide("sdf-remove", _SDF, keep=True, extra=_OTHER_SDF, **_BAND),
     "sdf-remove_sphere-wide": _wide("sdf-remove_sphere", _SDF, keep=True, **_BAND),
     "field-remove-wide": _wide("field-remove", _FIELDS, keep=False),
     "field-remove_sphere-wide": _wide("field-remove_sphere", _FIELDS, keep=False, **_FIELD_BAND),
@@ -233,12 +232,14 @@ def stage_flags(
     overrides: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The field values of ``stage`` as ``(task fields, LoopConfig fields)``: its flags, then ``overrides`` (any
-    field, every stage alike), ``zoo`` in place of its zoo, at most ``steps`` steps, and ``init`` the best model of
-    the stage it starts from under ``runs``. (A field neither config has: the config's constructor raises
+    field, every stage alike), ``zoo`` in place of its zoo and its extra zoos (``--extra-zoo``: INRs of the recipe's
+    own data set), at most ``steps`` steps, and ``init`` the best model of the stage it starts from under ``runs``.
+    (A field neither config has: the config's constructor raises
     TypeError; the recipes' test builds every stage.)"""
     flags = {**stage.flags, **(overrides or {})}
     if zoo is not None:
         flags["zoo"] = Path(zoo)
+        flags.pop("extra_zoo", None)
     if steps is not None:
         flags["steps"] = min(flags.get("steps", LoopConfig.steps), steps)
     if stage.init is not None:

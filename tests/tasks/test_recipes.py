@@ -22,7 +22,7 @@ def _zoo(name, image, shapes):
 
 def test_every_stage_is_a_valid_config_and_starts_only_from_an_earlier_stage_of_its_recipe():
     names = [s.name for stages in RECIPES.values() for s in stages]
-    assert len(names) == len(set(names)) == 64  # one run folder each: the training scripts' 44, issue 32's 20
+    assert len(names) == len(set(names)) == 66  # one run folder each: the training scripts' 44, issue 32's 22
     fields = {f.name for f in dataclasses.fields(TrainEdit)} | {f.name for f in dataclasses.fields(LoopConfig)}
     for name, stages in RECIPES.items():
         assert stages[-1].name.startswith(name.removesuffix("-mlp"))
@@ -61,7 +61,8 @@ def test_a_rerun_skips_finished_stages_and_another_config_is_refused(tiny_image_
     mtimes = {s: (tmp_path / s / STATE).stat().st_mtime_ns for s in first}
     capsys.readouterr()
     again = run_recipe("image-smooth", TrainEdit, tmp_path, tiny_image_zoo, steps=2, overrides=SMALL)
-    assert capsys.readouterr().out.count("skipped") == 3 and again == first
+    assert capsys.readouterr().out.count("skipped") == 4 and again == first  # the mixed stage on the given zoo alone
+    assert "extra_zoos" not in load_checkpoint(tmp_path / "image-smooth-mixed" / BEST).card["data"]
     assert mtimes == {s: (tmp_path / s / STATE).stat().st_mtime_ns for s in first}
     with pytest.raises(ValueError, match="another configuration"):  # 3 steps: not the finished run
         run_recipe("image-smooth", TrainEdit, tmp_path, tiny_image_zoo, steps=3, overrides=SMALL)

@@ -1,0 +1,38 @@
+"""The fine-tuning baselines of `dws-edit bench nerf` (dws_edit.bench.nerf): both curves, and the time each needs to
+reach the DWS edit's PSNR, 0 when the unedited field is already as close and None when a baseline never gets there."""
+
+import torch
+from helpers.cli import run
+
+from dws_edit.bench.nerf import BenchNerf
+from dws_edit.data.scenes import read_scene_split
+from dws_edit.inr.siren import field_spec, init_siren
+from dws_edit.weights import WeightSpace
+
+
+def _field() -> WeightSpace:
+    ws = init_siren(field_spec((16, 16)), 1, torch.Generator().manual_seed(0))
+    b = list(ws.biases)
+    b[-1] = b[-1] + torch.tensor([0.2, 0.5, 0.5, 0.5])  # some density, grey colors
+    return WeightSpace(ws.spec, ws.weights, tuple(b))
+
+
+def test_baselines_give_psnr_curves_and_the_time_to_reach_the_dws_psnr(tmp_path):
+    truth = tmp_path / "mug-remove"
+    tiny = ["--size", "12", "--train", "6", "--val", "1", "--test", "2", "--samples", "24"]
+    assert run("make-scene", "--shape", "mug", "--edit", "remove", "--box", "-1", "-1", "-1", "0", "1", "1",
+               "--out", truth, *tiny) == 0  # fmt: skip
+    images, c2w, _ = read_scene_split(truth, "test")
+    bench = BenchNerf(size=12, finetune_steps=(2, 4), rays=64)
+    params = {"box": (-1.0, -1.0, -1.0, 0.0, 1.0, 1.0)}
+    source = _field()
+    out = bench._baselines(source, "remove", params, truth, (c2w, images), 10.0, 12.0, 0.5)
+    for key in ("distill", "render_finetune"):
+        curve = out[f"{key}_curve"]
+        assert len(curve) == 2 and 0 < curve[0][0] < curve[1][0]  # (seconds, PSNR) after 2 and 4 steps
+        assert all(torch.isfinite(torch.tensor(p)) for _, p in curve)
+    # an unreachable DWS PSNR: never (None); the unedited field as close as the DWS edit: no time needed (0)
+    never = bench._baselines(source, "remove", params, truth, (c2w, images), 10.0, 1e3, 0.5)
+    assert never["render_finetune_seconds_to_dws_psnr"] is None and never["render_finetune_speedup"] is None
+    done = bench._baselines(source, "remove", params, truth, (c2w, images), 30.0, 20.0, 0.5)
+    assert done["distill_seconds_to_dws_psnr"] == 0.0 and done["render_finetune_speedup"] == 0.0

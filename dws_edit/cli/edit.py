@@ -11,11 +11,17 @@ from typing import Annotated
 import tyro
 
 from dws_edit.console import console
-from dws_edit.edits import REGISTRY
+from dws_edit.edits import REGISTRY, ValueParam
 
-EditName = Annotated[str, tyro.conf.arg(metavar="{" + ",".join(REGISTRY) + "}")]
-"""--edit: required (no edit runs that was not named), its metavar the registry's edits, so that the help and the
-missing-option line list them; a name not among them gets get_edit's line (learned and exact edits apart)."""
+CLI_EDITS = tuple(name for name, e in REGISTRY.items()
+                  if all(p.optional or p.name == "b" or not isinstance(p, ValueParam)
+                         for d in e.domains for p in e.params(d)))  # fmt: skip
+"""The edits the command line can give every parameter of (affine's matrix only the Python API can; blend's INR
+comes from --other)."""
+EditName = Annotated[str, tyro.conf.arg(metavar="{" + ",".join(CLI_EDITS) + "}")]
+"""--edit: required (no edit runs that was not named), its metavar the edits the command line runs, so that the help
+and the missing-option line list them; a name not among them gets get_edit's line (learned and exact edits apart)
+or, for affine, the line that sends it to the Python API."""
 
 
 @dataclass

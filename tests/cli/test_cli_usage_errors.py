@@ -12,6 +12,7 @@ from helpers.cli import run
 from PIL import Image
 
 import dws_edit
+from dws_edit.cli.edit import CLI_EDITS
 from dws_edit.edits import REGISTRY
 from dws_edit.inr import image_spec, init_siren
 
@@ -66,7 +67,8 @@ def test_the_command_line_parser_refuses_in_one_line(files, capsys, args, expect
 
 def test_edit_requires_edit_and_lists_the_edits(files, capsys):
     err = refused(capsys, files, "edit", "x.safetensors")
-    assert err == f"dws-edit edit needs --edit (one of {', '.join(REGISTRY)}); see dws-edit edit --help"
+    assert err == f"dws-edit edit needs --edit (one of {', '.join(CLI_EDITS)}); see dws-edit edit --help"
+    assert set(REGISTRY) - set(CLI_EDITS) == {"affine"}  # its matrix: the Python API's alone
     assert not Path("edited.safetensors").exists()  # smooth was the silent default: nothing runs unnamed
 
 

@@ -136,14 +136,30 @@ def collect(value: Any) -> list[Any] | None:
 
 def gather_batch(x: Tensor) -> Tensor:
     """Every rank's ``x`` stacked, ``[world size, *x.shape]`` in rank order, with gradients flowing back to each
-    rank's own part (``torch.distributed.nn.functional.all_gather``: its backward sums what every rank's loss sends
-    back, so a loss computed alike on every rank, then DDP's average, gives the gradient of that one loss);
+    rank's own part (the backward sums what every rank's loss sends back, so a loss computed alike on every rank,
+    then DDP's average, gives the gradient of that one loss);
     ``x[None]`` with one process. For losses over the whole global batch (InfoNCE's negatives)."""
     if not active():
         return x[None]
-    from torch.distributed.nn.functional import all_gather
+    return _GatherBatch.apply(x)
 
-    return torch.stack(all_gather(x))
+
+class _GatherBatch(torch.autograd.Function):
+    """:func:`gather_batch`'s all-gather with its backward: every rank's gradient of the stacked parts summed
+    (all-reduce), each rank keeping its own part's. Plain blocking gloo/NCCL collectives (the autograd-aware
+    ``torch.distributed.nn.functional.all_gather``, deprecated, aborted 1 in 3 spawned gloo processes at exit here)."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor) -> Tensor:
+        parts = [torch.empty_like(x) for _ in range(world_size())]
+        torch.distributed.all_gather(parts, x.contiguous())
+        return torch.stack(parts)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:
+        grad = grad.contiguous().clone()
+        torch.distributed.all_reduce(grad)
+        return grad[rank()]
 
 
 def mean(value: float) -> float:

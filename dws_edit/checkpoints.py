@@ -85,27 +85,28 @@ def load_checkpoint(path: str | Path) -> nn.Module:
     return model.eval()
 
 
+_cards: dict[Path, tuple[tuple[int, int], dict]] = {}  # card file -> ((mtime_ns, size), card): read again on a change
+
+
+def _card(file: Path) -> dict:
+    stat = file.stat()
+    stamp = (stat.st_mtime_ns, stat.st_size)  # the size too: a rewrite within one clock tick keeps the mtime
+    if file not in _cards or _cards[file][0] != stamp:
+        _cards[file] = (stamp, json.loads(file.read_text()))
+    return _cards[file][1]
+
+
 def card_lineage(path: Path, card: dict) -> dict | None:
     """The ``started_from`` (the chain of ``--init`` models) of the checkpoint at ``path`` whose embedded card is
     ``card``: its card file's (``.json`` beside it, of the same command) where there is one, which keeps the whole
     chain (files published by older code embed a shorter one), else the embedded card's; None without one."""
     try:
-        published = json.loads(path.with_suffix(".json").read_text())
+        published = _card(path.with_suffix(".json"))
     except (OSError, ValueError):
         published = {}
     if isinstance(published, dict) and published.get("command") == card.get("command"):
         return published.get("started_from") or card.get("started_from")
     return card.get("started_from")
-
-
-_cards: dict[Path, tuple[int, dict]] = {}  # card file -> (mtime_ns, card): read again only when it changes
-
-
-def _card(file: Path) -> dict:
-    mtime = file.stat().st_mtime_ns
-    if file not in _cards or _cards[file][0] != mtime:
-        _cards[file] = (mtime, json.loads(file.read_text()))
-    return _cards[file][1]
 
 
 def available_models(task: str | None = "edit") -> dict[str, dict]:

@@ -157,7 +157,7 @@ class _GatherBatch(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad: Tensor) -> Tensor:
-        grad = grad.contiguous().clone()
+        grad = grad.clone(memory_format=torch.contiguous_format)  # all_reduce works in place
         torch.distributed.all_reduce(grad)
         return grad[rank()]
 

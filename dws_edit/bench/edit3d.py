@@ -36,7 +36,7 @@ from dws_edit.bench.common import (
     timed,
 )
 from dws_edit.bench.other_fits import DOMAINS as OTHER_FIT_DOMAINS
-from dws_edit.checkpoints import available_models, checkpoint_dir, load_checkpoint
+from dws_edit.checkpoints import available_models, checkpoint_dir, load_checkpoint, trained_fixed
 from dws_edit.console import console
 from dws_edit.data import load_zoo
 from dws_edit.data.shapes import Shape
@@ -101,7 +101,8 @@ class Bench3D:
         options = edit.target_options(self.domain, "exact", part_shapes)
         console.print(f"[bold]{name}[/]: {ws.batch_size} test INRs of {card['data']['zoo']}")
         g = torch.Generator().manual_seed(cfg.seed)
-        params = edit.sample(ws.batch_size, g, self.domain, part_shapes)
+        fixed = trained_fixed(card)  # a union model is measured against the union target
+        params = edit.sample(ws.batch_size, g, self.domain, part_shapes, fixed=fixed)
         cond = edit.encode(params, self.domain, batch=ws.batch_size) if edit.cond_dim(self.domain) else None
         coords = get_domain(self.domain).edit_points(ws, cfg.points, g)
         target = edit_targets(edit, ws, coords, params, self.domain, **options)
@@ -143,7 +144,7 @@ class Bench3D:
         if edit.from_generator:  # the ceiling: the edited shapes fitted as the zoo fits its own
             refit, refit_ws = self._refit(test.manifest, ws, part_shapes, params, measure)
             out |= refit
-        if edit.exact_form:  # the closed form, where one exists
+        if edit.exact_form and not fixed:  # the closed form, where one exists (symmetrize: the average only)
             out |= self._exact(edit.name, ws, params, measure)
         curve, out["finetune"] = [], []
         for steps in cfg.finetune_steps:
@@ -184,9 +185,9 @@ class Bench3D:
             inrs |= {"refit": refit_ws} if refit_ws is not None else {}
             out |= view_psnrs(targets_of(0, k), {key: w[:k] for key, w in inrs.items()})
         if not edit.from_generator:  # the generic edits
-            out["held_out_meshes"] = self._held_out(edit, model, baseline)
+            out["held_out_meshes"] = self._held_out(edit, model, baseline, fixed=fixed)
             if self.domain in OTHER_FIT_DOMAINS and cfg.other_fit_steps:
-                out["other_fits"] = {recipe: self._held_out(edit, model, baseline, fits[:2], fits[2])
+                out["other_fits"] = {recipe: self._held_out(edit, model, baseline, fits[:2], fits[2], fixed)
                                      for recipe, fits in self._other_fits.items()}  # fmt: skip
         return out
 
@@ -296,19 +297,20 @@ class Bench3D:
             out[recipe] = (list(meshes), ws, refitted)
         return out
 
-    def _held_out(self, edit, model, baseline=None, fitted=None, refitted=None) -> dict:
+    def _held_out(self, edit, model, baseline=None, fitted=None, refitted=None, fixed=None) -> dict:
         """The edit on INRs (width 32, SDFs or colored fields as the model's domain) fitted to the held-out meshes
         of :mod:`dws_edit.data.mesh_set` (``fitted``: (names, WeightSpace); default: fitted as ``fit_mesh`` fits a
         user's mesh), ``cfg.held_out_draws`` random edit parameters per mesh: IoU against the exact edit (per mesh:
         the mean over its draws), and for fields PSNR of rendered views; the same for the FlatMLPEditNet
         ``baseline`` where there is one (``mlp_*`` keys), and for ``refitted`` (the same INRs refitted) the DWS
-        edit of the refit against the exact edit of the INRs as given (``refit_dws_*`` keys)."""
+        edit of the refit against the exact edit of the INRs as given (``refit_dws_*`` keys). ``fixed``: what the
+        model was trained with fixed (``trained_fixed``)."""
         names, ws = fitted or self._held_out_inrs
         draws = self.cfg.held_out_draws
         ws = WeightSpace.cat([ws] * draws)  # draw d of mesh i is INR d * len(names) + i
         domain = self.domain
         g = torch.Generator().manual_seed(self.cfg.seed + 5)
-        params = edit.sample(ws.batch_size, g, domain)
+        params = edit.sample(ws.batch_size, g, domain, fixed=fixed)
         cond = edit.encode(params, domain, batch=ws.batch_size) if edit.cond_dim(domain) else None
         options = edit.target_options(domain, "grid")
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 from rich.table import Table
 
+from dws_edit.checkpoints import trained_fixed
 from dws_edit.console import console
 from dws_edit.records import atomic_write_json, run_record
 
@@ -109,7 +110,8 @@ class BenchGuard:
         from dws_edit.edits import get_edit
 
         definition = get_edit(card["edit"])
-        params = definition.sample(ws.batch_size, torch.Generator().manual_seed(self.seed), card["domain"])
+        g, fixed = torch.Generator().manual_seed(self.seed), trained_fixed(card)
+        params = definition.sample(ws.batch_size, g, card["domain"], fixed=fixed)
         outcomes, better, worse_without, seconds, seconds_pass = [], 0, 0, 0.0, 0.0
         for i in range(ws.batch_size):
             p = {k: v[i : i + 1] for k, v in params.items()}

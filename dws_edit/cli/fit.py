@@ -2,8 +2,8 @@
 
 One config per source command: the source's settings and the fit options, each a nested dataclass whose flags
 stay flat (``--dataset``, ``--lr``, ...; ``tyro.conf.OmitArgPrefixes``). ``--seed`` is the source's and also
-seeds the INRs' initialisations. A fit in which fewer INRs than ``--min-reached`` reach their target prints
-its summary and fails with one line (:class:`~dws_edit.data.zoo.ZooFitError`, a ValueError).
+seeds the INRs' initialisations, unless ``--init-seed`` is given. A fit in which fewer INRs than ``--min-reached``
+reach their target prints its summary and fails with one line (:class:`~dws_edit.data.zoo.ZooFitError`, a ValueError).
 """
 
 from __future__ import annotations
@@ -27,7 +27,10 @@ class FitFlags(FitOptions):
     """FitOptions as flags; their seed is the source's --seed."""
 
     seed: tyro.conf.Suppress[int] = 0
-    """Set from the source's --seed."""
+    """Set from the source's --seed (or --init-seed)."""
+    init_seed: int | None = None
+    """Seed of the INRs' initialisations alone (default: the source's --seed). Another value fits the same items
+    in the same splits from other initialisations: a second zoo of the same images, for more training INRs."""
 
 
 @dataclass
@@ -38,7 +41,9 @@ class _FitCommand:
     def run(self) -> dict:
         """Fit the zoo and print its summary; raises ZooFitError (after the summary) when too few INRs reached."""
         source, flags = self.source, self.fit  # declared by each command
-        options = FitOptions(**{**dataclasses.asdict(flags), "seed": source.seed})
+        fields = dataclasses.asdict(flags)
+        init_seed = fields.pop("init_seed")
+        options = FitOptions(**{**fields, "seed": source.seed if init_seed is None else init_seed})
         try:
             manifest = fit_zoo(source, self.out, options)
         except ZooFitError as err:

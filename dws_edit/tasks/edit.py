@@ -2,13 +2,14 @@
 
 The edited INR, evaluated at the edit's sample points (every pixel for images; ``Domain.edit_points``), is
 compared with the edit's target computed from the source INR (``dws_edit.edits``): no edited data set is
-stored. The zoo's train split trains, a fixed subset of its validation split picks the best model; the test split is
-only for reported numbers (``dws_edit.tasks.evaluate``). The same config trains the DWS model and the
-``FlatMLPEditNet`` baseline with the same data and budget.
+stored. The zoo's train split trains, a fixed subset of its validation split (and of each extra zoo's) picks the best
+model; the test split is only for reported numbers (``dws_edit.tasks.evaluate``). The same config trains the DWS model
+and the ``FlatMLPEditNet`` baseline with the same data and budget.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -148,7 +149,7 @@ class TrainEdit:
         """What of the run's identity this config decides: the task, its options (not --out, nor the recipe
         options) and the SHA-256 of the --init file when it exists (the loop adds its own config; ``train`` the
         data's checksums)."""
-        config = _jsonable(asdict(self))
+        config = json.loads(json.dumps(asdict(self), default=str))  # paths as strings
         for key in ("out", "recipe", "recipe_steps"):
             config.pop(key)
         defaults = (("mode", None), ("wide_params", False), ("sign_flips", 0.0), ("mixup", 0.0), ("init_encoder", None))
@@ -215,8 +216,8 @@ class EditTask:
         count = train.ws.batch_size if cfg.train_count is None else cfg.train_count
         self.train_ws, self.train_shapes = with_shapes(self.edit, train, count)
         self.extra_sha256 = {}
-        if cfg.extra_zoo:
-            self.train_ws = WeightSpace.cat([self.train_ws, *(self._extra(p) for p in cfg.extra_zoo)])
+        extras = [self._extra(p) for p in cfg.extra_zoo]  # (train, val) of each: both join their main zoo's
+        self.train_ws = WeightSpace.cat([self.train_ws, *(t for t, _ in extras)])
         self.coords = None if self.dom.has_surface else self.dom.edit_points(train.ws[:1], 0, None)  # the pixel grid
         cond_dim = self.edit.cond_dim(self.domain)
         torch.manual_seed(cfg.loop.seed)
@@ -250,25 +251,29 @@ class EditTask:
         # the fixed validation set: INRs, parameters, points and exact targets
         g = torch.Generator().manual_seed(12345)
         self.val_ws, val_shapes = with_shapes(self.edit, val, cfg.val_count)
+        self.val_main = self.val_ws.batch_size  # then the extras' (no shapes: their targets come from the source)
+        self.val_ws = WeightSpace.cat([self.val_ws, *(v for _, v in extras)])
         self.val_params = self._params(self.val_ws.batch_size, g, val_shapes)
         self.val_cond = self._cond(self.val_params, self.val_ws.batch_size)
         self.val_coords = self._points(self.val_ws, g)
         options = self.edit.target_options(self.domain, "exact", val_shapes)
         self.val_target = edit_targets(self.edit, self.val_ws, self.val_coords, self.val_params, self.domain, **options)
         with torch.no_grad():
-            identity = evaluate(self.val_ws, self.val_coords)
-            self.val_identity = (identity - self.val_target).square().mean().item()
+            self.val_identity_each = (evaluate(self.val_ws, self.val_coords) - self.val_target).square().flatten(1)
+            self.val_identity = self.val_identity_each.mean().item()
         self.started = time.time()
 
-    def _extra(self, path: Path) -> WeightSpace:
-        """The train split of one ``--extra-zoo``; raises ValueError unless its INRs have the main zoo's spec."""
+    def _extra(self, path: Path) -> tuple[WeightSpace, WeightSpace]:
+        """The train split of one ``--extra-zoo`` and the first ``val_count`` INRs of its validation split, which
+        join the fixed validation set (the best model is picked on INRs of every kind trained on); raises ValueError
+        unless its INRs have the main zoo's spec."""
         self.edit.check_from_source("--extra-zoo (its INRs have no procedural shapes)")
         extra = load_zoo(path, "train")
         if extra.spec != self.spec:
             raise ValueError(f"--extra-zoo {path}: its INRs are {extra.spec.to_json()}, expected the spec of "
                              f"{self.cfg.zoo}: {self.spec.to_json()}")  # fmt: skip
         self.extra_sha256[str(path)] = manifest_sha256(path)
-        return extra.ws
+        return extra.ws, load_zoo(path, "val").ws[: self.cfg.val_count]
 
     def modules(self) -> dict[str, EditNet]:
         """The loop's modules (:class:`dws_edit.tasks.loop.Task`): the edit model."""
@@ -341,8 +346,11 @@ class EditTask:
             target = self.val_target[lo : lo + 256]
             preds.append(edited_values(self.model, self.val_ws[lo : lo + 256], cond, coords, target))
         pred = torch.cat(preds)
-        mse = (pred - self.val_target).square().mean().item()
+        err = (pred - self.val_target).square().flatten(1)
+        mse = err.mean().item()
         out = {"score": mse, "mse": mse, "identity_mse": self.val_identity, "removed": 1 - mse / self.val_identity}
+        if (n := self.val_main) < len(pred):  # the extra zoos' share of the error removed, apart
+            out["removed_extra"] = 1 - err[n:].mean().item() / self.val_identity_each[n:].mean().item()
         if self.dom.has_surface:  # occupancy agreement at the validation points (half near the surface)
             a, b = self.dom.inside(pred), self.dom.inside(self.val_target)
             out["point_iou"] = ((a & b).sum() / (a | b).sum().clamp_min(1)).item()
@@ -440,11 +448,3 @@ def with_shapes(edit: EditDef, split, count: int) -> tuple[WeightSpace, list | N
             f"car); this zoo has none (families {sorted(set(map(str, families)))})"
         )
     return split.ws[torch.tensor(keep)], [Shape.from_dict(split.meta[i]) for i in keep]
-
-
-def _jsonable(obj):
-    if isinstance(obj, dict):
-        return {k: _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    return str(obj) if isinstance(obj, Path) else obj

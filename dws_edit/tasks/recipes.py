@@ -53,6 +53,7 @@ _IMAGE = dict(batch_size=64, lr=1e-3, eval_every=500, outputs=2, gradient=True)
 _IMAGE_P2 = dict(batch_size=64, lr=5e-4, eval_every=200, outputs=2, gradient=True, passes=2)
 _IMAGE_MLP = dict(batch_size=64, lr=1e-3, eval_every=500, outputs=2, model="mlp", depth=3)
 _FMNIST12K, _FMNIST, _MNIST5K = Path("zoos/fmnist12k"), Path("zoos/fmnist"), Path("zoos/mnist5k")
+_MNIST_LOOP = (Path("zoos/mnist5k-loop"), Path("zoos/mnist5k-loop-s1"))  # fitted by the per-image loop (issue 32)
 # 3-D models (zoos/sdf, zoos/fields: bash scripts/fit_zoos.sh): TWO emits two networks (--outputs 2); KEEP keeps the
 # source network and learns one correction (the same 2x width); P2 continues a model with more passes; BAND is the
 # surface-band loss (docs/models.md, "3-D edit models")
@@ -77,7 +78,7 @@ def _image(edit: str, zoo: Path, steps: int, p2_steps: int) -> tuple[Stage, ...]
 
 def _mlp_3d(name: str, zoo: Path, steps: int, keep: bool, **loss: Any) -> tuple[Stage, ...]:
     form = dict(outputs=1, keep=True) if keep else dict(outputs=2)
-    return (_stage(f"{name}-mlp", edit=name.split("-", 1)[1], zoo=zoo, steps=steps, **_MLP_3D, **form, **loss),)
+    return (_stage(f"{name}-mlp", edit=name.split("-")[1], zoo=zoo, steps=steps, **_MLP_3D, **form, **loss),)
 
 
 def _union(domain: str, zoo: Path, **loss: Any) -> tuple[Stage, ...]:
@@ -127,6 +128,11 @@ RECIPES: dict[str, tuple[Stage, ...]] = {
         *_image("dilate", _MNIST5K, 4000, 800),
         _stage("image-dilate-mixed", "image-dilate-p2", edit="dilate", zoo=_MNIST5K, steps=800, **_IMAGE_P2,
                extra_zoo=(Path("zoos/mnist5k-loop"),)),
+        # issue 32: on both loop-fitted zoos (the second from other initialisations), then a third pass
+        _stage("image-dilate-mixed-c", "image-dilate-mixed", edit="dilate", zoo=_MNIST5K, steps=1500,
+               **{**_IMAGE_P2, "lr": 3e-4, "eval_every": 250}, extra_zoo=_MNIST_LOOP),
+        _stage("image-dilate-p3", "image-dilate-mixed-c", edit="dilate", zoo=_MNIST5K, steps=800,
+               **{**_IMAGE_P2, "lr": 3e-4, "passes": 3}, extra_zoo=_MNIST_LOOP),
     ),
     "image-symmetrize-mlp": (_stage("image-symmetrize-mlp", edit="symmetrize", zoo=_FMNIST, steps=7000, **_IMAGE_MLP),),
     "image-remove-mlp": (_stage("image-remove-mlp", edit="remove", zoo=_FMNIST, steps=7000, **_IMAGE_MLP),),
@@ -199,6 +205,7 @@ RECIPES: dict[str, tuple[Stage, ...]] = {
     "field-symmetrize-mlp": _mlp_3d("field-symmetrize", _FIELDS, 2000, keep=False),
     "field-remove_part-mlp": _mlp_3d("field-remove_part", _FIELDS, 3000, keep=True, **_FIELD_BAND),
     "field-smooth-mlp": _mlp_3d("field-smooth", _FIELDS, 3000, keep=False),
+    "sdf-symmetrize-union-mlp": _mlp_3d("sdf-symmetrize-union", _SDF, 2000, keep=False, mode="union"),
     # issue 32: symmetrize's union mode and the wide parameter ranges (not trained yet: see the helpers' docstrings)
     "image-symmetrize-union": _union("image", _FMNIST12K),
     "sdf-symmetrize-union": _union("sdf", _SDF, **_BAND),

@@ -260,6 +260,11 @@ def test_fit_command_flags_stay_flat(tmp_path):
     assert manifest["source"]["kind"] == "sdf" and manifest["count"] == 3
     images = tyro.cli(FitImages, args=["--dataset", "digits", "--count", "8", "--lr", "0.01", "--out", str(out)])
     assert images.source.dataset == "digits" and images.fit.count == 8 and images.fit.max_steps == 1000
+    other = tyro.cli(FitShapes, args=[*args[:-1], str(tmp_path / "other"), "--init-seed", "7", "--max-steps", "20",
+                                      "--min-reached", "0"]).run()  # fmt: skip
+    assert other["source"]["seed"] == 4 and other["source"]["init_seed"] == 7 and other["fit"]["seed"] == 7
+    a, b = load_zoo(out, "train"), load_zoo(tmp_path / "other", "train")  # the same shapes, other initialisations
+    assert a.meta == b.meta and not torch.equal(a.ws.weights[0], b.ws.weights[0])
 
 
 def test_sine_source_targets_and_split():

@@ -17,7 +17,7 @@ from dws_edit.data import load_zoo
 from dws_edit.edits import get_edit
 from dws_edit.inr import evaluate
 from dws_edit.runner import run_edit_model
-from dws_edit.tasks.edit import TrainEdit, with_shapes
+from dws_edit.tasks.edit import EditTask, TrainEdit, with_shapes
 from dws_edit.tasks.loop import LoopConfig
 
 
@@ -73,6 +73,12 @@ def test_extra_zoos_add_training_inrs_and_one_of_another_spec_is_refused(tiny_im
     card = load_checkpoint(tmp_path / "run" / "best.safetensors").card
     assert card["data"]["train_inrs"] == 2 * own and list(card["data"]["extra_zoos"]) == [str(tiny_image_zoo)]
     assert results["identity"]["extra_zoo_sha256"] == card["data"]["extra_zoos"]
+    assert "removed_extra" in results["history"][-1]  # the extra zoo's validation INRs join validation, and apart
+    task = EditTask(_config(tiny_image_zoo, tmp_path / "unused", extra_zoo=(tiny_image_zoo,)))
+    own_val = min(8, load_zoo(tiny_image_zoo, "val").ws.batch_size)
+    assert task.val_main == own_val and task.val_ws.batch_size == 2 * own_val
+    assert torch.equal(task.val_ws.weights[0][:own_val], task.val_ws.weights[0][own_val:])
+    assert "removed_extra" not in EditTask(_config(tiny_image_zoo, tmp_path / "unused")).validate()
     with pytest.raises(ValueError, match=r"--extra-zoo .*expected the spec of"):
         _config(tiny_image_zoo, tmp_path / "bad", steps=4, extra_zoo=(tiny_shape_zoos["sdf"],)).run()
     assert not (tmp_path / "bad").exists()

@@ -294,9 +294,16 @@ def modes_of(card: dict) -> tuple[str, ...]:
 
 def trained_fixed(card: dict) -> dict | None:
     """What the model of ``card`` was trained with fixed, for drawing its evaluation parameters as it was trained
-    (``EditDef.sample(fixed=...)``): its ``mode`` where the card names one (a union or intersection model), else
-    None (the edit's default form)."""
-    return {"mode": card["modes"][0]} if card.get("modes") else None
+    (``EditDef.sample(fixed=...)``): its ``mode`` where that is not the edit's default form (a union or intersection
+    model), else None (the default form: drawn as it is without fixing anything)."""
+    from dws_edit.edits import get_edit
+
+    modes = modes_of(card)
+    if not modes:
+        return None
+    definition = get_edit(card["edit"], "learned")
+    default = definition.mode_param(card.get("domain") or definition.domains[0]).default
+    return None if modes[0] == default else {"mode": modes[0]}
 
 
 def requested_mode(definition, params: dict | None, domain: str) -> str | None:

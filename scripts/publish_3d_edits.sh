@@ -4,15 +4,14 @@
 # domain, and write the measured quality into their cards, checkpoints/README.md and checkpoints/figures/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+last_stage() { .venv/bin/python -c 'import sys; from dws_edit.tasks.recipes import RECIPES; print(RECIPES[sys.argv[1]][-1].name)' "$1"; }
 for domain in sdf field; do
   published=0
   for edit in symmetrize remove remove_part smooth remove_sphere; do
-    # a model's last stage: scripts/train_3d_edits.sh runs a model's stages (a first run, then -band, -p2, -p3, -p4
-    # as the model has them) in order, so the newest best.safetensors among them; stored as float16 (half the file,
-    # the same measurements to the printed digits; checkpoints/ stays under 50 MB)
-    run=$(ls -td runs/"$domain-$edit"{,-band,-p2,-p3,-p4}/best.safetensors 2>/dev/null | head -1 || true)
-    run=${run%/best.safetensors}
-    if [ -n "$run" ]; then
+    # a model's recipe's last stage, where scripts/train_3d_edits.sh trained it (dws_edit/tasks/recipes.py); stored
+    # as float16 (half the file, the same measurements to the printed digits; checkpoints/ stays under 50 MB)
+    run="runs/$(last_stage "$domain-$edit")"
+    if [ -f "$run/best.safetensors" ]; then
       .venv/bin/dws-edit models publish "$run" --name "$domain-$edit" --half
       published=1
     fi

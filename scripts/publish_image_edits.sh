@@ -4,12 +4,9 @@
 # quality into their cards and the figures into checkpoints/figures/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+last_stage() { .venv/bin/python -c 'import sys; from dws_edit.tasks.recipes import RECIPES; print(RECIPES[sys.argv[1]][-1].name)' "$1"; }
 for edit in symmetrize remove smooth dilate; do
-  run="runs/image-$edit-p2"  # each edit's last stage: p2, then smooth's p2b, then the mixed stages
-  for later in "runs/image-$edit-p2b" "runs/image-$edit-mixed"; do
-    if [ -f "$later/best.safetensors" ]; then run="$later"; fi
-  done
-  .venv/bin/dws-edit models publish "$run" --name "image-$edit" --half
+  .venv/bin/dws-edit models publish "runs/$(last_stage "image-$edit")" --name "image-$edit" --half
   .venv/bin/dws-edit models publish "runs/image-$edit-mlp" --name "image-$edit-mlp" --baseline
 done
 .venv/bin/dws-edit bench edit --write-cards --out outputs/bench_edit | tee logs/bench_edit.log

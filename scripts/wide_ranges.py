@@ -2,7 +2,7 @@
 for ``remove``, big balls for ``remove_sphere``, and symmetrize's union and intersection (no model trained on them:
 the average model's pass refined by the guard toward the mode's target).
 
-    .venv/bin/python scripts/wide_ranges.py [--fit-steps 500] [--digits 16]
+    .venv/bin/python scripts/wide_ranges.py [--fit-steps 500] [--digits 16] [--only TEXT]
 
 INRs: the held-out meshes of :mod:`dws_edit.data.mesh_set` fitted as ``fit_shape`` fits a user's mesh (SDF and colored
 field, ``--fit-steps`` steps, 16,384 points) and ``--digits`` digits of the zoos/mnist5k test split. Each edit runs
@@ -68,6 +68,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fit-steps", type=int, default=500)
     parser.add_argument("--digits", type=int, default=16)
+    parser.add_argument("--only", default="", help="only the rows whose INRs and case contain this text, e.g. 'sdf'")
     args = parser.parse_args()
     torch.set_num_threads(2)
     shapes = list(held_out_shapes().values())
@@ -76,15 +77,17 @@ def main() -> None:
         return WeightSpace.cat([dws_edit.fit_shape(s, max_steps=args.fit_steps, points=16384, field=field)
                                 for s in shapes])  # fmt: skip
 
-    sets = {
-        "image (mnist5k test)": (load_zoo("zoos/mnist5k", "test").ws[: args.digits], IMAGE),
-        "sdf (held-out meshes)": (fits(False), CUBE),
-        "field (held-out meshes)": (fits(True), CUBE),
+    sets = {  # the INRs of each set made only when one of its rows runs
+        "image (mnist5k test)": (lambda: load_zoo("zoos/mnist5k", "test").ws[: args.digits], IMAGE),
+        "sdf (held-out meshes)": (lambda: fits(False), CUBE),
+        "field (held-out meshes)": (lambda: fits(True), CUBE),
     }
     print("| INRs | case | guard outcomes | loss no edit | loss returned | worse than no edit | s / INR |")
     print("|---|---|---|---|---|---|---|")
-    for label, (ws, cases) in sets.items():
-        for case, (name, params) in cases.items():
+    for label, (make, cases) in sets.items():
+        rows = {case: c for case, c in cases.items() if args.only in f"{label} {case}"}
+        ws = make() if rows else None
+        for case, (name, params) in rows.items():
             r = measure(ws, name, params)
             print(f"| {label} | {case} | {r['outcomes']} | {r['no_edit']:.3g} | {r['out']:.3g} | {r['worse']} of "
                   f"{r['n']} | {r['seconds']:.2f} |", flush=True)  # fmt: skip

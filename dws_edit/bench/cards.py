@@ -84,6 +84,11 @@ def _name(name: str, card: dict) -> str:
     return name if given == "weights" else f"{name} ({given})"
 
 
+def _edit(card: dict) -> str:
+    """The model's edit, with the modes it learned where its card names them (``symmetrize (union)``)."""
+    return card["edit"] + (f" ({', '.join(card['modes'])})" if card.get("modes") else "")
+
+
 def quality_summary(card: dict) -> str:
     """One line of a card's measured test quality (the headline numbers of checkpoints/README.md), or
     "not measured" for a card without one."""
@@ -124,7 +129,7 @@ def _image_rows(cards: dict) -> list[str]:
         widths = ", ".join(f"{w}: {100 * v['removed']:.0f}%" for w, v in q.get("other_widths", {}).items())
         mlp = f"{q['mlp_mse']:.2e}" if q.get("mlp_mse") is not None else "-"
         lines.append(
-            f"| {_name(name, card)} | {card['edit']} | {accepts_summary(card)} | {_zoos(card)} "
+            f"| {_name(name, card)} | {_edit(card)} | {accepts_summary(card)} | {_zoos(card)} "
             f"({card['data']['train_inrs']:,} INRs) | {q['test_inrs']} | {q['identity_mse']:.2e} | {mlp} | "
             f"{q['mse']:.2e} | {100 * q['removed']:.0f}% | {widths} | {100 * q['loop_fitted']['removed']:.0f}% |"
         )
@@ -170,7 +175,7 @@ def _rows_3d(cards: dict) -> list[str]:
                      if "exact_iou" in q else "-")  # fmt: skip
         reference += f", {q['refit_psnr']:.1f} dB" if "refit_psnr" in q else ""
         lines.append(
-            f"| {_name(name, card)} | {card['edit']} | {accepts_summary(card)} | {_zoos(card)} "
+            f"| {_name(name, card)} | {_edit(card)} | {accepts_summary(card)} | {_zoos(card)} "
             f"({card['data']['train_inrs']:,} INRs) | {q['test_inrs']} | {q['identity_iou']:.3f} | {mlp} | "
             f"{q['iou']:.3f} | {reference} | "
             f"{m.get('dws_chamfer', float('nan')):.4f} | {m.get('source_fit_chamfer', float('nan')):.4f} | {psnr} | "

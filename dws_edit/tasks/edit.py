@@ -364,7 +364,7 @@ class EditTask:
         return {
             "name": f"{self.domain}-{self.edit.name}",
             "edit": self.edit.name,
-            "does": self.edit.describe(self.domain),
+            "does": self.edit.describe(self.domain) + (f"; this model: mode {self.cfg.mode}" if self.cfg.mode else ""),
             "domain": self.domain,
             "model": type(self.model).__name__,
             "model_kwargs": self.model_kwargs,

@@ -149,10 +149,12 @@ def test_training_a_union_model_writes_its_mode_on_the_card(tiny_image_zoo, tmp_
               out=tmp_path / "u").run()  # fmt: skip
     card = load_checkpoint(tmp_path / "u" / "best.safetensors").card
     assert card["modes"] == ["union"] and checkpoints.modes_of(card) == ("union",) and "wide_params" not in card
+    assert card["does"].endswith("; this model: mode union")
     fixed = checkpoints.trained_fixed(card)  # the benches draw its parameters as it was trained: mode union
     drawn = SYM.sample(5, torch.Generator().manual_seed(0), "image", fixed=fixed)
     assert fixed == {"mode": "union"} and drawn["mode"].tolist() == [SYM.mode_param("image").choices.index("union")] * 5
     assert checkpoints.trained_fixed(checkpoints.available_models()["image-symmetrize"]) is None
+    assert checkpoints.trained_fixed(dict(card, modes=["average"])) is None  # the default: nothing to fix
     with pytest.raises(ValueError, match="--mode union: remove has no modes; accepted: edits symmetrize"):
         TrainEdit(edit="remove", mode="union", zoo=tiny_image_zoo, loop=loop, out=tmp_path / "r").run()
     assert "mode" not in TrainEdit().identity_config()["config"]  # runs from before modes resume as they were

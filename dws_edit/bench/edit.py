@@ -141,14 +141,14 @@ class BenchEdit:
         base_file = baseline_path(name)
         baseline = load_checkpoint(base_file) if base_file.exists() else None
         edit = get_edit(card["edit"])
-        self._fixed = trained_fixed(card)  # the model's trained mode, for every draw of its parameters below
+        fixed = trained_fixed(card)  # the model's trained mode, for every draw of its parameters below
         zoo = load_zoo(card["data"]["zoo"], "test")
         ws = zoo.ws[: self.count]
         domain = domain_of(ws.spec)
         coords = grid_coords(28, 28)
         console.print(f"[bold]{name}[/]: {ws.batch_size} test INRs of {card['data']['zoo']}")
         g = torch.Generator().manual_seed(self.seed)
-        params = edit.sample(ws.batch_size, g, domain, fixed=self._fixed)
+        params = edit.sample(ws.batch_size, g, domain, fixed=fixed)
         target = edit_targets(edit, ws, coords, params, domain)
         cond = edit.encode(params, domain, batch=ws.batch_size) if edit.cond_dim(domain) else None
         out = {"edit": card["edit"], "zoo": card["data"]["zoo"], "inrs": ws.batch_size}
@@ -174,8 +174,8 @@ class BenchEdit:
         out |= speed_at_equal_mse(curve, out["dws_mse"], out["identity_mse"], dws_s)
         out["removed"] = 1 - out["dws_mse"] / out["identity_mse"]
         images = self._source_images(zoo, zoo.index[: max(self.loop_count, ws.batch_size)])
-        out["loop_fitted"] = self._loop_fitted(images[: self.loop_count], edit, domain, model, baseline, coords)
-        out["other_widths"] = self._other_widths(images[: self.loop_count], edit, domain, model, coords)
+        out["loop_fitted"] = self._loop_fitted(images[: self.loop_count], edit, domain, model, baseline, coords, fixed)
+        out["other_widths"] = self._other_widths(images[: self.loop_count], edit, domain, model, coords, fixed)
         if edit.on_pixels is not None:  # against the edit of the original images, as published (dilate)
             out["vs_dilated_original"] = self._vs_original(edit, images[: ws.batch_size], ws, dws_ws, coords)
         self._figure(name, ws, target, dws_ws, mlp_ws if baseline is not None else None)
@@ -190,14 +190,14 @@ class BenchEdit:
         batch = source.batch(index)
         return batch.targets.reshape(len(index), 28, 28)
 
-    def _loop_fitted(self, images, edit, domain, model, baseline, coords) -> dict:
+    def _loop_fitted(self, images, edit, domain, model, baseline, coords, fixed) -> dict:
         from dws_edit.bench.fit import fit_one_module_per_image
         from dws_edit.inr import image_spec
 
         console.print(f"  fitting {len(images)} INRs with the per-image loop (random init) ...")
         psnr, ws = fit_one_module_per_image(images, image_spec(), 40.0, 1000, 5e-4, self.seed + 1)
         g = torch.Generator().manual_seed(self.seed + 2)
-        params = edit.sample(ws.batch_size, g, domain, fixed=self._fixed)
+        params = edit.sample(ws.batch_size, g, domain, fixed=fixed)
         target = edit_targets(edit, ws, coords, params, domain)
         cond = edit.encode(params, domain, batch=ws.batch_size) if edit.cond_dim(domain) else None
         out = {"inrs": ws.batch_size, "mean_psnr_db": psnr.mean().item(), "identity_mse": mse_at(ws, coords, target)}
@@ -208,7 +208,7 @@ class BenchEdit:
         out["removed"] = 1 - out["dws_mse"] / out["identity_mse"]
         return out
 
-    def _other_widths(self, images, edit, domain, model, coords) -> dict:
+    def _other_widths(self, images, edit, domain, model, coords, fixed) -> dict:
         import warnings
 
         from dws_edit.inr import fit_images, image_spec
@@ -217,7 +217,7 @@ class BenchEdit:
         for width in self.other_widths:
             ws, psnr = fit_images(images, spec=image_spec(hidden=(width, width)), seed=self.seed + 3)
             g = torch.Generator().manual_seed(self.seed + 4)
-            params = edit.sample(ws.batch_size, g, domain, fixed=self._fixed)
+            params = edit.sample(ws.batch_size, g, domain, fixed=fixed)
             target = edit_targets(edit, ws, coords, params, domain)
             cond = edit.encode(params, domain, batch=ws.batch_size) if edit.cond_dim(domain) else None
             with torch.no_grad(), warnings.catch_warnings():

@@ -36,3 +36,20 @@ def test_baselines_give_psnr_curves_and_the_time_to_reach_the_dws_psnr(tmp_path)
     assert never["render_finetune_seconds_to_dws_psnr"] is None and never["render_finetune_speedup"] is None
     done = bench._baselines(source, "remove", params, truth, (c2w, images), 30.0, 20.0, 0.5)
     assert done["distill_seconds_to_dws_psnr"] == 0.0 and done["render_finetune_speedup"] == 0.0
+
+
+def test_target_psnr_renders_the_edits_exact_target_of_the_runs_field(tmp_path):
+    """The bench's ceiling column: the edit's functional target of the run's own field, rendered by the scenes'
+    renderer. Removing the whole cube leaves no density: the target's views are the white background."""
+    from dws_edit.bench.nerf import _field_psnr, _target_psnr
+
+    truth = tmp_path / "mug"
+    tiny = ["--size", "12", "--train", "3", "--val", "1", "--test", "2", "--samples", "24"]
+    assert run("make-scene", "--shape", "mug", "--out", truth, *tiny) == 0
+    images, c2w, _ = read_scene_split(truth, "test")
+    white = float(-10 * torch.log10((1 - images).square().mean()))
+    whole = {"box": (-1.0, -1.0, -1.0, 1.0, 1.0, 1.0)}
+    assert abs(_target_psnr(_field(), "remove", whole, c2w, images, 12) - white) < 1e-3
+    kept = {"box": (0.9, 0.9, 0.9, 1.0, 1.0, 1.0)}  # a corner the views barely see: about the field as it is
+    assert abs(_target_psnr(_field(), "remove", kept, c2w, images, 12) - white) > 0.1
+    assert abs(_target_psnr(_field(), "remove", kept, c2w, images, 12) - _field_psnr(_field(), c2w, images, 12)) < 0.5

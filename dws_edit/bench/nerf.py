@@ -57,11 +57,11 @@ class BenchNerf:
     """ns-train iterations per scene."""
     hidden: tuple[int, ...] = (32, 32)
     """Hidden widths of the dws-nerf field."""
-    solid_steps: int = 0
-    """dws-nerf's solid start (``--pipeline.model.solid-steps``; 0: off, the method's default): the training's density
-    scale rises from --solid-scale to the run's over these iterations (docs/nerf.md, "Solid runs")."""
-    solid_scale: float = 10.0
-    """The density scale at the first iteration with --solid-steps."""
+    solid_steps: int | None = None
+    """dws-nerf's solid start (``--pipeline.model.solid-steps``; default: the method's, 1,000; 0: off): the training's
+    density scale rises from --solid-scale to the run's over these iterations (docs/nerf.md, "Solid start")."""
+    solid_scale: float | None = None
+    """The density scale at the first iteration (default: the method's, 10)."""
     finetune_steps: tuple[int, ...] = (25, 50, 100, 200, 400, 800)
     """Steps at which the fine-tuning baselines' PSNR is measured."""
     rays: int = 1024
@@ -75,8 +75,10 @@ class BenchNerf:
         from dws_edit.checks import at_least, positive_number
         from dws_edit.edits import REGISTRY
 
-        at_least("--solid-steps", self.solid_steps, 0)
-        positive_number("--solid-scale", self.solid_scale)
+        if self.solid_steps is not None:
+            at_least("--solid-steps", self.solid_steps, 0)
+        if self.solid_scale is not None:
+            positive_number("--solid-scale", self.solid_scale)
         started, rows = time.time(), []
         for name in self.edits:
             if REGISTRY.get(name) is None or "field" not in REGISTRY[name].domains or not REGISTRY[name].examples:
@@ -132,9 +134,8 @@ class BenchNerf:
         return config, seconds
 
     def _solid(self) -> list:
-        if not self.solid_steps:
-            return []
-        return ["--pipeline.model.solid-steps", self.solid_steps, "--pipeline.model.solid-scale", self.solid_scale]
+        out = [] if self.solid_steps is None else ["--pipeline.model.solid-steps", self.solid_steps]
+        return out + ([] if self.solid_scale is None else ["--pipeline.model.solid-scale", self.solid_scale])
 
     def _render_psnr(self, config: Path, truth: Path, tag: str) -> float:
         folder = self.work / "renders" / tag

@@ -332,8 +332,8 @@ def training_notes(card: dict | None, definition, params: dict | None, domain: s
     mode_note = ""
     if wanted is not None and wanted not in mode:
         mode_note = (
-            f"{name} was trained on mode {' | '.join(mode)}, not {wanted}: its pass is the start and the guard "
-            f"refines toward the {wanted} target (train one: dws-edit train edit --recipe list)"
+            f"{name} was trained on mode {' | '.join(mode)}, not {wanted}: its pass is the start, refine steps (100 "
+            f"unless asked) and the guard aim at the {wanted} target (train one: dws-edit train edit --recipe list)"
         )
     outside = definition.untrained(params, domain, wide=bool(card.get("wide_params")))
     ranges = f"{name}: {'; '.join(outside)}: the pass extrapolates, the guard checks it" if outside else ""

@@ -9,6 +9,8 @@ scene (:mod:`dws_edit.data.scenes`); ``ns-train dws-nerf`` on the scene (its wal
 - ``ns-edit --method dws-EDIT`` and ``ns-render dataset`` of the edited run: its test PSNR against the exactly
   edited scene, beside the unedited run's against the same;
 - the exact weight-space edit where one exists (``symmetrize-exact``), through the same commands;
+- in this process: the model's pass alone (no refine steps, no guard) and the hybrid (``ns-edit --refine-steps
+  100``), so that what the learned pass adds over the refine steps is seen;
 - two fine-tuning baselines, in this process and timed alone, their PSNR against the exactly edited scene's test
   views by the scene's own renderer (:func:`dws_edit.render.volume_render`) every few steps, beside the DWS edit's
   PSNR by that renderer: (a) render-and-fine-tune, Adam on the photometric loss of rays of the exactly edited
@@ -35,6 +37,8 @@ from dws_edit.console import console
 from dws_edit.records import atomic_write_json, run_record
 
 SHAPES = ("mug", "table", "chair", "car")
+HYBRID_STEPS = 100
+"""Refine steps of the hybrid row (the pass, then these steps, then the guard)."""
 RENDER_FINETUNE_LR = 1e-3
 """Adam's rate of the render-and-fine-tune baseline: ns-train dws-nerf's."""
 
@@ -49,6 +53,9 @@ class BenchNerf:
     """Procedural families (drawn with --seed) and held-out meshes (dws_edit.data.mesh_set)."""
     edits: tuple[str, ...] = ("symmetrize", "remove")
     """Learned edits to measure, with their 3-D example parameters (dws-edit models list)."""
+    symmetrize_modes: tuple[str, ...] = ("average",)
+    """symmetrize's forms to measure, a row each (dws_edit.edits.targets.combine_mirrored): average, union (a
+    field's density max, the denser side's colors), intersection."""
     seed: int = 100
     """Seed of the procedural shapes (the zoos draw theirs from seed 0)."""
     size: int = 64
@@ -80,6 +87,11 @@ class BenchNerf:
         if self.solid_scale is not None:
             positive_number("--solid-scale", self.solid_scale)
         started, rows = time.time(), []
+        from dws_edit.edits.targets import SYMMETRIZE_MODES
+
+        for mode in self.symmetrize_modes:
+            if mode not in SYMMETRIZE_MODES:
+                raise ValueError(f"--symmetrize-modes {mode}: accepted: {', '.join(SYMMETRIZE_MODES)}")
         for name in self.edits:
             if REGISTRY.get(name) is None or "field" not in REGISTRY[name].domains or not REGISTRY[name].examples:
                 raise ValueError(f"--edits {name}: accepted: learned edits of fields with a scene target")
@@ -104,10 +116,24 @@ class BenchNerf:
             raise ValueError(f"--scenes {scene}: accepted: {', '.join(SHAPES + tuple(meshes))}")
         return meshes[scene]
 
-    def _make(self, scene: str, shape, edit: str | None, params: dict) -> Path:
+    def _cases(self) -> list[tuple[str, str, dict]]:
+        """(label, edit, parameters) of each row of a scene: every edit at its 3-D example, an edit with forms
+        (symmetrize's mode) once per --symmetrize-modes form (labelled EDIT-MODE but for the default form)."""
+        from dws_edit.edits import REGISTRY
+
+        cases = []
+        for name in self.edits:
+            params, forms = dict(REGISTRY[name].examples["field"]), REGISTRY[name].mode_param("field")
+            default = forms.choices[0] if forms else None
+            for mode in self.symmetrize_modes if forms else (default,):
+                plain = mode == default
+                cases.append((name if plain else f"{name}-{mode}", name, params if plain else params | {"mode": mode}))
+        return cases
+
+    def _make(self, scene: str, shape, edit: str | None, params: dict, label: str | None = None) -> Path:
         from dws_edit.data.scenes import SceneViews, scene_field, write_scene
 
-        folder = self.work / "scenes" / (scene if edit is None else f"{scene}-{edit}")
+        folder = self.work / "scenes" / (scene if edit is None else f"{scene}-{label or edit}")
         if not (folder / "transforms_test.json").is_file():
             write_scene(folder, scene_field(shape, edit, params), SceneViews(size=self.size),
                         {"bench": "nerf", "scene": scene, "edit": edit, "params": params}, overwrite=True)  # fmt: skip
@@ -156,23 +182,25 @@ class BenchNerf:
         profile = density_profile(source, shape)
         console.print(f"{scene}: trained {psnr_train:.2f} dB in {train_seconds:.0f} s; density {profile}")
         rows = []
-        for name in self.edits:
-            params = dict(REGISTRY[name].examples["field"])
-            truth = self._make(scene, shape, name, params)
+        for label, name, params in self._cases():
+            truth = self._make(scene, shape, name, params, label)
             test_images, test_c2w, _ = read_scene_split(truth, "test")
             unedited = self._render_psnr(config, truth, f"{scene}-base")
-            row = {"scene": scene, "edit": name, "params": params, "train_seconds": train_seconds,
+            row = {"scene": scene, "edit": label, "params": params, "train_seconds": train_seconds,
                    "trained_psnr": psnr_train, "unedited_psnr": unedited, "density": profile}  # fmt: skip
             options = [w for k, v in params.items() for w in (f"--{k}", *map(str, v if isinstance(v, tuple) else [v]))]
-            edited = self._ns_edit(config, scene, f"dws-{name.replace('_', '-')}", options)
+            dash = lambda text: text.replace("_", "-")  # noqa: E731
+            edited = self._ns_edit(config, scene, f"dws-{dash(name)}", options, f"dws-{dash(label)}")
             record = json.loads((edited.parent / "dws_edit.json").read_text())
-            row |= {"dws_psnr": self._render_psnr(edited, truth, f"{scene}-dws-{name}"),
+            row |= {"dws_psnr": self._render_psnr(edited, truth, f"{scene}-dws-{label}"),
                     "dws_seconds": record["seconds"], "guard": (record.get("guard") or {}).get("outcome")}  # fmt: skip
-            if REGISTRY[name].exact_form:
-                exact = self._ns_edit(config, scene, REGISTRY[name].exact_form.replace("_", "-"), options)
-                row["exact_psnr"] = self._render_psnr(exact, truth, f"{scene}-exact-{name}")
+            if REGISTRY[name].exact_form and params.get("mode", "average") == "average":  # the closed form: average
+                method = REGISTRY[name].exact_form.replace("_", "-")
+                exact = self._ns_edit(config, scene, method, options, method)
+                row["exact_psnr"] = self._render_psnr(exact, truth, f"{scene}-exact-{label}")
             dws_ours = _field_psnr(load_nerf(edited), test_c2w, test_images, self.size)
             row["dws_psnr_scene_renderer"] = dws_ours
+            row |= _pass_and_hybrid(source, name, params, test_c2w, test_images, self.size)
             unedited_ours = _field_psnr(source, test_c2w, test_images, self.size)
             row["unedited_psnr_scene_renderer"] = unedited_ours
             row["target_psnr_scene_renderer"] = _target_psnr(source, name, params, test_c2w, test_images, self.size)
@@ -182,10 +210,10 @@ class BenchNerf:
             console.print(json.dumps(row, default=str))
         return rows
 
-    def _ns_edit(self, config: Path, scene: str, method: str, options: list[str]) -> Path:
+    def _ns_edit(self, config: Path, scene: str, method: str, options: list[str], timestamp: str) -> Path:
         self._ns("ns-edit", "--method", method, "--load-config", config.resolve(), "--output-dir", "outputs",
-                 "--experiment-name", scene, "--timestamp", method, "--overwrite", *options)  # fmt: skip
-        return self.work / "outputs" / scene / "dws-nerf" / method / "config.yml"
+                 "--experiment-name", scene, "--timestamp", timestamp, "--overwrite", *options)  # fmt: skip
+        return self.work / "outputs" / scene / "dws-nerf" / timestamp / "config.yml"
 
     # ------------------------------------------------------------------ the fine-tuning baselines
     def _baselines(self, source, name, params, truth, test, unedited, dws_psnr, dws_seconds) -> dict:
@@ -233,17 +261,23 @@ class BenchNerf:
 
     def _print(self, rows: list[dict]) -> None:
         table = Table(title="dws-nerf runs edited (test PSNR dB against the exactly edited scene)")
-        for col in ("scene", "edit", "trained", "unedited", "DWS", "exact", "target of the run", "DWS s",
-                    "render-FT x", "distill x"):  # fmt: skip
+        for col in ("scene", "edit", "trained", "unedited", "DWS", "pass alone", "hybrid", "exact", "target of the run",
+                    "DWS s", "render-FT x", "distill x"):  # fmt: skip
             table.add_column(col)
         for r in rows:
             table.add_row(r["scene"], r["edit"], f"{r['trained_psnr']:.2f}", f"{r['unedited_psnr']:.2f}",
-                          f"{r['dws_psnr']:.2f}", f"{r['exact_psnr']:.2f}" if "exact_psnr" in r else "-",
+                          f"{r['dws_psnr']:.2f}", _number(r["pass_psnr_scene_renderer"]),
+                          f"{r['hybrid_psnr_scene_renderer']:.2f}",
+                          f"{r['exact_psnr']:.2f}" if "exact_psnr" in r else "-",
                           f"{r['target_psnr_scene_renderer']:.2f}", f"{r['dws_seconds']:.2f}",
                           _ratio(r["render_finetune_speedup"]), _ratio(r["distill_speedup"]))  # fmt: skip
         console.print(table)
         for key, value in _summary(rows).items():
             console.print(f"{key}: {value}")
+
+
+def _number(x) -> str:
+    return "-" if x is None else f"{x:.2f}"
 
 
 def _ratio(x) -> str:
@@ -254,8 +288,9 @@ def _summary(rows: list[dict]) -> dict:
     out = {}
     for edit in sorted({r["edit"] for r in rows}):
         rs = [r for r in rows if r["edit"] == edit]
-        keys = ("unedited_psnr", "dws_psnr", "trained_psnr", "target_psnr_scene_renderer")
-        out[edit] = {k: float(np.mean([r[k] for r in rs])) for k in keys}
+        keys = ("unedited_psnr", "dws_psnr", "trained_psnr", "target_psnr_scene_renderer", "pass_psnr_scene_renderer",
+                "hybrid_psnr_scene_renderer")  # fmt: skip
+        out[edit] = {k: float(np.mean([r[k] for r in rs])) for k in keys if all(r[k] is not None for r in rs)}
         out[edit]["scenes"] = len(rs)
         if all("exact_psnr" in r for r in rs):
             out[edit]["exact_psnr"] = float(np.mean([r["exact_psnr"] for r in rs]))
@@ -311,6 +346,32 @@ def _field_psnr(ws, c2w, images, size: int) -> float:
 
     ws = ws.to(torch.float32)
     return _views_psnr(lambda p: evaluate(ws, p), c2w, images, size)
+
+
+def _pass_and_hybrid(ws, name: str, params: dict, c2w, images, size: int) -> dict:
+    """The learned edit of ONE field ``ws`` in this process: the model's pass alone (no refine, no guard), and the
+    hybrid (the pass, :data:`HYBRID_STEPS` refine steps, the guard: ``ns-edit --refine-steps 100``), each one's PSNR
+    against ``images`` by the scenes' renderer and its seconds. The pass alone is None (not run) for a mode the
+    model was not trained on (a symmetrize union from the average model): then its pass is only the guard's start."""
+    import warnings
+
+    from dws_edit.api import edit
+    from dws_edit.checkpoints import model_for, training_notes
+    from dws_edit.edits import REGISTRY
+
+    card = getattr(model_for(ws.spec, name, params=params), "card", None)
+    untrained_mode = training_notes(card, REGISTRY[name], params, "field")[0]
+    out = {"pass_seconds": None, "pass_psnr_scene_renderer": None}
+    for key, options in (("pass", {"guard": None}), ("hybrid", {"refine": HYBRID_STEPS})):
+        if key == "pass" and untrained_mode:
+            continue
+        started = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the guard's warning: the bench records its outcome
+            edited = edit(ws, name, **options, **params)
+        out[f"{key}_seconds"] = time.perf_counter() - started
+        out[f"{key}_psnr_scene_renderer"] = _field_psnr(edited, c2w, images, size)
+    return out
 
 
 def _target_psnr(ws, name: str, params: dict, c2w, images, size: int) -> float:

@@ -28,6 +28,7 @@ import torch
 from torch import Tensor
 
 from dws_edit.inr.evaluate import evaluate
+from dws_edit.inr.losses import OutputGrad, rendered_field_grad
 from dws_edit.inr.siren import grid_coords
 from dws_edit.weights import NetworkSpec, WeightSpace
 
@@ -45,7 +46,9 @@ class Domain:
     evaluation at points), ``"grid"`` (occupancy grids of benches and the demo), ``"preview"`` (the app's error
     of one edit); images use the target's default (13 points over 4 sigma per axis, 169 evaluations a point).
     ``rendered``: a colored volume, judged also by the PSNR of volume-rendered views
-    (:func:`dws_edit.metrics.field_view_psnr`).
+    (:func:`dws_edit.metrics.field_view_psnr`). ``refine_loss``: the loss refine steps follow toward an edit's
+    target at points (:func:`dws_edit.runner.refine`), None for the MSE; colored fields follow what a renderer sees
+    (:func:`dws_edit.inr.losses.rendered_field_loss`).
     """
 
     name: str
@@ -56,6 +59,7 @@ class Domain:
     inside_above: bool = False
     quadrature: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     rendered: bool = False
+    refine_loss: OutputGrad | None = None
 
     def describe(self) -> str:
         outs = " or ".join(str(d) for d in self.out_dims)
@@ -147,6 +151,7 @@ DOMAINS: dict[str, Domain] = {
         True,
         _QUADRATURE_3D,
         rendered=True,
+        refine_loss=rendered_field_grad,
     ),  # fmt: skip
 }
 

@@ -10,6 +10,7 @@ import torch
 from torch import Tensor
 
 from dws_edit.inr.evaluate import evaluate
+from dws_edit.inr.losses import OutputGrad, clamped_l1
 from dws_edit.inr.siren import grid_coords, image_spec, init_siren
 from dws_edit.weights import NetworkSpec, WeightSpace
 
@@ -50,6 +51,7 @@ def fit(
     on_step=None,
     init_scheme: str = "zero-bias",
     clamp: float = 0.0,
+    loss: OutputGrad | None = None,
 ) -> FitResult:
     """Fit one INR per target: ``targets`` [N, M, dL] at ``coords`` [M, d0] (shared) or [N, M, d0].
 
@@ -61,7 +63,9 @@ def fit(
     ``init_scheme``: the SIREN initialisation (:func:`~dws_edit.inr.siren.init_siren`: ``"zero-bias"``, the zoos',
     or ``"vsitzmann"``, vsitzmann/siren's). ``clamp`` > 0: Adam follows DeepSDF's loss instead of the MSE, the L1
     distance of outputs and targets both clamped to [-clamp, clamp] (Park et al. 2019, Eq. 4; SDFs, delta 0.1 there);
-    the early stop and the returned errors stay the MSE.
+    the early stop and the returned errors stay the MSE. ``loss``: another loss Adam follows instead of the MSE, as
+    the gradient of each INR's mean loss w.r.t. its outputs (:mod:`dws_edit.inr.losses`; the field domain's refine
+    loss); the early stop and the returned errors stay the MSE.
     """
     n = targets.shape[0]
     if targets.dim() != 3 or targets.shape[-1] != spec.layer_sizes[-1]:
@@ -77,14 +81,15 @@ def fit(
         step_done = None
         if on_step is not None:
             step_done = lambda k, lo=lo, hi=hi: on_step(min(1.0, (lo + (hi - lo) * k / max(max_steps, 1)) / n))  # noqa: E731
-        r = _fit_chunk(start[lo:hi], c, targets[lo:hi], target_mse, max_steps, lr, on_done, step_done, clamp)
+        grad_of = loss or (clamped_l1(clamp) if clamp else None)
+        r = _fit_chunk(start[lo:hi], c, targets[lo:hi], target_mse, max_steps, lr, on_done, step_done, grad_of)
         outs.append(r.ws)
         mses.append(r.mse)
         steps.append(r.steps)
     return FitResult(WeightSpace.cat(outs), torch.cat(mses), torch.cat(steps))
 
 
-def _fit_chunk(start, coords, targets, target_mse, max_steps, lr, on_done, on_step=None, clamp=0.0) -> FitResult:
+def _fit_chunk(start, coords, targets, target_mse, max_steps, lr, on_done, on_step=None, loss=None) -> FitResult:
     n = start.batch_size
     spec = start.spec
     params = [t.detach().clone() for t in start.tensors()]
@@ -97,7 +102,7 @@ def _fit_chunk(start, coords, targets, target_mse, max_steps, lr, on_done, on_st
     active = torch.arange(n)  # which INRs the working tensors hold
     shared = coords.dim() == 2
     for step in range(max_steps + 1):
-        mse, grads = mse_and_grads(spec, params, coords if shared else coords[active], targets[active], clamp)
+        mse, grads = mse_and_grads(spec, params, coords if shared else coords[active], targets[active], loss=loss)
         done = (mse <= target_mse) if step < max_steps else torch.ones_like(mse, dtype=torch.bool)
         if done.any():  # keep the weights that reached the target (before this step's update)
             idx = active[done]
@@ -131,21 +136,25 @@ def _fit_chunk(start, coords, targets, target_mse, max_steps, lr, on_done, on_st
     return FitResult(ws, final_mse, final_steps)
 
 
-def mse_and_grads(spec: NetworkSpec, params: list[Tensor], coords: Tensor, targets: Tensor, clamp: float = 0.0):
+def mse_and_grads(spec: NetworkSpec, params: list[Tensor], coords: Tensor, targets: Tensor, clamp: float = 0.0,
+                  loss: OutputGrad | None = None):  # fmt: skip
     """Each INR's mean squared error [B] and its gradient w.r.t. params (W_1, b_1, ...: [B, 1, ...]); with
-    ``clamp`` > 0 the gradient is of DeepSDF's clamped L1 loss instead (see :func:`fit`), the error still the MSE.
+    ``clamp`` > 0 the gradient is of DeepSDF's clamped L1 loss instead (see :func:`fit`), with ``loss`` (an
+    :data:`~dws_edit.inr.losses.OutputGrad`) of that loss; the error returned stays the MSE.
 
     For sine networks the backward pass is written out: the activation's cosine is computed in place
     over the pre-activation, and w0 is folded into the small matrices, which saves several full-size
     passes per layer over autograd. Other activations use autograd.
     """
+    grad_of = loss or (clamped_l1(clamp) if clamp else None)
     if spec.activation != "sine":
         leaves = [p.detach().requires_grad_(True) for p in params]
         with torch.enable_grad():
             pred = evaluate(WeightSpace(spec, tuple(leaves[0::2]), tuple(leaves[1::2])), coords)
             mse = (pred - targets).square().mean(dim=(1, 2))
-            loss = mse if not clamp else (pred.clamp(-clamp, clamp) - targets.clamp(-clamp, clamp)).abs().mean((1, 2))
-            grads = torch.autograd.grad(loss.sum(), leaves)
+            resid = pred.detach() - targets
+            out_grad = grad_of(pred.detach(), targets) if grad_of else resid * (2 / targets[0].numel())
+            grads = torch.autograd.grad(pred, leaves, out_grad)
         return mse.detach(), list(grads)
     w0, last = spec.w0, spec.num_layers - 1
     weights = [p[:, 0] for p in params[0::2]]  # [B, o, n]
@@ -165,10 +174,8 @@ def mse_and_grads(spec: NetworkSpec, params: list[Tensor], coords: Tensor, targe
                 h = z
         resid = h + spec.output_offset - targets
         mse = resid.square().mean(dim=(1, 2))
-        if clamp:  # d/d(output) of mean |clamp(f) - clamp(t)|: zero where the output is clamped
-            out = h + spec.output_offset
-            diff = out.clamp(-clamp, clamp) - targets.clamp(-clamp, clamp)
-            g = diff.sign_().mul_(out.abs() < clamp).div_(resid.shape[1] * resid.shape[2])
+        if grad_of is not None:
+            g = grad_of(h + spec.output_offset, targets)
         else:
             g = resid.mul_(2.0 / (resid.shape[1] * resid.shape[2]))  # d(mse)/d(output), in place
         grads: list[Tensor] = [None] * len(params)

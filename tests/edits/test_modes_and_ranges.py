@@ -127,6 +127,7 @@ def test_a_mode_without_a_model_starts_from_the_average_pass_and_the_guard_refin
         out, report = dws_edit.edit(ws, "symmetrize", axis="x", mode="union", report=True)
     assert all("\n" not in str(w.message) for w in caught)
     assert "not union" in report.note and "not union" in report.summary()
+    assert report.asked_refine == dws_edit.runner.GUARD_STEPS  # the average's pass is a start: refine steps follow
     assert report.loss_out[0] <= report.loss_no_edit[0]  # never worse than no edit, by the union's own loss
     g = torch.Generator().manual_seed(1)  # the guard's points
     coords, target = dws_edit.runner.source_targets(SYM, ws, {"axis": "x", "mode": "union"}, generator=g)

@@ -54,3 +54,34 @@ def test_target_psnr_renders_the_edits_exact_target_of_the_runs_field(tmp_path):
     corner = _target_psnr(_field(), "remove", kept, c2w, images, 12)
     assert abs(corner - white) > 0.1
     assert abs(corner - _field_psnr(_field(), c2w, images, 12)) < 0.5
+
+
+def test_rows_per_scene_symmetrize_once_per_mode_and_a_bad_mode_refused():
+    import pytest
+
+    cases = BenchNerf(edits=("symmetrize", "remove"), symmetrize_modes=("average", "union"))._cases()
+    assert [label for label, _, _ in cases] == ["symmetrize", "symmetrize-union", "remove"]
+    assert cases[1][1:] == ("symmetrize", {"axis": "x", "mode": "union"}) and "mode" not in cases[0][2]
+    with pytest.raises(ValueError, match="--symmetrize-modes mean: accepted: average, union, intersection"):
+        BenchNerf(symmetrize_modes=("mean",), scenes=()).run()
+
+
+def test_the_pass_alone_and_the_hybrid_are_measured_beside_the_guarded_edit(tmp_path):
+    """The bench's in-process rows: the model's pass with no refine and no guard, and the hybrid (pass, 100 refine
+    steps, guard). Against views of the edit's exact target of the field itself, the hybrid's refine steps must
+    bring the views closer than the pass alone."""
+    from dws_edit.bench.nerf import _pass_and_hybrid
+    from dws_edit.data.scenes import SceneViews, render_scene_views
+    from dws_edit.edits import get_edit
+    from dws_edit.runner import edit_targets
+
+    scene = tmp_path / "mug"
+    tiny = ["--size", "12", "--train", "3", "--val", "1", "--test", "2", "--samples", "24"]
+    assert run("make-scene", "--shape", "mug", "--out", scene, *tiny) == 0
+    c2w = read_scene_split(scene, "test")[1]  # the scene's test cameras
+    params, field = {"box": (-1.0, -1.0, -1.0, 0.0, 1.0, 1.0)}, _field()
+    target = lambda p: edit_targets(get_edit("remove"), field, p, params, "field")  # noqa: E731
+    images = render_scene_views(target, c2w, SceneViews(size=12))
+    out = _pass_and_hybrid(field, "remove", params, c2w, images, 12)
+    assert set(out) == {"pass_seconds", "pass_psnr_scene_renderer", "hybrid_seconds", "hybrid_psnr_scene_renderer"}
+    assert out["hybrid_psnr_scene_renderer"] > out["pass_psnr_scene_renderer"] + 1 and out["pass_seconds"] > 0

@@ -2,21 +2,14 @@
 (dws_edit.runner.guard_loss), where a faint fog that point samples barely register shows."""
 
 import torch
+from helpers.fields import field_with_density
 
 from dws_edit.edits import get_edit
 from dws_edit.edits.exact import symmetrize_exact
 from dws_edit.inr.evaluate import evaluate
-from dws_edit.inr.siren import field_spec, init_siren
 from dws_edit.render import render_field_views
 from dws_edit.runner import VIEW_CHECK, guard_loss
 from dws_edit.weights import WeightSpace
-
-
-def _field(seed: int = 0, density: float = 0.2) -> WeightSpace:
-    ws = init_siren(field_spec((16, 16)), 1, torch.Generator().manual_seed(seed))
-    b = list(ws.biases)
-    b[-1] = b[-1] + torch.tensor([density, 0.5, 0.5, 0.5])  # a density about `density`, grey colors
-    return WeightSpace(ws.spec, ws.weights, tuple(b))
 
 
 def _fogged(ws: WeightSpace, density: float) -> WeightSpace:
@@ -26,7 +19,7 @@ def _fogged(ws: WeightSpace, density: float) -> WeightSpace:
 
 
 def test_a_fields_guard_loss_is_the_mse_of_its_views_against_the_targets_views():
-    edit, ws = get_edit("symmetrize"), _field()
+    edit, ws = get_edit("symmetrize"), field_with_density()
     loss = guard_loss(edit, ws, {"axis": "x"})
     exact = symmetrize_exact(ws, axis="x")
     assert float(loss(exact)[0]) < 1e-8  # the closed form renders as the target does
@@ -38,7 +31,7 @@ def test_a_fields_guard_loss_is_the_mse_of_its_views_against_the_targets_views()
 
 
 def test_a_faint_fog_counts_in_views_far_more_than_at_points():
-    edit, ws = get_edit("symmetrize"), _field(1, density=-0.1)  # mostly empty space
+    edit, ws = get_edit("symmetrize"), field_with_density(1, density=-0.1)  # mostly empty space
     exact = symmetrize_exact(ws, axis="x")
     fog = _fogged(exact, 0.02)
     in_views = float(guard_loss(edit, ws, {"axis": "x"})(fog)[0])

@@ -194,7 +194,7 @@ class BenchNerf:
             record = json.loads((edited.parent / "dws_edit.json").read_text())
             row |= {"dws_psnr": self._render_psnr(edited, truth, f"{scene}-dws-{label}"),
                     "dws_seconds": record["seconds"], "guard": (record.get("guard") or {}).get("outcome")}  # fmt: skip
-            if REGISTRY[name].exact_form and params.get("mode", "average") == "average":  # the closed form: average
+            if REGISTRY[name].exact_form and label == name:  # the closed form is of the default form only
                 method = REGISTRY[name].exact_form.replace("_", "-")
                 exact = self._ns_edit(config, scene, method, options, method)
                 row["exact_psnr"] = self._render_psnr(exact, truth, f"{scene}-exact-{label}")

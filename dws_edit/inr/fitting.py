@@ -81,15 +81,14 @@ def fit(
         step_done = None
         if on_step is not None:
             step_done = lambda k, lo=lo, hi=hi: on_step(min(1.0, (lo + (hi - lo) * k / max(max_steps, 1)) / n))  # noqa: E731
-        grad_of = loss or (clamped_l1(clamp) if clamp else None)
-        r = _fit_chunk(start[lo:hi], c, targets[lo:hi], target_mse, max_steps, lr, on_done, step_done, grad_of)
+        r = _fit_chunk(start[lo:hi], c, targets[lo:hi], target_mse, max_steps, lr, on_done, step_done, clamp, loss)
         outs.append(r.ws)
         mses.append(r.mse)
         steps.append(r.steps)
     return FitResult(WeightSpace.cat(outs), torch.cat(mses), torch.cat(steps))
 
 
-def _fit_chunk(start, coords, targets, target_mse, max_steps, lr, on_done, on_step=None, loss=None) -> FitResult:
+def _fit_chunk(start, coords, targets, target_mse, max_steps, lr, on_done, on_step=None, clamp=0.0, loss=None):
     n = start.batch_size
     spec = start.spec
     params = [t.detach().clone() for t in start.tensors()]
@@ -102,7 +101,7 @@ def _fit_chunk(start, coords, targets, target_mse, max_steps, lr, on_done, on_st
     active = torch.arange(n)  # which INRs the working tensors hold
     shared = coords.dim() == 2
     for step in range(max_steps + 1):
-        mse, grads = mse_and_grads(spec, params, coords if shared else coords[active], targets[active], loss=loss)
+        mse, grads = mse_and_grads(spec, params, coords if shared else coords[active], targets[active], clamp, loss)
         done = (mse <= target_mse) if step < max_steps else torch.ones_like(mse, dtype=torch.bool)
         if done.any():  # keep the weights that reached the target (before this step's update)
             idx = active[done]
@@ -151,11 +150,11 @@ def mse_and_grads(spec: NetworkSpec, params: list[Tensor], coords: Tensor, targe
         leaves = [p.detach().requires_grad_(True) for p in params]
         with torch.enable_grad():
             pred = evaluate(WeightSpace(spec, tuple(leaves[0::2]), tuple(leaves[1::2])), coords)
-            mse = (pred - targets).square().mean(dim=(1, 2))
             resid = pred.detach() - targets
+            mse = resid.square().mean(dim=(1, 2))
             out_grad = grad_of(pred.detach(), targets) if grad_of else resid * (2 / targets[0].numel())
             grads = torch.autograd.grad(pred, leaves, out_grad)
-        return mse.detach(), list(grads)
+        return mse, list(grads)
     w0, last = spec.w0, spec.num_layers - 1
     weights = [p[:, 0] for p in params[0::2]]  # [B, o, n]
     biases = [p[:, 0] for p in params[1::2]]  # [B, o]

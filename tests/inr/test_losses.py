@@ -3,6 +3,7 @@ the distance of two colored fields as a volume renderer sees them."""
 
 import pytest
 import torch
+from helpers.fields import field_with_density
 
 from dws_edit.edits import get_edit
 from dws_edit.inr.domains import get_domain
@@ -72,14 +73,6 @@ def test_a_fit_follows_the_gradient_of_the_loss_it_is_given(activation):
         torch.testing.assert_close(a, b)
 
 
-def _foggy_field(seed: int) -> WeightSpace:
-    """A field with a thin density (a fog, as NeRFs trained from images are: docs/nerf.md) over grey-ish colors."""
-    ws = init_siren(field_spec((16, 16)), 1, torch.Generator().manual_seed(seed))
-    b = list(ws.biases)
-    b[-1] = b[-1] + torch.tensor([0.1, 0.5, 0.5, 0.5])
-    return WeightSpace(ws.spec, ws.weights, tuple(b))
-
-
 @pytest.mark.parametrize("seed", [0, 1])
 def test_refine_of_a_field_follows_the_rendered_loss(seed):
     """The field domain refines by the rendered loss, not the MSE: 40 steps toward a remove's target from a foggy
@@ -89,7 +82,7 @@ def test_refine_of_a_field_follows_the_rendered_loss(seed):
     from dws_edit.runner import DEFAULT_LR, source_targets
 
     assert get_domain("field").refine_loss is rendered_field_grad and get_domain("sdf").refine_loss is None
-    ws, edit, params = _foggy_field(seed), get_edit("remove"), {"box": (-0.6, -0.6, -0.6, 0.4, 0.6, 0.6)}
+    ws, edit, params = field_with_density(seed, 0.1), get_edit("remove"), {"box": (-0.6, -0.6, -0.6, 0.4, 0.6, 0.6)}
     ours = refine(ws, ws, "remove", params, 40)
     coords, target = source_targets(edit, ws, params)
     mse = fit(ws.spec, coords, target, 0.0, 40, DEFAULT_LR["field"], init=ws, chunk=1).ws

@@ -3,18 +3,10 @@ reach the DWS edit's PSNR, 0 when the unedited field is already as close and Non
 
 import torch
 from helpers.cli import run
+from helpers.fields import field_with_density
 
 from dws_edit.bench.nerf import BenchNerf
 from dws_edit.data.scenes import read_scene_split
-from dws_edit.inr.siren import field_spec, init_siren
-from dws_edit.weights import WeightSpace
-
-
-def _field() -> WeightSpace:
-    ws = init_siren(field_spec((16, 16)), 1, torch.Generator().manual_seed(0))
-    b = list(ws.biases)
-    b[-1] = b[-1] + torch.tensor([0.2, 0.5, 0.5, 0.5])  # some density, grey colors
-    return WeightSpace(ws.spec, ws.weights, tuple(b))
 
 
 def test_baselines_give_psnr_curves_and_the_time_to_reach_the_dws_psnr(tmp_path):
@@ -25,7 +17,7 @@ def test_baselines_give_psnr_curves_and_the_time_to_reach_the_dws_psnr(tmp_path)
     images, c2w, _ = read_scene_split(truth, "test")
     bench = BenchNerf(size=12, finetune_steps=(2, 4), rays=64)
     params = {"box": (-1.0, -1.0, -1.0, 0.0, 1.0, 1.0)}
-    source = _field()
+    source = field_with_density()
     out = bench._baselines(source, "remove", params, truth, (c2w, images), 10.0, 12.0, 0.5)
     for key in ("distill", "render_finetune"):
         curve = out[f"{key}_curve"]
@@ -49,11 +41,11 @@ def test_target_psnr_renders_the_edits_exact_target_of_the_runs_field(tmp_path):
     images, c2w, _ = read_scene_split(truth, "test")
     white = float(-10 * torch.log10((1 - images).square().mean()))
     whole = {"box": (-1.0, -1.0, -1.0, 1.0, 1.0, 1.0)}
-    assert abs(_target_psnr(_field(), "remove", whole, c2w, images, 12) - white) < 1e-3
+    assert abs(_target_psnr(field_with_density(), "remove", whole, c2w, images, 12) - white) < 1e-3
     kept = {"box": (0.9, 0.9, 0.9, 1.0, 1.0, 1.0)}  # a corner the views barely see: about the field as it is
-    corner = _target_psnr(_field(), "remove", kept, c2w, images, 12)
+    corner = _target_psnr(field_with_density(), "remove", kept, c2w, images, 12)
     assert abs(corner - white) > 0.1
-    assert abs(corner - _field_psnr(_field(), c2w, images, 12)) < 0.5
+    assert abs(corner - _field_psnr(field_with_density(), c2w, images, 12)) < 0.5
 
 
 def test_rows_per_scene_symmetrize_once_per_mode_and_a_bad_mode_refused():
@@ -79,7 +71,7 @@ def test_the_pass_alone_and_the_hybrid_are_measured_beside_the_guarded_edit(tmp_
     tiny = ["--size", "12", "--train", "3", "--val", "1", "--test", "2", "--samples", "24"]
     assert run("make-scene", "--shape", "mug", "--out", scene, *tiny) == 0
     c2w = read_scene_split(scene, "test")[1]  # the scene's test cameras
-    params, field = {"box": (-1.0, -1.0, -1.0, 0.0, 1.0, 1.0)}, _field()
+    params, field = {"box": (-1.0, -1.0, -1.0, 0.0, 1.0, 1.0)}, field_with_density()
     target = lambda p: edit_targets(get_edit("remove"), field, p, params, "field")  # noqa: E731
     images = render_scene_views(target, c2w, SceneViews(size=12))
     out = _pass_and_hybrid(field, "remove", params, c2w, images, 12)

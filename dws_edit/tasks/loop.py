@@ -27,6 +27,7 @@ uninterrupted run would have seen. A run resumes with the number of processes it
 from __future__ import annotations
 
 import functools
+import gc
 import io
 import math
 import time
@@ -348,6 +349,7 @@ def train(
                         checkpoint()
     finally:  # the DDP wrappers go before the process group: one that outlives it aborts the process at exit
         nets.clear()
+        gc.collect()  # a DistributedDataParallel sits in a reference cycle: dropping the last name does not free it
     extra = {"distributed": {"world_size": world, "params_equal_at_steps": synced}} if world > 1 else {}
     results = run_record(
         identity.get("program", "dws-edit"),

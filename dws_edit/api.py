@@ -88,8 +88,10 @@ def edit(
     precision). ``exact=True`` picks the closed form of a learned edit where one exists (``symmetrize``). ``model``:
     a loaded edit model or a checkpoint path/name to use instead of the shipped one. ``refine``: after a learned
     edit's pass, this many Adam steps on the edit's functional target (:func:`dws_edit.runner.refine`, learning rate
-    ``refine_lr``, default per domain; 100 where 0 is asked and the model was not trained on the asked
-    ``mode``). ``refit``: before a learned 3-D edit, fit the INR anew at width 32, w0 15,
+    ``refine_lr``, default per domain; 100 where 0 is asked and the pass is only a start: the model was not
+    trained on the asked ``mode``, or, with the guard on, the INR is an SDF, whose held-out IoU that raises from near
+    no edit's to above 0.9, :class:`dws_edit.inr.domains.Domain`). ``refit``: before a learned 3-D edit, fit the INR
+    anew at width 32, w0 15,
     from zero biases (:func:`dws_edit.runner.refit`, seconds per INR; its spec is checked against the model first):
     for SIRENs fitted by other code, which lie outside the models' training data (docs/models.md, "INRs fitted by
     other code"); ``refine`` then still aims at the edit of the INR as given. ``guard``: never worse than not editing

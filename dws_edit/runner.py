@@ -120,8 +120,9 @@ def refine(
 ) -> WeightSpace:
     """Fine-tune ``edited`` (the DWS edit of ``source``, same batch size) for ``steps`` Adam steps on the target of
     the learned edit ``name`` with ``params`` computed from ``source``: the hybrid of ``dws-edit bench edit``. The
-    steps follow the domain's ``refine_loss`` (:class:`~dws_edit.inr.domains.Domain`): the MSE, or for colored
-    fields the distance a renderer sees (:func:`dws_edit.inr.losses.rendered_field_loss`).
+    steps follow the domain's ``refine_loss`` (:class:`~dws_edit.inr.domains.Domain`): the MSE for images, for SDFs
+    the distance their surfaces show (:func:`dws_edit.inr.losses.sdf_surface_loss`), for colored fields the distance
+    a renderer sees (:func:`dws_edit.inr.losses.rendered_field_loss`).
 
     ``lr``: Adam's learning rate (default ``DEFAULT_LR`` of the domain); ``points``: 3-D sample points per INR, half
     near the source's surface (images use the 28x28 grid, where image edits are defined and measured: between pixels
@@ -143,8 +144,9 @@ def refine(
         return edited
     domain = get_domain(source.spec)
     coords, target = source_targets(definition, source, params, points, torch.Generator().manual_seed(seed))
+    loss = domain.refine_loss.grad if domain.refine_loss else None
     result = fit(edited.spec, coords, target, 0.0, steps, lr or DEFAULT_LR[domain.name], init=edited,
-                 chunk=edited.batch_size, on_step=on_step, loss=domain.refine_loss)  # fmt: skip
+                 chunk=edited.batch_size, on_step=on_step, loss=loss)  # fmt: skip
     return result.ws
 
 
@@ -193,8 +195,9 @@ CLEARLY_BETTER = 0.9
 @dataclass(frozen=True)
 class GuardReport:
     """What the never-worse guard (:func:`guard`) found and did, per INR of the batch: the edit's loss
-    (:func:`guard_loss`: MSE against its exact target at the guard's points, or in rendered views) with no edit,
-    after the model's pass and as returned, and the outcome:
+    (:func:`guard_loss`: the domain's loss against its exact target at the guard's points, or in rendered views)
+    with no edit, after the model's pass (and the refine steps asked or given by default) and as returned, and the
+    outcome:
     ``"pass"`` (the pass was clearly better), ``"refined"`` (refine steps made it so), ``"better, not clearly"``
     (the best of the pass and its refines beats no edit, by less than 10%), ``"no edit"`` (the INR came back as it
     was, at the output's widths), or ``"unchecked"`` (the target is not a function of the INR: remove_part), or for
@@ -218,7 +221,8 @@ class GuardReport:
     loss_wide: tuple[float, ...] = ()
     compact_seconds: float = 0.0
     asked_refine: int = 0
-    """Refine steps asked for (``refine=``), run after the pass and before the guard: ``loss_pass`` is after them."""
+    """Refine steps run after the pass and before the guard (asked with ``refine=``, or the default where the pass is
+    only a start: :func:`run_learned`): ``loss_pass`` is after them."""
     note: str = ""
     """What of the request lay outside the model's training ("" where nothing): a mode it was not trained on (its
     pass was the start, the refine steps aimed at the mode's target), values beyond its trained ranges
@@ -321,8 +325,11 @@ with these settings, the smooth target at its ``"preview"`` quadrature."""
 
 
 def guard_loss(edit: EditDef, given: WeightSpace, params: dict, points: int = POINTS, seed: int = 1):
-    """The guard's loss of INRs against the exact edit of ``given`` (float32): ``loss(ws) -> [B]``. The MSE against
-    the target at the 28x28 grid or at ``points`` points half near the surface (drawn with ``seed``); for a rendered
+    """The guard's loss of INRs against the exact edit of ``given`` (float32): ``loss(ws) -> [B]``. The domain's loss
+    at points (``Domain.refine_loss``: for SDFs the surface loss, :func:`dws_edit.inr.losses.sdf_surface_loss`; for
+    images the MSE) against the target at the 28x28 grid or at ``points`` points half near the surface (drawn with
+    ``seed``). Judged by the MSE, 100 surface-loss refine steps that raised 32 held-out SDFs' IoU of a symmetrize
+    from 0.62 to 0.92 were mostly undone (0.58; docs/benchmarks.md, "SDF refine loss"). For a rendered
     domain (colored fields) the MSE of volume-rendered views (:data:`VIEW_CHECK`) against the target's views, as a
     viewer sees them: at points, a field's density errors count alike at any density and its colors count in empty
     space, while on screen a density error of 0.01 in empty space shows (a ray crossing 1 unit of it loses 63% of
@@ -332,11 +339,13 @@ def guard_loss(edit: EditDef, given: WeightSpace, params: dict, points: int = PO
 
     domain = get_domain(given.spec)
     if not domain.rendered:
+        value = domain.refine_loss.value if domain.refine_loss else None
         coords, target = source_targets(edit, given, params, points, torch.Generator().manual_seed(seed))
 
         def at_points(w: WeightSpace) -> Tensor:
             with torch.no_grad():
-                return (evaluate(w.to(torch.float32), coords) - target).square().flatten(1).mean(1)
+                out = evaluate(w.to(torch.float32), coords)
+                return value(out, target) if value else (out - target).square().flatten(1).mean(1)
 
         return at_points
     options = edit.target_options(domain.name, "preview")
@@ -372,8 +381,10 @@ def run_learned(
     in its dtype, with ``width="input"`` (:data:`dws_edit.compact.WIDTHS`) its output compacted back to the hidden
     widths of the INRs it edited (:func:`dws_edit.compact.compact` from them: about 0.1 s an INR), then
     ``refine_steps`` refine steps aimed at the edit of ``ws`` as given (:data:`GUARD_STEPS` where none are asked
-    and the model was not trained on the asked mode: its pass is then only a start; on NeRF runs a symmetrize union
-    gains 2.4 dB that way, docs/nerf.md), then the never-worse :func:`guard` with at most ``guard_steps`` more
+    and the pass is only a start: a mode the model was not trained on, where on NeRF runs a symmetrize union gains
+    2.4 dB that way, docs/nerf.md; or, with the guard on, a domain whose ``pass_is_a_start``, SDFs, where the
+    held-out IoU of remove goes from 0.748 to 0.909, :class:`~dws_edit.inr.domains.Domain`; never for remove_part,
+    whose target is not a function of the INR), then the never-worse :func:`guard` with at most ``guard_steps`` more
     (None: no guard), which judges what is returned. Returns INRs of ``ws``'s dtype (the
     model's dtype rule) and the guard's report (None without a guard). ``on_step(fraction)`` after each refine step.
     Raises ValueError (one line) for bad parameters, an unknown ``width`` or non-finite outputs."""
@@ -385,7 +396,10 @@ def run_learned(
     if guard_steps is not None:
         at_least("guard", guard_steps, 0)
     mode_note, notes = _training_notes(net, edit, params, domain, guard_steps)
-    if mode_note and not refine_steps:  # another mode's pass is only a start: refine steps make the asked edit
+    start_only = mode_note or (
+        guard_steps is not None and get_domain(domain).pass_is_a_start and not edit.from_generator
+    )
+    if start_only and not refine_steps:  # the pass is only a start (another mode's, an SDF's): refine steps finish it
         refine_steps = GUARD_STEPS
     source = refit(ws) if refit_first else ws  # the INRs the model edits (refitted: the same functions)
     unlike = check_training_data(net, source, cond, edit)  # remove_part: warns where unlike its training data

@@ -259,6 +259,7 @@ class EditSession:
                                          report=True, **params)  # fmt: skip
         error = self._error(ws, edited, name, exact, params)
         shown = ", ".join(f"{k}={v}" for k, v in params.items())
+        refine = guarded.asked_refine if guarded is not None and guarded.asked_refine else refine  # steps that ran
         record = {"edit": name, "kind": kind, "params": params} | ({"refine": refine} if refine else {})
         record |= {"refit": True} if refit else {}
         record |= {"guard": guarded.to_dict()} if guarded is not None else {}

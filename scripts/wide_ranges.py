@@ -6,9 +6,10 @@ the average model's pass refined by the guard toward the mode's target).
 
 INRs: the held-out meshes of :mod:`dws_edit.data.mesh_set` fitted as ``fit_shape`` fits a user's mesh (SDF and colored
 field, ``--fit-steps`` steps, 16,384 points) and ``--digits`` digits of the zoos/mnist5k test split. Each edit runs
-one INR at a time with the default guard (``report=True``); printed per case: the guard's outcomes, the mean loss (MSE
-against the exact target at the guard's points) with no edit and as returned, how many came back worse than no edit,
-and seconds per INR (2 CPU threads).
+one INR at a time with the default guard (``report=True``); printed per case: the guard's outcomes, the mean loss (the
+guard's: MSE for images, the surface loss for SDFs, the MSE of rendered views for fields; against the exact target)
+with no edit and as returned, how many came back worse than no edit by it, seconds per INR (2 CPU threads), and for
+3-D the occupancy IoU (64^3) against the exact edit, no edit / returned, with how many came back worse by it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,11 @@ import torch
 import dws_edit
 from dws_edit.data import load_zoo
 from dws_edit.data.mesh_set import held_out_shapes
+from dws_edit.edits import get_edit
+from dws_edit.inr import evaluate
+from dws_edit.inr.domains import get_domain
+from dws_edit.metrics import occupancy_iou
+from dws_edit.runner import edit_targets
 from dws_edit.weights import WeightSpace
 
 CUBE = {
@@ -46,13 +52,27 @@ IMAGE = {
 }
 
 
+def iou_text(ws: WeightSpace, edited: list[WeightSpace], name: str, params: dict) -> str:
+    """3-D: "no edit / returned (worse on k)", the occupancy IoU (64^3) against the exact edit, means over the INRs;
+    an independent check of the guard, which judges by its own loss at its points. "-" for images."""
+    domain = get_domain(ws.spec)
+    if not domain.has_surface:
+        return "-"
+    returned, edit = WeightSpace.cat(edited), get_edit(name)
+    target = lambda p: edit_targets(edit, ws, p, params, domain.name, **edit.target_options(domain.name, "grid"))  # noqa: E731
+    before, after = (occupancy_iou(lambda p, w=w: evaluate(w, p), target, domain, 64) for w in (ws, returned))
+    worse = int((after < before - 1e-3).sum())
+    return f"{before.mean().item():.3f} / {after.mean().item():.3f} (worse on {worse})"
+
+
 def measure(ws: WeightSpace, name: str, params: dict) -> dict:
-    outcomes, no_edit, out, worse, seconds = [], [], [], 0, 0.0
+    outcomes, no_edit, out, worse, seconds, edited = [], [], [], 0, 0.0, []
     for i in range(ws.batch_size):
         started = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            _, report = dws_edit.edit(ws[i : i + 1], name, report=True, **params)
+            returned, report = dws_edit.edit(ws[i : i + 1], name, report=True, **params)
+            edited.append(returned)
         seconds += time.perf_counter() - started
         outcomes.append(report.outcome[0])
         no_edit.append(report.loss_no_edit[0])
@@ -61,7 +81,7 @@ def measure(ws: WeightSpace, name: str, params: dict) -> dict:
     counts = ", ".join(f"{outcomes.count(o)} {o}" for o in dict.fromkeys(outcomes))
     n = ws.batch_size
     return {"outcomes": counts, "no_edit": sum(no_edit) / n, "out": sum(out) / n, "worse": worse, "n": n,
-            "seconds": seconds / n}  # fmt: skip
+            "seconds": seconds / n, "iou": iou_text(ws, edited, name, params)}  # fmt: skip
 
 
 def main() -> None:
@@ -82,15 +102,18 @@ def main() -> None:
         "sdf (held-out meshes)": (lambda: fits(False), CUBE),
         "field (held-out meshes)": (lambda: fits(True), CUBE),
     }
-    print("| INRs | case | guard outcomes | loss no edit | loss returned | worse than no edit | s / INR |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "| INRs | case | guard outcomes | loss no edit | loss returned | worse than no edit | s / INR "
+        "| IoU no edit / returned |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for label, (make, cases) in sets.items():
         rows = {case: c for case, c in cases.items() if args.only in f"{label} {case}"}
         ws = make() if rows else None
         for case, (name, params) in rows.items():
             r = measure(ws, name, params)
             print(f"| {label} | {case} | {r['outcomes']} | {r['no_edit']:.3g} | {r['out']:.3g} | {r['worse']} of "
-                  f"{r['n']} | {r['seconds']:.2f} |", flush=True)  # fmt: skip
+                  f"{r['n']} | {r['seconds']:.2f} | {r['iou']} |", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -160,7 +160,14 @@ def test_bench_edit_3d_measures_iou_chamfer_and_writes_cards(shipped_sdf, tmp_pa
     assert 0 <= sym["mlp_iou"] <= 1 and 0 <= held["mlp_iou"] <= 1 and sym["mlp_mse"] != sym["dws_mse"]
     assert sym["mlp_baseline"]["parameters"] > 0 and "command" in sym["mlp_baseline"]
     assert "mlp_iou" not in part and "mlp_baseline" not in part
-    assert f"| {held['identity_iou']:.3f} / {held['dws_iou']:.3f} (MLP {held['mlp_iou']:.3f}); 16 edits;" in index
+    returned = f", returned {held['guarded_iou']:.3f}"  # what dws_edit.edit returns by default, on the same INRs
+    assert (
+        f"| {held['identity_iou']:.3f} / {held['dws_iou']:.3f} (MLP {held['mlp_iou']:.3f}){returned}; 16 edits;"
+        in index
+    )
+    assert 0 <= sym["guarded_iou"] <= 1 and 0 <= sym["guarded_worse"] <= sym["inrs"] and sym["guarded_seconds"] > 0
+    assert 0 <= held["guarded_worse"] <= 16 and "guarded_iou" not in part  # remove_part: nothing to refine or check
+    assert f"| {sym['dws_iou']:.3f} ({sym['guarded_iou']:.3f}) |" in index
     # the same meshes fitted by other code (two recipes), edited as they are and after refit=True
     others = rows["sdf-symmetrize"]["other_fits"]
     assert set(others) == {"eikonal", "deepsdf"} and "other_fits" not in rows["sdf-remove_part"]
@@ -168,6 +175,7 @@ def test_bench_edit_3d_measures_iou_chamfer_and_writes_cards(shipped_sdf, tmp_pa
         assert all(0 <= o[f"{k}_iou"] <= 1 for k in ("identity", "dws", "mlp", "refit_dws")) and o["draws"] == 2
     o = others["deepsdf"]
     assert f"; deepsdf fits {o['identity_iou']:.3f} / {o['dws_iou']:.3f} (MLP {o['mlp_iou']:.3f}), refitted " in index
+    assert f"{o['refit_dws_iou']:.3f}, returned {o['guarded_iou']:.3f}" in index
     assert (tmp_path / "bench" / "sdf-symmetrize-error-vs-time.png").exists()
 
 
@@ -191,7 +199,8 @@ def test_bench_edit_field_measures_held_out_meshes_as_fields(tmp_path, monkeypat
     # where a box misses a shape, no edit's views are the target's (psnr caps at 120 dB); the edited INRs' are not
     assert 0 < held["identity_psnr"] <= 120 and 0 < held["dws_psnr"] < 60
     index = (tmp_path / "checkpoints" / "README.md").read_text()
-    assert f"{held['identity_iou']:.3f} / {held['dws_iou']:.3f}, {held['identity_psnr']:.1f} / " in index
+    assert f"{held['identity_iou']:.3f} / {held['dws_iou']:.3f}, returned {held['guarded_iou']:.3f}, " in index
+    assert f"{held['identity_psnr']:.1f} / {held['dws_psnr']:.1f} dB" in index
 
 
 @pytest.mark.slow

@@ -16,7 +16,8 @@ IMAGE_KEYS = ("identity_mse", "mlp_mse", "removed", "loop_fitted", "other_widths
 KEYS_3D = ("identity_mse", "mlp_mse", "removed", "identity_iou", "mlp_iou", "iou_resolution", "meshes",
            "identity_psnr", "mlp_psnr", "dws_psnr", "held_out_meshes", "speedup_at_equal_mse", "speedup_kind",
            "refit_iou", "refit_mse", "refit_seconds", "refit_psnr", "exact_iou", "exact_mse", "exact_seconds",
-           "changed", "mlp_baseline", "other_fits")  # fmt: skip
+           "changed", "mlp_baseline", "other_fits", "guarded_iou", "guarded_mse", "guarded_worse",
+           "guarded_seconds")  # fmt: skip
 
 
 def write_quality(name: str, row: dict) -> None:
@@ -111,7 +112,9 @@ def quality_summary(card: dict) -> str:
         return "not measured"
     n = f"on {q['test_inrs']} test INRs"
     if "iou" in q:
-        return f"IoU {q['iou']:.3f} against the exact edit (no edit {q['identity_iou']:.3f}) {n}"
+        returned = (f"; as dws_edit.edit returns it (pass, default refine, guard) {q['guarded_iou']:.3f}, worse than "
+                    f"no edit on {q['guarded_worse']}" if "guarded_iou" in q else "")  # fmt: skip
+        return f"IoU {q['iou']:.3f} against the exact edit (no edit {q['identity_iou']:.3f}) {n}{returned}"
     return f"MSE {q['mse']:.2e} (no edit {q['identity_mse']:.2e}), {100 * q['removed']:.0f}% of the error removed {n}"
 
 
@@ -151,10 +154,13 @@ def _rows_3d(cards: dict) -> list[str]:
         "IoU reference: for remove_part, INRs fitted from scratch to the exact edited shapes with the zoo's own recipe",
         "(refit: how faithful an INR of the zoo's kind is to the edited shape, the ceiling of any edit's output); for",
         "symmetrize, its closed form in weight space (exact: `dws_edit.edit(..., exact=True)`, hidden widths x 2).",
+        'IoU DWS: the model\'s pass alone, and in brackets (held-out sets: after "returned") what `dws_edit.edit`',
+        "returns with its defaults: for SDFs the pass, 100 refine steps by the surface loss and the never-worse guard",
+        '(docs/benchmarks.md, "SDF refine loss"); measured only by benches run since it was added.',
         "",
-        "| model | edit | accepts | trained on | test INRs | IoU no edit | IoU MLP | IoU DWS | IoU reference"
-        " | Chamfer DWS | source fit | PSNR no edit / DWS (MLP) | held-out meshes IoU no edit / DWS (MLP)"
-        " | fine-tune time / DWS time at equal MSE |",
+        "| model | edit | accepts | trained on | test INRs | IoU no edit | IoU MLP | IoU DWS pass (returned)"
+        " | IoU reference | Chamfer DWS | source fit | PSNR no edit / DWS (MLP)"
+        " | held-out meshes IoU no edit / DWS (MLP) | fine-tune time / DWS time at equal MSE |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, card in cards.items():
@@ -163,6 +169,7 @@ def _rows_3d(cards: dict) -> list[str]:
         mlp = f"{q['mlp_iou']:.3f}" if q.get("mlp_iou") is not None else "-"
         psnr = f"{q['identity_psnr']:.1f} / {q['dws_psnr']:.1f} dB{mlp_text(q, 'psnr')}" if "dws_psnr" in q else "-"
         held = f"{h['identity_iou']:.3f} / {h['dws_iou']:.3f}{mlp_text(h, 'iou')}" if h else "-"
+        held += f", returned {h['guarded_iou']:.3f}" if h and "guarded_iou" in h else ""
         if h and "dws_psnr" in h:
             held += f", {h['identity_psnr']:.1f} / {h['dws_psnr']:.1f} dB{mlp_text(h, 'psnr')}"
         if h:
@@ -170,14 +177,16 @@ def _rows_3d(cards: dict) -> list[str]:
         for recipe, o in q.get("other_fits", {}).items():
             held += f"; {recipe} fits {o['identity_iou']:.3f} / {o['dws_iou']:.3f}{mlp_text(o, 'iou')}"
             held += f", refitted {o['refit_dws_iou']:.3f}" if "refit_dws_iou" in o else ""
+            held += f", returned {o['guarded_iou']:.3f}" if "guarded_iou" in o else ""
         speed = speedup_text(q)
+        returned = f" ({q['guarded_iou']:.3f})" if "guarded_iou" in q else ""
         reference = (f"refit {q['refit_iou']:.3f}" if "refit_iou" in q else f"exact {q['exact_iou']:.3f}"
                      if "exact_iou" in q else "-")  # fmt: skip
         reference += f", {q['refit_psnr']:.1f} dB" if "refit_psnr" in q else ""
         lines.append(
             f"| {_name(name, card)} | {_edit(card)} | {accepts_summary(card)} | {_zoos(card)} "
             f"({card['data']['train_inrs']:,} INRs) | {q['test_inrs']} | {q['identity_iou']:.3f} | {mlp} | "
-            f"{q['iou']:.3f} | {reference} | "
+            f"{q['iou']:.3f}{returned} | {reference} | "
             f"{m.get('dws_chamfer', float('nan')):.4f} | {m.get('source_fit_chamfer', float('nan')):.4f} | {psnr} | "
             f"{held} | {speed} |"
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 
 import torch
 
@@ -90,3 +91,18 @@ def mlp_text(row: dict, key: str, fmt: str = ".3f") -> str:
     if value is None:
         return ""
     return f" (MLP {value:.1f} dB)" if key == "psnr" else f" (MLP {value:{fmt}})"
+
+
+def default_edit(model, ws: WeightSpace, edit, params: dict) -> WeightSpace:
+    """What ``dws_edit.edit(ws, edit, model=model, **params)`` returns with its defaults (the model's pass, an SDF's
+    100 refine steps by its surface loss, the never-worse guard), its warnings silenced."""
+    from dws_edit.api import edit as api_edit
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return api_edit(ws, edit.name, model=model, **params)
+
+
+def worse_count(per: dict[str, torch.Tensor]) -> int:
+    """How many INRs ``dws_edit.edit`` returned with a lower IoU than no edit's (by more than 0.001)."""
+    return int((per["guarded"] < per["identity"] - 1e-3).sum())

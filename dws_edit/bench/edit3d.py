@@ -27,6 +27,7 @@ from pathlib import Path
 import torch
 
 from dws_edit.bench.common import (
+    default_edit,
     finetune,
     mlp_text,
     mse_at,
@@ -34,6 +35,7 @@ from dws_edit.bench.common import (
     speed_at_equal_mse,
     speedup_text,
     timed,
+    worse_count,
 )
 from dws_edit.bench.other_fits import DOMAINS as OTHER_FIT_DOMAINS
 from dws_edit.checkpoints import available_models, checkpoint_dir, load_checkpoint, trained_fixed
@@ -130,6 +132,10 @@ class Bench3D:
             dws_ws, out["dws_seconds"] = timed(lambda: run_edit_model(model, ws, cond, edit, params))
         per["dws"] = iou_per(dws_ws)
         out["identity_mse"], out["dws_mse"] = mse_at(ws, coords, target), mse_at(dws_ws, coords, target)
+        if not edit.from_generator:  # what dws_edit.edit returns: the pass, the domain's refine steps, the guard
+            guarded, out["guarded_seconds"] = timed(lambda: default_edit(model, ws, edit, params), repeats=1)
+            per["guarded"] = iou_per(guarded)
+            out["guarded_mse"], out["guarded_worse"] = mse_at(guarded, coords, target), worse_count(per)
         mlp_ws = None
         if baseline is not None:
             with torch.no_grad():
@@ -326,10 +332,13 @@ class Bench3D:
             if refitted is not None:
                 refitted = WeightSpace.cat([refitted] * draws)
                 inrs["refit_dws"] = run_edit_model(model, refitted, cond, edit, params)
+        if not edit.from_generator:
+            inrs["guarded"] = default_edit(model, ws, edit, params)
         iou = lambda w: occupancy_iou(lambda p: evaluate(w, p), target_fn, domain, res)  # noqa: E731
         per = {key: iou(w) for key, w in inrs.items()}
         per_mesh = per["dws"].view(draws, len(names)).mean(0)
         out = {"meshes": names, "draws": draws} | {f"{key}_iou": v.mean().item() for key, v in per.items()}
+        out |= {"guarded_worse": worse_count(per)} if "guarded" in per else {}
         out |= {"per_mesh_dws_iou": dict(zip(names, per_mesh.tolist(), strict=True)), "changed": changed_subset(per)}
         if get_domain(domain).rendered:
             out |= view_psnrs(target_fn, inrs)
@@ -392,6 +401,19 @@ def print_table(rows: dict, domain: str) -> None:
             )
             console.print(f"{name}: IoU on the {c['inrs']} of {r['inrs']} INRs the edit changes (no edit's IoU < "
                           f"{c['threshold']}): {ious}{held}")  # fmt: skip
+    for name, r in rows.items():
+        if "guarded_iou" in r:
+            sets = [("held-out meshes", r.get("held_out_meshes"))]
+            sets += [(f"{recipe} fits", o) for recipe, o in r.get("other_fits", {}).items()]
+            held = "".join(
+                f"; {label}: {o['guarded_iou']:.3f} (no edit {o['identity_iou']:.3f}), worse than "
+                f"no edit on {o['guarded_worse']} of {len(o['meshes']) * o['draws']}"
+                for label, o in sets
+                if o and "guarded_worse" in o
+            )
+            console.print(f"{name}: as dws_edit.edit returns it (pass, default refine, guard): IoU "
+                          f"{r['guarded_iou']:.3f}, worse than no edit on {r['guarded_worse']} of {r['inrs']}, "
+                          f"{r['guarded_seconds'] / r['inrs']:.3f} s/INR{held}")  # fmt: skip
     for name, r in rows.items():
         for recipe, o in r.get("other_fits", {}).items():
             console.print(f"{name}: held-out meshes fitted by other code ({recipe}): IoU no edit "

@@ -42,7 +42,9 @@ class _EditOptions:
     model: str | None = None
     """A checkpoint name or .safetensors path to use instead of the shipped model."""
     refine: int = 0
-    """Learned edits: after the DWS model, this many Adam steps on the edit's target (e.g. 100; 0: the model alone)."""
+    """Learned edits: after the DWS model, this many Adam steps on the edit's target (e.g. 100; 0: the default, the
+    model alone for images and fields, 100 steps where the pass is only a start: SDFs, and a mode the model was not
+    trained on)."""
     refit: bool = False
     """Learned 3-D edits: first fit the INR anew as the 3-D zoos fit (seconds), for SIRENs fitted by other code (e.g.
     imported with dws-edit inr import), which lie outside the models' training data."""
@@ -88,8 +90,8 @@ class _EditOptions:
         edited, report = edit(ws, self.edit, exact=self.exact, model=self.model, refine=self.refine, refit=self.refit,
                               guard=self.guard, width=self.width, report=True, **params)  # fmt: skip
         step = {"edit": self.edit, "exact": self.exact or definition.kind == "exact"}
-        if self.refine:
-            step["refine"] = self.refine
+        if ran := (report.asked_refine if report is not None else 0) or self.refine:  # asked, or the default
+            step["refine"] = ran
         if self.refit:
             step["refit"] = True
         if self.width is not None:

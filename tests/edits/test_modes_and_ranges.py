@@ -12,6 +12,7 @@ import dws_edit
 from dws_edit import checkpoints
 from dws_edit.edits import DOMAINS, get_edit, symmetrize_exact
 from dws_edit.inr import evaluate, field_spec, image_spec, init_siren, sdf_spec
+from dws_edit.inr.losses import sdf_surface_loss
 from dws_edit.weights import WeightSpace
 
 SPECS = {"image": image_spec(), "sdf": sdf_spec(), "field": field_spec()}
@@ -132,9 +133,11 @@ def test_a_mode_without_a_model_starts_from_the_average_pass_and_the_guard_refin
     g = torch.Generator().manual_seed(1)  # the guard's points
     coords, target = dws_edit.runner.source_targets(SYM, ws, {"axis": "x", "mode": "union"}, generator=g)
     with torch.no_grad():
-        torch.testing.assert_close((evaluate(out, coords) - target).square().mean(), torch.tensor(report.loss_out[0]))
+        surface = sdf_surface_loss(evaluate(out, coords), target)  # the guard judges an SDF by its surface loss
+    torch.testing.assert_close(surface, torch.tensor(report.loss_out[:1]))
     _, plain = dws_edit.edit(ws, "symmetrize", axis="x", report=True)
     assert plain.note == ""  # the mode the model was trained on: nothing to say
+    assert plain.asked_refine == dws_edit.runner.GUARD_STEPS  # an SDF's pass is a start in any mode
     with pytest.raises(ValueError, match=r"not union; accepted: the guard with refine steps") as err:
         dws_edit.edit(ws, "symmetrize", axis="x", mode="union", guard=None)
     assert "\n" not in str(err.value)

@@ -112,7 +112,8 @@ def test_mesh_fit_render_round_trip(tmp_path, capsys):
     step = read_inr(y)[1]["edit_history"][-1]
     assert step["guard"]["loss_out"][0] <= step["guard"]["loss_no_edit"][0]  # never worse than no edit
     assert {k: v for k, v in step.items() if k != "guard"} == {"edit": "smooth", "exact": False, "refit": True,
-                                                              "sigma": 0.05}  # fmt: skip
+                                                              "sigma": 0.05, "refine": 100}  # fmt: skip
+    assert step["guard"]["asked_refine"] == 100  # an SDF's pass is a start: the history names the steps that ran
 
 
 def test_models_list_gives_each_shipped_model_its_quality_in_words(capsys, monkeypatch):

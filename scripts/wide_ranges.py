@@ -22,6 +22,7 @@ import warnings
 import torch
 
 import dws_edit
+from dws_edit.bench.common import worse_count
 from dws_edit.data import load_zoo
 from dws_edit.data.mesh_set import held_out_shapes
 from dws_edit.edits import get_edit
@@ -61,7 +62,7 @@ def iou_text(ws: WeightSpace, edited: list[WeightSpace], name: str, params: dict
     returned, edit = WeightSpace.cat(edited), get_edit(name)
     target = lambda p: edit_targets(edit, ws, p, params, domain.name, **edit.target_options(domain.name, "grid"))  # noqa: E731
     before, after = (occupancy_iou(lambda p, w=w: evaluate(w, p), target, domain, 64) for w in (ws, returned))
-    worse = int((after < before - 1e-3).sum())
+    worse = worse_count(after, before)
     return f"{before.mean().item():.3f} / {after.mean().item():.3f} (worse on {worse})"
 
 

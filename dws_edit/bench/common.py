@@ -103,6 +103,6 @@ def default_edit(model, ws: WeightSpace, edit, params: dict) -> WeightSpace:
         return api_edit(ws, edit.name, model=model, **params)
 
 
-def worse_count(per: dict[str, torch.Tensor]) -> int:
-    """How many INRs ``dws_edit.edit`` returned with a lower IoU than no edit's (by more than 0.001)."""
-    return int((per["guarded"] < per["identity"] - 1e-3).sum())
+def worse_count(returned: torch.Tensor, no_edit: torch.Tensor) -> int:
+    """How many INRs came back with a lower IoU than no edit's (``[B]`` each), by more than 0.001."""
+    return int((returned < no_edit - 1e-3).sum())

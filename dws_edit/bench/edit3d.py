@@ -133,7 +133,8 @@ class Bench3D:
         if not edit.from_generator:  # what dws_edit.edit returns: the pass, the domain's refine steps, the guard
             guarded, out["guarded_seconds"] = timed(lambda: default_edit(model, ws, edit, params), repeats=1)
             per["guarded"] = iou_per(guarded)
-            out["guarded_mse"], out["guarded_worse"] = mse_at(guarded, coords, target), worse_count(per)
+            out["guarded_mse"] = mse_at(guarded, coords, target)
+            out["guarded_worse"] = worse_count(per["guarded"], per["identity"])
         mlp_ws = None
         if baseline is not None:
             with torch.no_grad():
@@ -336,7 +337,7 @@ class Bench3D:
         per = {key: iou(w) for key, w in inrs.items()}
         per_mesh = per["dws"].view(draws, len(names)).mean(0)
         out = {"meshes": names, "draws": draws} | {f"{key}_iou": v.mean().item() for key, v in per.items()}
-        out |= {"guarded_worse": worse_count(per)} if "guarded" in per else {}
+        out |= {"guarded_worse": worse_count(per["guarded"], per["identity"])} if "guarded" in per else {}
         out |= {"per_mesh_dws_iou": dict(zip(names, per_mesh.tolist(), strict=True)), "changed": changed_subset(per)}
         if get_domain(domain).rendered:
             out |= view_psnrs(target_fn, inrs)

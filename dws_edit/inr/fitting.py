@@ -63,9 +63,9 @@ def fit(
     ``init_scheme``: the SIREN initialisation (:func:`~dws_edit.inr.siren.init_siren`: ``"zero-bias"``, the zoos',
     or ``"vsitzmann"``, vsitzmann/siren's). ``clamp`` > 0: Adam follows DeepSDF's loss instead of the MSE, the L1
     distance of outputs and targets both clamped to [-clamp, clamp] (Park et al. 2019, Eq. 4; SDFs, delta 0.1 there);
-    the early stop and the returned errors stay the MSE. ``loss``: another loss Adam follows instead of the MSE, as
-    the gradient of each INR's mean loss w.r.t. its outputs (:mod:`dws_edit.inr.losses`; the field domain's refine
-    loss); the early stop and the returned errors stay the MSE.
+    ``loss``: another loss Adam follows instead of the MSE, as the gradient of each INR's mean loss w.r.t. its
+    outputs (:mod:`dws_edit.inr.losses`; the domains' refine losses). With either, the early stop and the returned
+    errors stay the MSE.
     """
     n = targets.shape[0]
     if targets.dim() != 3 or targets.shape[-1] != spec.layer_sizes[-1]:
@@ -139,7 +139,7 @@ def mse_and_grads(spec: NetworkSpec, params: list[Tensor], coords: Tensor, targe
                   loss: OutputGrad | None = None):  # fmt: skip
     """Each INR's mean squared error [B] and its gradient w.r.t. params (W_1, b_1, ...: [B, 1, ...]); with
     ``clamp`` > 0 the gradient is of DeepSDF's clamped L1 loss instead (see :func:`fit`), with ``loss`` (an
-    :data:`~dws_edit.inr.losses.OutputGrad`) of that loss; the error returned stays the MSE.
+    :data:`~dws_edit.inr.losses.OutputGrad`) of the loss it gives; the error returned stays the MSE.
 
     For sine networks the backward pass is written out: the activation's cosine is computed in place
     over the pre-activation, and w0 is folded into the small matrices, which saves several full-size

@@ -126,16 +126,16 @@ RENDERED_FIELD = PointLoss(rendered_field_loss, rendered_field_grad)
 """The colored-field domain's refine loss (its guard looks at rendered views)."""
 
 __all__ = [
-    "PointLoss",
-    "RENDERED_FIELD",
-    "SDF_SURFACE",
+    "clamped_l1",
     "DENSITY_WEIGHT",
     "OPACITY_EXPONENT",
     "OutputGrad",
-    "clamped_l1",
+    "PointLoss",
+    "RENDERED_FIELD",
     "rendered_field_grad",
     "rendered_field_loss",
-    "SURFACE_SCALE",
+    "SDF_SURFACE",
     "sdf_surface_grad",
     "sdf_surface_loss",
+    "SURFACE_SCALE",
 ]

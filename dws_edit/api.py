@@ -16,9 +16,10 @@ from dws_edit.checkpoints import accepted_spec, available_models, check_model_fi
 from dws_edit.checks import at_least, floating_weights, positive_number
 from dws_edit.compact import check_width, compact
 from dws_edit.edits import REGISTRY, get_edit
+from dws_edit.guard import GUARD_STEPS, GuardReport, run_learned
 from dws_edit.inr.domains import domain_of
 from dws_edit.inr.siren import respec
-from dws_edit.runner import GUARD_STEPS, GuardReport, refit_spec, run_learned
+from dws_edit.runner import refit_spec
 from dws_edit.weights import WeightSpace
 
 
@@ -88,14 +89,14 @@ def edit(
     precision). ``exact=True`` picks the closed form of a learned edit where one exists (``symmetrize``). ``model``:
     a loaded edit model or a checkpoint path/name to use instead of the shipped one. ``refine``: after a learned
     edit's pass, this many Adam steps on the edit's functional target (:func:`dws_edit.runner.refine`, learning rate
-    ``refine_lr``, default per domain; 100 where 0 is asked and the pass is only a start: the model was not
-    trained on the asked ``mode``, or, with the guard on, the INR is an SDF, whose held-out IoU that raises from near
-    no edit's to above 0.9, :class:`dws_edit.inr.domains.Domain`). ``refit``: before a learned 3-D edit, fit the INR
+    ``refine_lr``, default per domain; where 0 is asked and the pass is only a start, 200 for an SDF with the guard
+    on, whose held-out IoU that raises from near no edit's to above 0.9, :class:`dws_edit.inr.domains.Domain`, and
+    100 where the model was not trained on the asked ``mode``). ``refit``: before a learned 3-D edit, fit the INR
     anew at width 32, w0 15,
     from zero biases (:func:`dws_edit.runner.refit`, seconds per INR; its spec is checked against the model first):
     for SIRENs fitted by other code, which lie outside the models' training data (docs/models.md, "INRs fitted by
     other code"); ``refine`` then still aims at the edit of the INR as given. ``guard``: never worse than not editing
-    (:func:`dws_edit.runner.guard`): a learned edit whose output is not clearly better than no edit (its loss against
+    (:func:`dws_edit.guard.guard`): a learned edit whose output is not clearly better than no edit (its loss against
     the exact target at most 0.9 of no edit's) gets up to this many more refine steps, and otherwise comes back as it
     was, with a one-line warning (None: off; remove_part, whose target is not a function of the INR, is not
     refined; where its model has a training-data check, :mod:`dws_edit.ood`, an INR unlike the model's zoo gets a

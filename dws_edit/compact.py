@@ -118,7 +118,7 @@ def compact(
     :data:`COMPACT_DEFAULTS`, about 0.1 s an INR here (2 CPU cores).
 
     ``init``: INRs of the result's spec (B = 1 or B) to start from, best ones whose function is near (for a learned
-    edit, the pre-edit source: :func:`dws_edit.runner.run_learned` does so); None: SIREN's initialisation drawn
+    edit, the pre-edit source: :func:`dws_edit.guard.run_learned` does so); None: SIREN's initialisation drawn
     with ``seed``, much farther in the same steps (module docstring). ``on_step(fraction)`` after each step.
     Returns [B] in ``ws``'s dtype; not exact: the fit's error adds to an edit's (the guard judges the compacted
     INR). Raises ValueError (one line) for widths that are not one positive integer per hidden layer, a step count

@@ -25,10 +25,17 @@ def inside(values: Tensor, domain: str | Domain) -> Tensor:
 
 
 @torch.no_grad()
-def occupancy(fn: Fn, domain: str | Domain, resolution: int = 128, chunk: int = 32768) -> Tensor:
+def occupancy(fn: Fn, domain: str | Domain, resolution: int = 128, chunk: int = 32768, jitter: int | None = None
+              ) -> Tensor:  # fmt: skip
     """Occupancy ``[B, resolution^3]`` (bool) of ``fn`` (see :func:`inside`) on the regular grid over [-1, 1]^3
-    (``dws_edit.inr.siren.cube_grid``), evaluated ``chunk`` points at a time."""
+    (``dws_edit.inr.siren.cube_grid``), evaluated ``chunk`` points at a time. ``jitter``: a seed; then instead
+    one point drawn uniformly in each cell of the cube cut into ``resolution``^3: a stratified sample of the cube,
+    the same for every INR of the batch and every call with that seed, sharing no point with the regular grid."""
     points, dom = cube_grid(resolution).reshape(-1, 3).to(torch.float32), get_domain(domain)
+    if jitter is not None:  # one uniform point in each of the resolution^3 cells of the cube
+        cells = ((points + 1) * (resolution - 1) / 2).round()
+        draws = torch.rand(points.shape, generator=torch.Generator().manual_seed(jitter))
+        points = (cells + draws) * 2 / resolution - 1
     return torch.cat([dom.inside(fn(points[lo : lo + chunk])) for lo in range(0, len(points), chunk)], dim=1)
 
 

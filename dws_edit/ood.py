@@ -1,6 +1,6 @@
 """Is an INR like the data an edit model was trained on? A check for the learned edits whose target is not a
 function of the INR (``remove_part``: the generator's shape), which the never-worse guard cannot check
-(:func:`dws_edit.runner.guard` reports them ``"unchecked"``).
+(:func:`dws_edit.guard.guard` reports them ``"unchecked"``).
 
 The detector is the Mahalanobis-distance detector of Lee et al. 2018 ("A Simple Unified Framework for Detecting
 Out-of-Distribution Samples and Adversarial Attacks", NeurIPS): class-conditional Gaussians with one shared (tied)
@@ -41,7 +41,7 @@ QUANTILE = 0.99
 SHRINK = 0.01
 """Shrinkage of the tied covariance toward its mean variance (a ridge), so that it inverts on a few thousand INRs."""
 UNLIKE = "unlike training data"
-"""The guard report's outcome for an INR the detector flags (:class:`dws_edit.runner.GuardReport`)."""
+"""The guard report's outcome for an INR the detector flags (:class:`dws_edit.guard.GuardReport`)."""
 
 
 def fingerprint(net: torch.nn.Module) -> str:
@@ -189,7 +189,7 @@ def check_training_data(net, ws: WeightSpace, cond: Tensor | None, edit) -> tupl
 
 
 def with_check(report, flags: tuple[bool, ...], line: str):
-    """The never-worse guard's report (:class:`dws_edit.runner.GuardReport`) with the training-data check's result:
+    """The never-worse guard's report (:class:`dws_edit.guard.GuardReport`) with the training-data check's result:
     the outcome of each flagged INR :data:`UNLIKE`, ``line`` added to its note."""
     if not any(flags):
         return report

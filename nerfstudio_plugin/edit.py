@@ -10,7 +10,7 @@ method's name) atomically (:func:`dws_edit.inr.nerf_runs.write_nerf_run`). The s
 Methods, from dws-edit's edit registry (:mod:`dws_edit.edits`):
 
 - ``dws-<edit>``: the learned edit (one forward pass of a shipped DWS model, then the never-worse guard of
-  :func:`dws_edit.runner.guard`), ``--refine-steps N`` for the hybrid (N Adam steps on the edit's target after the
+  :func:`dws_edit.guard.guard`), ``--refine-steps N`` for the hybrid (N Adam steps on the edit's target after the
   pass);
 - ``<exact edit>`` (``mirror``, ``translate``, ``rotate``, ``scale``, ``symmetrize-exact``): closed forms on the
   weights, exact to float precision (``symmetrize-exact`` doubles the hidden widths);

@@ -19,6 +19,7 @@ from PIL import Image
 import dws_edit
 from dws_edit.edits import get_edit
 from dws_edit.inr import evaluate, grid_coords, init_siren, sdf_spec
+from dws_edit.inr.domains import get_domain
 from dws_edit.session import EditSession, Step, edit_choices
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -26,6 +27,7 @@ import app  # noqa: E402
 
 pytestmark = pytest.mark.slow
 FORM_OUTPUTS = ("name", "exact", "refine", "refit", "kind", *app.PARAM_NAMES)
+START = get_domain("sdf").start_steps  # refine steps after an SDF's learned pass
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +128,9 @@ def test_a_siren_state_dict_from_other_code_is_imported_and_refitted_before_a_le
     points = torch.rand(256, 3) * 2 - 1
     torch.testing.assert_close(evaluate(inr, points), evaluate(ring, points), atol=1e-5, rtol=1e-5)
     r = call_edit(c, "remove_sphere", center="0 0 0", radius=0.3, refit=True)  # the sphere's own widgets
-    label = "remove_sphere(center=[0.0, 0.0, 0.0], radius=0.3) [learned, refitted + 100 refine steps]"  # SDF: refined
+    label = (
+        f"remove_sphere(center=[0.0, 0.0, 0.0], radius=0.3) [learned, refitted + {START} refine steps]"  # SDF: refined
+    )
     assert label in r[4] and r[3].endswith(".glb")
     r = call_edit(c, "mirror", exact=True, refit=True)  # exact edits need no refit: none is run
     assert "mirror(axis=x) [exact]" in r[4]
@@ -307,7 +311,7 @@ def test_default_parameters_edit_a_3d_inr():
     mug = EditSession().fit("mug")
     u = _form(mug, "remove")
     edited = app.run_edit(mug, "remove", box=u["box"]["value"])
-    assert "remove(box=[0.0, -0.6, -0.6, 1.0, 0.2, 0.6]) [learned + 100 refine steps]" in edited.steps[-1].label
+    assert f"remove(box=[0.0, -0.6, -0.6, 1.0, 0.2, 0.6]) [learned + {START} refine steps]" in edited.steps[-1].label
     assert edited.steps[-1].error["edited"] > edited.steps[-1].error["no_edit"]  # IoU: an SDF's pass, then refined
 
 

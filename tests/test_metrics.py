@@ -45,3 +45,13 @@ def test_psnr_and_field_view_psnr():
     same = field_view_psnr(ball(0.5, True), ball(0.5, True), views=1, size=8)
     other = field_view_psnr(ball(0.3, True), ball(0.5, True), views=1, size=8)
     assert same.item() > 100 and 0 < other.item() < 20 and not math.isnan(other.item())
+
+
+def test_a_jittered_grid_samples_other_points_and_estimates_the_same_volume():
+    from dws_edit.metrics import occupancy
+
+    volume = 4 / 3 * math.pi * 0.5**3 / 8  # of the ball in the cube [-1, 1]^3
+    regular, one, again, two = (occupancy(ball(0.5), "sdf", 48, jitter=j) for j in (None, 1, 1, 2))
+    assert torch.equal(one, again) and not torch.equal(one, two) and not torch.equal(one, regular)
+    for occ in (one, two):
+        assert occ.shape == (1, 48**3) and occ.float().mean().item() == pytest.approx(volume, rel=0.03)

@@ -155,8 +155,8 @@ def _rows_3d(cards: dict) -> list[str]:
         "(refit: how faithful an INR of the zoo's kind is to the edited shape, the ceiling of any edit's output); for",
         "symmetrize, its closed form in weight space (exact: `dws_edit.edit(..., exact=True)`, hidden widths x 2).",
         'IoU DWS: the model\'s pass alone, and in brackets (held-out sets: after "returned") what `dws_edit.edit`',
-        "returns with its defaults: for SDFs the pass, 100 refine steps by the surface loss and the never-worse guard",
-        '(docs/benchmarks.md, "SDF refine loss"); measured only by benches run since it was added.',
+        "returns with its defaults: for SDFs the pass, 200 refine steps by the surface loss and the never-worse guard",
+        'judging by IoU (docs/benchmarks.md, "The guard judges SDFs by IoU"); measured only by benches run since.',
         "",
         "| model | edit | accepts | trained on | test INRs | IoU no edit | IoU MLP | IoU DWS pass (returned)"
         " | IoU reference | Chamfer DWS | source fit | PSNR no edit / DWS (MLP)"

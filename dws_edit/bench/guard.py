@@ -1,4 +1,4 @@
-"""``dws-edit bench guard``: how often the never-worse guard (:func:`dws_edit.runner.guard`) acts on a shipped
+"""``dws-edit bench guard``: how often the never-worse guard (:func:`dws_edit.guard.guard`) acts on a shipped
 model's edits, what it returns, and what it costs against the model's pass alone, in the same run.
 
 Evaluation sets: a model's zoo test split (when its zoo is on this machine), and for 3-D models the held-out meshes

@@ -11,8 +11,10 @@ import torch
 import dws_edit
 from dws_edit import checkpoints
 from dws_edit.edits import DOMAINS, get_edit, symmetrize_exact
+from dws_edit.guard import GUARD_GRID, JUDGES
 from dws_edit.inr import evaluate, field_spec, image_spec, init_siren, sdf_spec
-from dws_edit.inr.losses import sdf_surface_loss
+from dws_edit.inr.domains import get_domain
+from dws_edit.metrics import iou, occupancy
 from dws_edit.weights import WeightSpace
 
 SPECS = {"image": image_spec(), "sdf": sdf_spec(), "field": field_spec()}
@@ -128,16 +130,16 @@ def test_a_mode_without_a_model_starts_from_the_average_pass_and_the_guard_refin
         out, report = dws_edit.edit(ws, "symmetrize", axis="x", mode="union", report=True)
     assert all("\n" not in str(w.message) for w in caught)
     assert "not union" in report.note and "not union" in report.summary()
-    assert report.asked_refine == dws_edit.runner.GUARD_STEPS  # the average's pass is a start: refine steps follow
+    assert report.asked_refine == get_domain("sdf").start_steps  # the average's pass is a start: refine steps follow
     assert report.loss_out[0] <= report.loss_no_edit[0]  # never worse than no edit, by the union's own loss
-    g = torch.Generator().manual_seed(1)  # the guard's points
-    coords, target = dws_edit.runner.source_targets(SYM, ws, {"axis": "x", "mode": "union"}, generator=g)
-    with torch.no_grad():
-        surface = sdf_surface_loss(evaluate(out, coords), target)  # the guard judges an SDF by its surface loss
-    torch.testing.assert_close(surface, torch.tensor(report.loss_out[:1]))
+    grid = lambda fn: occupancy(fn, "sdf", GUARD_GRID, jitter=1)  # noqa: E731  (the guard's jittered grid)
+    union = lambda p: dws_edit.runner.edit_targets(SYM, ws, p, {"axis": "x", "mode": "union"}, "sdf")  # noqa: E731
+    judged = 1 - iou(grid(lambda p: evaluate(out, p)), grid(union))  # the guard judges an SDF by IoU
+    assert report.judged_by == JUDGES["iou"] and 0 < report.loss_out[0] < 1
+    torch.testing.assert_close(judged, torch.tensor(report.loss_out[:1]))
     _, plain = dws_edit.edit(ws, "symmetrize", axis="x", report=True)
     assert plain.note == ""  # the mode the model was trained on: nothing to say
-    assert plain.asked_refine == dws_edit.runner.GUARD_STEPS  # an SDF's pass is a start in any mode
+    assert plain.asked_refine == get_domain("sdf").start_steps  # an SDF's pass is a start in any mode
     with pytest.raises(ValueError, match=r"not union; accepted: the guard with refine steps") as err:
         dws_edit.edit(ws, "symmetrize", axis="x", mode="union", guard=None)
     assert "\n" not in str(err.value)

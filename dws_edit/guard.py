@@ -151,7 +151,8 @@ def guard(
             kept = pad_hidden(source, best.spec.hidden_sizes).to(out.dtype)
             best = _replace(best, worse, kept[worse])
             best_loss = loss(best)
-        exact = f" ({int((no_edit[late] == 0).sum())} already the edit's target)" if bool((no_edit == 0).any()) else ""
+        exact = int((no_edit[late] == 0).sum())
+        exact = f" ({exact} already the edit's target)" if exact else ""
         warnings.warn(
             f"the learned {edit.name} was not clearly better than no edit on {len(late)} of {given.batch_size} "
             f"INR(s) after {done} refine steps: {len(worse)} returned as they were{exact}, {len(late) - len(worse)} "

@@ -31,11 +31,10 @@ def occupancy(fn: Fn, domain: str | Domain, resolution: int = 128, chunk: int = 
     (``dws_edit.inr.siren.cube_grid``), evaluated ``chunk`` points at a time. ``jitter``: a seed; then instead
     one point drawn uniformly in each cell of the cube cut into ``resolution``^3: a stratified sample of the cube,
     the same for every INR of the batch and every call with that seed, sharing no point with the regular grid."""
-    points, dom = cube_grid(resolution).reshape(-1, 3).to(torch.float32), get_domain(domain)
-    if jitter is not None:  # one uniform point in each of the resolution^3 cells of the cube
-        cells = ((points + 1) * (resolution - 1) / 2).round()
-        draws = torch.rand(points.shape, generator=torch.Generator().manual_seed(jitter))
-        points = (cells + draws) * 2 / resolution - 1
+    half = 1 / resolution if jitter is not None else 0.0  # jittered: from the cells' centres, within each cell
+    points, dom = cube_grid(resolution, half - 1, 1 - half).reshape(-1, 3).to(torch.float32), get_domain(domain)
+    if jitter is not None:
+        points = points + (torch.rand(points.shape, generator=torch.Generator().manual_seed(jitter)) - 0.5) * 2 * half
     return torch.cat([dom.inside(fn(points[lo : lo + chunk])) for lo in range(0, len(points), chunk)], dim=1)
 
 

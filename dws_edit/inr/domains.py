@@ -57,7 +57,7 @@ class Domain:
     held-out zoo SDFs (docs/benchmarks.md, "SDF refine loss"): the pass alone leaves the occupancy IoU of remove,
     symmetrize and remove_sphere near no edit's (0.748, 0.622, 0.852 against 0.711, 0.567, 0.855), worse than no
     edit on 13 to 17 of 32; after 100 refine steps by the surface loss 0.909, 0.922, 0.931, worse on 1, 0, 2; with
-    200 steps, a quarter near the target's surface, IoU where the edit acts rises by a further 0.01 to 0.013
+    200 steps, a quarter near the target's surface, IoU where the edit acts rises by a further 0.009 to 0.013
     (docs/benchmarks.md, "The guard judges SDFs by IoU").
     """
 

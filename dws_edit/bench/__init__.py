@@ -3,6 +3,7 @@ prints the ratios (machines of one type differ several-fold in absolute speed: o
 
 from dws_edit.bench.chain import BenchChain
 from dws_edit.bench.edit import BenchEdit
+from dws_edit.bench.evaluate import BenchEvaluate
 from dws_edit.bench.fit import BenchFit
 from dws_edit.bench.guard import BenchGuard
 from dws_edit.bench.layers import BenchLayers
@@ -15,12 +16,13 @@ from dws_edit.bench.train_step import BenchTrainStep
 
 BENCHES = {"layers": BenchLayers, "fit": BenchFit, "mesh-fit": BenchMeshFit, "edit": BenchEdit, "guard": BenchGuard,
            "chain": BenchChain, "train-step": BenchTrainStep, "ood": BenchOOD, "nerf": BenchNerf,
-           "pretrain": BenchPretrain, "scaling": BenchScaling}  # fmt: skip
+           "pretrain": BenchPretrain, "scaling": BenchScaling, "evaluate": BenchEvaluate}  # fmt: skip
 
 __all__ = [
     "BENCHES",
     "BenchChain",
     "BenchEdit",
+    "BenchEvaluate",
     "BenchFit",
     "BenchGuard",
     "BenchLayers",

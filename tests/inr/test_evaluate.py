@@ -57,3 +57,33 @@ def test_evaluate_rejects_bad_coords():
         evaluate(ws, torch.zeros(5, 3))
     with pytest.raises(ValueError, match="3 point sets for 2 INRs"):
         evaluate(ws, torch.zeros(3, 5, 2))
+
+
+def test_large_evaluations_run_in_slices_with_the_values_of_one_call(monkeypatch):
+    import importlib
+
+    from dws_edit import WeightSpace
+
+    evaluate_module = importlib.import_module("dws_edit.inr.evaluate")  # the module, not the function
+    spec = NetworkSpec((3, 8, 8, 1), w0=15.0)
+    ws = WeightSpace.randn(spec, 3, generator=torch.Generator().manual_seed(0)) * 0.3
+    coords = torch.rand(3, 1000, 3, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    calls = []
+    real = evaluate_module.layer_values
+    monkeypatch.setattr(evaluate_module, "layer_values", lambda w, c: calls.append(c.shape[-2]) or real(w, c))
+    whole = evaluate(ws, coords, max_elements=0)  # one call
+    assert calls == [1000]
+    calls.clear()
+    sliced = evaluate(ws, coords, max_elements=3 * 8 * 256)  # 256 points an INR a slice
+    assert calls == [256, 256, 256, 232]
+    torch.testing.assert_close(sliced, whole, atol=1e-6, rtol=0)
+    shared_whole = evaluate(ws, coords[0], max_elements=0)  # points shared by the INRs: sliced alike
+    calls.clear()
+    torch.testing.assert_close(evaluate(ws, coords[0], max_elements=3 * 8 * 256), shared_whole, atol=1e-6, rtol=0)
+    assert calls == [256, 256, 256, 232]
+    calls.clear()
+    weights = ws.map(lambda t: t.clone().requires_grad_(True))
+    out = evaluate(weights, coords, max_elements=3 * 8 * 256)  # a gradient flows: one call, as autograd needs
+    assert calls == [1000] and out.requires_grad
+    with pytest.raises(ValueError, match=r"expected \[N, 3\]"):
+        evaluate(ws, torch.zeros(3, 1000, 2), max_elements=3 * 8 * 256)

@@ -73,3 +73,19 @@ def test_written_out_gradients_match_autograd(shared):
     torch.testing.assert_close(mse, expected.detach())
     for got, want in zip(grads, torch.autograd.grad(expected.sum(), leaves)):
         torch.testing.assert_close(got, want)
+
+
+def test_many_points_fit_in_smaller_chunks_with_the_result_of_one(monkeypatch):
+    from dws_edit.inr import fitting
+
+    x = torch.rand(6, 300, 1, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    targets = torch.sin(3 * x)
+    whole = fit(sine_spec(), x, targets, max_steps=20, chunk=6)
+    chunks = []
+    real = fitting._fit_chunk
+    monkeypatch.setattr(fitting, "_fit_chunk", lambda start, *a: chunks.append(start.batch_size) or real(start, *a))
+    monkeypatch.setattr(fitting, "FIT_ELEMENTS", 2 * 300 * max(sine_spec().layer_sizes))  # two INRs a chunk
+    sliced = fit(sine_spec(), x, targets, max_steps=20, chunk=6)
+    assert chunks == [2, 2, 2]
+    torch.testing.assert_close(sliced.ws.flatten(), whole.ws.flatten(), atol=1e-6, rtol=0)
+    torch.testing.assert_close(sliced.mse, whole.mse, atol=1e-9, rtol=1e-5)

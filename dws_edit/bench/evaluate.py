@@ -2,8 +2,8 @@
 EVAL_ELEMENTS`, :data:`dws_edit.inr.fitting.FIT_ELEMENTS`) against one call over the whole batch, as before the
 slicing, on the same INRs and points in one run, from one evaluation up to a whole guarded learned edit.
 
-On 2 CPU cores a layer of 2^21 points x 32 hidden values (268 MB) costs about twice what the same points cost in
-slices of 8 MB: the time goes to memory traffic, not arithmetic. Only same-run ratios compare.
+On 2 CPU cores a layer of 2^21 points x 32 hidden values (268 MB) costs about three times what the same points
+cost in slices of 8 MB: the time goes to memory traffic, not arithmetic. Only same-run ratios compare.
 """
 
 from __future__ import annotations
@@ -57,11 +57,14 @@ class BenchEvaluate:
     """Optional JSON file for the results."""
 
     def run(self) -> dict:
+        from dws_edit.checkpoints import available_models
         from dws_edit.checks import at_least
 
         at_least("--count", self.count, 1)
         at_least("--repeats", self.repeats, 1)
         at_least("--steps", self.steps, 1)
+        if unknown := [m for m in self.models if m not in available_models()]:
+            raise ValueError(f"no shipped model {unknown}; accepted: {', '.join(available_models())}")
         torch.set_num_threads(self.threads)
         started, ws = time.time(), self._inrs()
         rows = [self._case(name, fn) for name, fn in self._cases(ws)]
@@ -90,6 +93,7 @@ class BenchEvaluate:
         import warnings
 
         from dws_edit.api import edit
+        from dws_edit.checkpoints import available_models
         from dws_edit.edits import get_edit
         from dws_edit.guard import GUARD_GRID
         from dws_edit.inr import evaluate, fit
@@ -98,8 +102,9 @@ class BenchEvaluate:
         from dws_edit.runner import edit_targets
 
         g = torch.Generator().manual_seed(0)
-        points, near = torch.rand(ws.batch_size, 65536, 3, generator=g) * 2 - 1, torch.rand(ws.batch_size, 4096, 3)
-        smooth, near = get_edit("smooth"), near * 2 - 1
+        points = torch.rand(ws.batch_size, 65536, 3, generator=g) * 2 - 1
+        near = torch.rand(ws.batch_size, 4096, 3) * 2 - 1
+        smooth = get_edit("smooth")
         sigma, options = smooth.sample(ws.batch_size, g, "sdf"), smooth.target_options("sdf")
         values = evaluate(ws, near, 0) * 0.9
         n = f"{ws.batch_size} SDFs"
@@ -115,8 +120,9 @@ class BenchEvaluate:
         pixels, intensities = grid_coords(28, 28), torch.rand(images.batch_size, 784, 1, generator=g)
         yield (f"fit, {images.batch_size} image SIRENs x 784 pixels, {steps} Adam steps (fit's default chunk of 64)",
                lambda: fit(images.spec, pixels, intensities, 0.0, steps, 1e-3, init=images).ws)  # fmt: skip
+        cards = available_models()
         for model in self.models:
-            definition = get_edit(model.split("-", 1)[1])
+            definition = get_edit(cards[model]["edit"])
             params = definition.sample(ws.batch_size, torch.Generator().manual_seed(1), "sdf")
 
             def guarded(model=model, definition=definition, params=params):
